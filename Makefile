@@ -1,0 +1,45 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ROWS ?= 1000000
+QUARTER ?= 2025q3
+SEED ?= 7
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export PLATFORM_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: setup run test dev generate validate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+## run one predict_age quarter end to end through Dagster and print the execution summary
+run: setup
+	$(BIN)/python -m platform_assets.run_quarter --quarter $(QUARTER) --rows $(ROWS) --seed $(SEED)
+
+## run the test suite
+test: setup
+	$(BIN)/python -m pytest -q
+
+## start the Dagster UI (webserver + daemon) on the same instance and data
+dev: setup
+	$(BIN)/dagster dev -w workspace.yaml
+
+## write a synthetic snapshot into the landing area
+generate: setup
+	$(BIN)/python -m platform_assets.generate --quarter $(QUARTER) --rows $(ROWS) --seed $(SEED)
+
+validate: setup
+	$(BIN)/dagster definitions validate -w workspace.yaml
+
+clean:
+	rm -rf $(PLATFORM_DATA_DIR) $(DAGSTER_HOME)

@@ -1,0 +1,19 @@
+"""Partitions: quarterly time windows (keys `2025-07-01`, labels `2025q3`) and quarter x batch."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from platform_core.quarters import batch_key
+
+QUARTERLY_START = os.getenv("PLATFORM_FIRST_QUARTER_KEY", "2024-01-01")
+PREDICT_AGE_BATCHES = int(os.getenv("PREDICT_AGE_BATCHES", "8"))
+
+quarterly_partitions = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 */3 *", fmt="%Y-%m-%d", start=QUARTERLY_START, end_offset=1
+)
+batch_partitions = dg.StaticPartitionsDefinition([batch_key(i) for i in range(PREDICT_AGE_BATCHES)])
+quarter_batch_partitions = dg.MultiPartitionsDefinition({"quarter": quarterly_partitions, "batch": batch_partitions})
+by_quarter = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="quarter")

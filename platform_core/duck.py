@@ -1,0 +1,99 @@
+"""DuckDB helpers: SQL from `sql/`, in-memory connections, views over validated paths.
+
+Values always travel as bound parameters. The only text spliced into SQL is a view name that
+matches `IDENTIFIER` and a file path quoted as a literal; paths are built from validated
+quarter labels and batch keys, never from free text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@cache
+def load_sql(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"invalid SQL file name {name!r}")
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def ident(name: str) -> str:
+    if not IDENTIFIER.match(name):
+        raise ValueError(f"invalid SQL identifier {name!r}: expected lowercase letters, digits and '_'")
+    return name
+
+
+def literal(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def parquet_source(path: Path) -> str:
+    """A `read_parquet(...)` over a file, or every Parquet file under a directory."""
+    target = path if path.is_file() else path / "**" / "*.parquet"
+    return f"read_parquet({literal(target)})"
+
+
+def view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
+    con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM {parquet_source(path)}")
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[dict]:
+    cur = con.execute(sql, params or {})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def query(con: duckdb.DuckDBPyConnection, sql_name: str, params: dict | None = None) -> list[dict]:
+    return rows(con, load_sql(sql_name), params)
+
+
+def copy_to_parquet(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict | None, target: Path, row_group_size: int = 122_880
+) -> None:
+    con.execute(
+        f"COPY ({sql}) TO {literal(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(row_group_size)})",
+        params or {},
+    )
+
+
+def connect_catalog(path: Path, attempts: int = 20, wait_s: float = 0.5) -> duckdb.DuckDBPyConnection:
+    """Open the catalog file read-write, waiting out a short-lived lock held by a reader."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == attempts - 1:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")
+
+
+def publish_views(catalog: Path, views: dict[str, Path]) -> None:
+    """Create or replace catalog views over Parquet, all in one transaction."""
+    con = connect_catalog(catalog)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for name, path in views.items():
+            view(con, name, path)
+        con.execute("COMMIT")
+    finally:
+        con.close()

@@ -1,0 +1,144 @@
+"""The publishing stages: `final_results` (per-bucket merge), `human_qa`, clean-up.
+
+The merge runs bucket by bucket (the prediction batches' buckets), so memory stays bounded by
+the size of one bucket, not of the quarter. The final table is only exposed in the catalog
+after all buckets are written; the catalog views are replaced in one transaction.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from platform_core import duck
+from platform_core.staging import bucket_dir
+from platform_core.storage import atomic_dir, atomic_file
+
+FINAL_COLUMNS = {
+    "pid": "BIGINT", "predicted_age": "INTEGER", "confidence_score": "DOUBLE", "prediction_source": "VARCHAR",
+    "model_version": "VARCHAR", "prediction_status": "VARCHAR", "qa_timestamp": "VARCHAR",
+}
+QA_TABLES = ["qa_by_source", "qa_age_groups", "qa_confidence", "qa_previous_quarter", "qa_spot_checks"]
+
+
+def batch_file(predictions_dir: Path, bucket: int) -> Path:
+    return predictions_dir / f"batch-{bucket:03d}.parquet"
+
+
+def build_final_results(staging_dir: Path, predictions_dir: Path, target_dir: Path, buckets: int, *,
+                        existing_confidence: float, threads: int | None = None) -> dict:
+    missing = [b for b in range(buckets) if not batch_file(predictions_dir, b).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{predictions_dir}: prediction batch(es) {', '.join(f'{b:03d}' for b in missing)} not materialized"
+        )
+    qa_timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    con = duck.connect(threads)
+    with atomic_dir(target_dir) as tmp:
+        for b in range(buckets):
+            duck.view(con, "staging_bucket", bucket_dir(staging_dir, b))
+            duck.view(con, "predictions_bucket", batch_file(predictions_dir, b))
+            duck.copy_to_parquet(con, duck.load_sql("final_results"),
+                                 {"existing_confidence": existing_confidence, "qa_timestamp": qa_timestamp},
+                                 tmp / f"part-{b:03d}.parquet")
+    con.close()
+    return {"qa_timestamp": qa_timestamp, "files": buckets}
+
+
+def final_results_figures(final_dir: Path, staging_dir: Path, min_age: int, max_age: int) -> dict:
+    """The numbers the final table's checks judge, plus the source distribution."""
+    con = duck.connect()
+    duck.view(con, "final_results", final_dir)
+    duck.view(con, "staging_features", staging_dir)
+    figures = duck.query(con, "final_results_checks", {"min_age": min_age, "max_age": max_age})[0]
+    figures["by_source"] = duck.query(con, "qa_by_source")
+    figures["schema"] = {name: kind for name, kind, *_ in con.execute("DESCRIBE final_results").fetchall()}
+    figures["preview"] = duck.rows(con, "SELECT * FROM final_results ORDER BY hash(pid), pid LIMIT 10")
+    con.close()
+    return figures
+
+
+def build_human_qa(final_dir: Path, source_dir: Path, previous_final_dir: Path | None, truth_dir: Path | None,
+                   target_dir: Path, spot_check_rows: int = 25) -> dict[str, list[dict]]:
+    """QA tables for people: distributions, confidence, previous quarter, spot checks,
+    quarantine counts, and (synthetic world only) accuracy against ground truth."""
+    con = duck.connect()
+    duck.view(con, "final_results", final_dir)
+    duck.view(con, "source_snapshot", source_dir / "source_snapshot.parquet")
+    if previous_final_dir is not None and previous_final_dir.exists():
+        duck.view(con, "previous_final_results", previous_final_dir)
+    else:
+        columns = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in FINAL_COLUMNS.items())
+        con.execute(f"CREATE VIEW previous_final_results AS SELECT {columns} LIMIT 0")
+    tables = {name: duck.query(con, name, {"sample_rows": spot_check_rows} if name == "qa_spot_checks" else None)
+              for name in QA_TABLES}
+    tables["quarantine"] = duck.rows(con, f"SELECT * FROM {duck.parquet_source(source_dir / 'quarantine.parquet')}")
+    if truth_dir is not None and truth_dir.exists():
+        duck.view(con, "truth", truth_dir)
+        tables["truth_accuracy"] = duck.query(con, "truth_accuracy")
+    with atomic_dir(target_dir) as tmp:
+        for name in tables:
+            if name in QA_TABLES:
+                duck.copy_to_parquet(con, duck.load_sql(name), {"sample_rows": spot_check_rows} if name == "qa_spot_checks" else None,
+                                     tmp / f"{name}.parquet")
+    con.close()
+    return tables
+
+
+def markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "_(no rows)_"
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join("" if r[h] is None else str(r[h]) for h in head) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def qa_report(label: str, tables: dict[str, list[dict]], model_evaluation: dict | None) -> str:
+    sections = [
+        f"# predict_age QA report, {label}",
+        "## Rows by prediction source", markdown_table(tables["qa_by_source"]),
+        "## Age groups (percent of each source)", markdown_table(tables["qa_age_groups"]),
+        "## Confidence deciles of ML predictions", markdown_table(tables["qa_confidence"]),
+        "## Against the previous quarter", markdown_table(tables["qa_previous_quarter"]),
+        "## Source quarantine (values cast to NULL, duplicates set aside)", markdown_table(tables["quarantine"]),
+    ]
+    if model_evaluation:
+        sections += ["## Model fairness on held-out rows (XGBoost)", markdown_table(model_evaluation.get("fairness", []))]
+    if "truth_accuracy" in tables:
+        sections += ["## Accuracy against ground truth (synthetic world only)", markdown_table(tables["truth_accuracy"])]
+    sections += ["## Spot checks", markdown_table(tables["qa_spot_checks"])]
+    return "\n\n".join(sections) + "\n"
+
+
+def age_distribution_png(rows: list[dict], target: Path) -> None:
+    """Bar chart of age groups, ML predictions against existing values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [r["age_group"] for r in rows]
+    width = 0.4
+    x = range(len(groups))
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=90)
+    ax.bar([i - width / 2 for i in x], [r["existing_pct"] for r in rows], width, label="existing values")
+    ax.bar([i + width / 2 for i in x], [r["ml_prediction_pct"] for r in rows], width, label="ML predictions")
+    ax.set_xticks(list(x), groups)
+    ax.set_ylabel("% of source")
+    ax.set_title("Age groups by source")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_file(target) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def remove_batches(predictions_dir: Path) -> int:
+    """Clean-up policy 'delete': drop the quarter's batch files once the final table passed."""
+    if not predictions_dir.exists():
+        return 0
+    count = len(list(predictions_dir.glob("*.parquet")))
+    shutil.rmtree(predictions_dir)
+    return count

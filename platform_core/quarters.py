@@ -1,0 +1,62 @@
+"""Quarter labels (`2025q3`) and the partition keys Dagster uses for them (`2025-07-01`).
+
+Every identifier that reaches a path or a SQL view name passes through here, so a label
+like `2025q3; DROP VIEW x` or `../../etc` is refused before it can go anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_LABEL = re.compile(r"^(\d{4})q([1-4])$")
+_KEY = re.compile(r"^(\d{4})-(01|04|07|10)-01$")
+_BATCH = re.compile(r"^\d{3,5}$")
+
+
+@dataclass(frozen=True)
+class Quarter:
+    year: int
+    q: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Quarter":
+        """Accept a label (`2025q3`, `2025Q3`) or a partition key (`2025-07-01`)."""
+        cleaned = str(text).strip().lower()
+        if m := _LABEL.match(cleaned):
+            return cls(int(m.group(1)), int(m.group(2)))
+        if m := _KEY.match(cleaned):
+            return cls(int(m.group(1)), (int(m.group(2)) - 1) // 3 + 1)
+        raise ValueError(
+            f"invalid quarter {text!r}: expected a label like '2025q3' or a partition key like '2025-07-01'"
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}q{self.q}"
+
+    @property
+    def partition_key(self) -> str:
+        return self.start.isoformat()
+
+    @property
+    def start(self) -> date:
+        """The quarter's reference date: ages from birth years are computed against it."""
+        return date(self.year, 3 * (self.q - 1) + 1, 1)
+
+    def previous(self) -> "Quarter":
+        return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def batch_key(index: int) -> str:
+    return f"{index:03d}"
+
+
+def parse_batch(key: str) -> int:
+    if not _BATCH.match(str(key)):
+        raise ValueError(f"invalid batch key {key!r}: expected digits like '007'")
+    return int(key)

@@ -1,0 +1,136 @@
+"""A versioned, immutable model registry on the data directory.
+
+`models/<job>/<model>/<version>/` holds the model files (non-executable formats only) and
+`metadata.json` with their SHA-256. The version id is derived from the content, so training
+the same data with the same code twice gives the same version, and a version once written is
+never changed. Every load re-hashes the file and refuses a mismatch. A champion pointer per
+job names the versions in use; promote and rollback append to its history, never delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from platform_core.storage import atomic_dir, read_json, write_json
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+_VERSION = re.compile(r"^[0-9]{4}q[1-4]-[0-9a-f]{12}$")
+FORBIDDEN_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+class ModelIntegrityError(RuntimeError):
+    """A stored model file does not match the checksum recorded when it was registered."""
+
+
+class NoChampionError(LookupError):
+    pass
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _check_name(kind: str, value: str, pattern: re.Pattern) -> str:
+    if not pattern.match(value):
+        raise ValueError(f"invalid {kind} {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    job: str
+    model: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.model}/{self.version}"
+
+
+class ModelRegistry:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _dir(self, job: str, model: str, version: str | None = None) -> Path:
+        path = self.root / _check_name("job", job, _NAME) / _check_name("model", model, _NAME)
+        return path / _check_name("version", version, _VERSION) if version else path
+
+    def register(self, job: str, model: str, label: str, files: dict[str, bytes], metadata: dict) -> ModelRef:
+        """Store a new immutable version (or return the identical one already stored)."""
+        for name in files:
+            if name.endswith(FORBIDDEN_SUFFIXES) or "/" in name:
+                raise ValueError(f"refusing to store {name!r}: models are stored in non-executable formats only")
+        checksums = {name: sha256(data) for name, data in sorted(files.items())}
+        fingerprint = sha256(json.dumps({"files": checksums, "metadata": metadata}, sort_keys=True, default=str).encode())
+        version = f"{label}-{fingerprint[:12]}"
+        target = self._dir(job, model, version)
+        if not target.exists():
+            with atomic_dir(target) as tmp:
+                for name, data in files.items():
+                    (tmp / name).write_bytes(data)
+                record = {**metadata, "job": job, "model": model, "version": version, "files": checksums,
+                          "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                (tmp / "metadata.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+        return ModelRef(job, model, version)
+
+    def metadata(self, ref: ModelRef) -> dict:
+        return read_json(self._dir(ref.job, ref.model, ref.version) / "metadata.json")
+
+    def load_file(self, ref: ModelRef, name: str) -> bytes:
+        meta = self.metadata(ref)
+        expected = meta["files"].get(name)
+        if expected is None:
+            raise FileNotFoundError(f"{ref}: no file {name!r} registered")
+        path = self._dir(ref.job, ref.model, ref.version) / name
+        data = path.read_bytes()
+        actual = sha256(data)
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"{path}: SHA-256 {actual} does not match the registered {expected}; refusing to load a tampered model"
+            )
+        return data
+
+    def versions(self, job: str, model: str) -> list[str]:
+        path = self._dir(job, model)
+        return sorted(p.name for p in path.iterdir() if _VERSION.match(p.name)) if path.exists() else []
+
+    def _champion_path(self, job: str) -> Path:
+        return self.root / _check_name("job", job, _NAME) / "champion.json"
+
+    def champion(self, job: str) -> dict[str, ModelRef]:
+        path = self._champion_path(job)
+        if not path.exists():
+            raise NoChampionError(f"no champion model for {job!r} yet: materialize its models first")
+        current = read_json(path)["current"]
+        return {model: ModelRef(job, model, version) for model, version in current["models"].items()}
+
+    def champion_history(self, job: str) -> list[dict]:
+        path = self._champion_path(job)
+        return read_json(path)["history"] if path.exists() else []
+
+    def promote(self, job: str, models: dict[str, ModelRef], reason: str) -> None:
+        for ref in models.values():
+            self.metadata(ref)  # must exist
+        history = self.champion_history(job)
+        entry = {"models": {m: r.version for m, r in sorted(models.items())}, "reason": reason,
+                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        if history and history[-1]["models"] == entry["models"]:
+            return
+        write_json(self._champion_path(job), {"current": entry, "history": history + [entry]})
+
+    def rollback(self, job: str, reason: str) -> dict[str, ModelRef]:
+        """Point the champion back at the previous distinct entry; nothing is deleted."""
+        history = self.champion_history(job)
+        current = history[-1]["models"] if history else None
+        previous = next((h for h in reversed(history) if h["models"] != current), None)
+        if previous is None:
+            raise NoChampionError(f"{job!r} has no earlier champion to roll back to")
+        refs = {m: ModelRef(job, m, v) for m, v in previous["models"].items()}
+        entry = {"models": previous["models"], "reason": f"rollback: {reason}",
+                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_json(self._champion_path(job), {"current": entry, "history": history + [entry]})
+        return refs

@@ -1,0 +1,161 @@
+"""The source contract (SOURCE_CONTRACT.md) and the `source_snapshot` stage.
+
+Fatal problems (no files, an unreadable file, a missing required column, a pid that is not an
+integer or is NULL, an empty snapshot) raise `SourceContractError` naming the file and column.
+Row-level problems (unusable ages and birth years, duplicate pids) are cast to NULL or set
+aside and counted per column and reason in the quarter's quarantine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from platform_core import duck
+from platform_core.quarters import Quarter
+from platform_core.storage import SUCCESS_MARKER, atomic_dir
+
+# column -> (DuckDB type after casting, required)
+CONTRACT: dict[str, tuple[str, bool]] = {
+    "pid": ("BIGINT", True),
+    "approximate_age": ("VARCHAR", True),
+    "birth_year": ("VARCHAR", True),
+    "gender": ("VARCHAR", False),
+    "first_name": ("VARCHAR", False),
+    "state": ("VARCHAR", False),
+    "zip5": ("VARCHAR", False),
+    "marital_status": ("VARCHAR", False),
+    "household_size": ("INTEGER", False),
+    "num_children": ("INTEGER", False),
+    "homeowner": ("VARCHAR", False),
+    "length_of_residence": ("INTEGER", False),
+    "income_band": ("VARCHAR", False),
+    "net_worth_band": ("VARCHAR", False),
+    "education": ("VARCHAR", False),
+    "occupation_group": ("VARCHAR", False),
+    "vehicle_count": ("INTEGER", False),
+    "newest_vehicle_year": ("INTEGER", False),
+    "has_landline": ("VARCHAR", False),
+    "has_mobile": ("VARCHAR", False),
+    "email_domain_type": ("VARCHAR", False),
+    "social_profiles": ("INTEGER", False),
+    "credit_card_count": ("INTEGER", False),
+    "voter_registered": ("VARCHAR", False),
+    "first_seen_date": ("DATE", False),
+    "last_activity_date": ("DATE", False),
+}
+REQUIRED = [c for c, (_, required) in CONTRACT.items() if required]
+
+
+class SourceContractError(ValueError):
+    """The snapshot breaks the source contract; the message names file, column and values."""
+
+
+@dataclass
+class SourceSnapshotStats:
+    files: list[str]
+    rows_in: int
+    rows_out: int
+    duplicate_pids: int
+    quarantine: list[dict]
+    extra_columns: list[str]
+    absent_optional_columns: list[str]
+    usable_approximate_age: int
+    usable_birth_year: int
+
+
+def landing_files(landing_dir: Path) -> list[Path]:
+    """The snapshot's Parquet files, only once the delivery is complete."""
+    if not landing_dir.is_dir():
+        raise SourceContractError(f"{landing_dir}: no snapshot delivered (directory missing)")
+    if not (landing_dir / SUCCESS_MARKER).exists():
+        raise SourceContractError(f"{landing_dir}: delivery incomplete, no {SUCCESS_MARKER} marker")
+    files = sorted(landing_dir.glob("*.parquet"))
+    if not files:
+        raise SourceContractError(f"{landing_dir}: no Parquet files in the delivery")
+    return files
+
+
+def validate_schemas(files: list[Path]) -> tuple[set[str], set[str]]:
+    """Check every file's schema against the contract; return (extra, absent optional) columns."""
+    extra: set[str] = set()
+    seen: set[str] = set()
+    for path in files:
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceContractError(f"{path}: unreadable Parquet file ({exc})") from exc
+        names = set(schema.names)
+        missing = [c for c in REQUIRED if c not in names]
+        if missing:
+            raise SourceContractError(f"{path}: missing required column(s) {', '.join(missing)}")
+        pid_type = schema.field("pid").type
+        if not pa.types.is_integer(pid_type):
+            sample = pq.read_table(path, columns=["pid"]).column("pid").slice(0, 5).to_pylist()
+            raise SourceContractError(
+                f"{path}: column pid must be an integer, found {pid_type} (first values: {sample})"
+            )
+        extra |= names - set(CONTRACT)
+        seen |= names
+    absent = {c for c in CONTRACT if c not in seen}
+    return extra, absent
+
+
+def _raw_source_sql(files: list[Path], present: set[str]) -> str:
+    columns = [
+        f"TRY_CAST({duck.ident(c)} AS {t}) AS {duck.ident(c)}" if c in present else f"CAST(NULL AS {t}) AS {duck.ident(c)}"
+        for c, (t, _) in CONTRACT.items()
+    ]
+    file_list = "[" + ", ".join(duck.literal(f) for f in files) + "]"
+    return (
+        f"SELECT {', '.join(columns)}, filename AS source_file, file_row_number AS source_row "
+        f"FROM read_parquet({file_list}, union_by_name = true, filename = true, file_row_number = true)"
+    )
+
+
+def build_source_snapshot(
+    landing_dir: Path, target_dir: Path, quarter: Quarter, min_age: int, max_age: int, threads: int | None = None
+) -> SourceSnapshotStats:
+    files = landing_files(landing_dir)
+    extra, absent = validate_schemas(files)
+    con = duck.connect(threads)
+    con.execute(f"CREATE VIEW raw_source AS {_raw_source_sql(files, set(CONTRACT) - absent)}")
+
+    per_file = con.execute(
+        "SELECT source_file, count(*) AS rows, count(*) FILTER (WHERE pid IS NULL) AS null_pids "
+        "FROM raw_source GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    for source_file, _, null_pids in per_file:
+        if null_pids:
+            raise SourceContractError(f"{source_file}: column pid has {null_pids} NULL value(s); pid is required")
+    rows_in = sum(r[1] for r in per_file)
+    if rows_in == 0:
+        raise SourceContractError(f"{landing_dir}: the snapshot is empty (0 rows in {len(files)} file(s))")
+
+    params = {"min_age": min_age, "max_age": max_age, "ref_year": quarter.start.year, "ref_month": quarter.start.month}
+    with atomic_dir(target_dir) as tmp:
+        duck.copy_to_parquet(con, duck.load_sql("source_snapshot"), params, tmp / "source_snapshot.parquet")
+        duck.copy_to_parquet(con, duck.load_sql("source_duplicates"), None, tmp / "duplicate_pids.parquet")
+        duck.view(con, "source_snapshot", tmp / "source_snapshot.parquet")
+        rows_out = con.execute("SELECT count(*) FROM source_snapshot").fetchone()[0]
+        duplicates = rows_in - rows_out
+        duck.copy_to_parquet(con, duck.load_sql("source_quarantine"), {"duplicates": duplicates}, tmp / "quarantine.parquet")
+        usable_age, usable_year = con.execute(
+            "SELECT count(approximate_age), count(birth_year) FROM source_snapshot"
+        ).fetchone()
+        quarantine = duck.query(con, "source_quarantine", {"duplicates": duplicates})
+    con.close()
+    return SourceSnapshotStats(
+        files=[str(f) for f in files],
+        rows_in=rows_in,
+        rows_out=rows_out,
+        duplicate_pids=duplicates,
+        quarantine=quarantine,
+        extra_columns=sorted(extra),
+        absent_optional_columns=sorted(absent),
+        usable_approximate_age=usable_age,
+        usable_birth_year=usable_year,
+    )

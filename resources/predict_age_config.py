@@ -1,0 +1,43 @@
+"""Settings of the predict_age job. Every field can be set as PREDICT_AGE_<FIELD> in the
+environment; the defaults run a 1M-row quarter on a 2-core laptop."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+
+class PredictAgeConfig(dg.ConfigurableResource):
+    min_age: int = Field(default=18, description="Lowest valid age; existing values below are unusable.")
+    max_age: int = Field(default=100, description="Highest valid age.")
+    training_max_rows: int = Field(
+        default=200_000,
+        description="Rows sampled (stratified by age band) for training; the reference used 14,000,000.",
+    )
+    seed: int = Field(default=7, description="Seed for sampling, splits and models.")
+    sensitive_as_features: bool = Field(
+        default=False,
+        description="Use gender and region as model features. Off: they are only used to measure fairness.",
+    )
+    interval_coverage: float = Field(default=0.8, description="Nominal coverage of the calibrated interval.")
+    interval_tolerance: float = Field(default=0.02, description="Allowed held-out coverage deviation.")
+    min_features: int = Field(default=3, description="Fewer usable inputs than this: DEFAULT_RULE, not a model guess.")
+    max_holdout_mae: float = Field(default=6.0, description="Quality floor: held-out MAE in years.")
+    min_holdout_within_5: float = Field(default=0.6, description="Quality floor: held-out share within 5 years.")
+    min_usable_age_rate: float = Field(
+        default=0.05, description="Below this share of usable existing ages the snapshot is refused (format change?)."
+    )
+    max_duplicate_pid_rate: float = Field(default=0.01, description="Above this share of duplicate pids the snapshot is refused.")
+    existing_confidence: float = Field(default=1.0, description="confidence_score of existing values.")
+    batch_retention: Literal["keep", "delete"] = Field(
+        default="keep", description="What clean-up does with batch files once final_results passed its checks."
+    )
+    xgb_nthread: int = Field(default=2, description="XGBoost threads for training and prediction.")
+
+    @classmethod
+    def from_env(cls, prefix: str = "PREDICT_AGE_") -> "PredictAgeConfig":
+        values = {name: os.environ[prefix + name.upper()] for name in cls.model_fields if prefix + name.upper() in os.environ}
+        return cls(**values)

@@ -1,0 +1,37 @@
+"""The warehouse resource: the one door to the data directory, the model registry and the
+DuckDB catalog, so storage can change (object storage later) without touching the assets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from platform_core import duck
+from platform_core.registry import ModelRegistry
+from platform_core.storage import DataLayout
+
+
+class Warehouse(dg.ConfigurableResource):
+    data_dir: str = Field(
+        default="data",
+        description="Root of landing/, warehouse/, models/ and catalog.duckdb (env PLATFORM_DATA_DIR).",
+    )
+    threads: int = Field(default=2, description="DuckDB threads per step (env PLATFORM_THREADS).")
+
+    @classmethod
+    def from_env(cls) -> "Warehouse":
+        return cls(data_dir=os.getenv("PLATFORM_DATA_DIR", "data"), threads=int(os.getenv("PLATFORM_THREADS", "2")))
+
+    def layout(self) -> DataLayout:
+        return DataLayout.at(self.data_dir)
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.layout().models)
+
+    def publish_views(self, views: dict[str, Path]) -> None:
+        """Replace catalog views in one transaction. Callers sit in the `duckdb_catalog` pool
+        (limit 1), the catalog file's only writers."""
+        duck.publish_views(self.layout().catalog, views)

@@ -1,0 +1,74 @@
+-- source_snapshot: the quarter's raw snapshot, typed and cleaned, one row per pid.
+-- Input: view raw_source (every contract column present, absent optional ones as NULL,
+-- plus source_file and source_row). Parameters: $min_age, $max_age, $ref_year, $ref_month.
+-- Unusable ages and birth years become NULL with a status that says why; nothing is dropped
+-- except duplicate pids, which are counted in the quarantine (sql/source_duplicates.sql).
+WITH typed AS (
+    SELECT
+        *,
+        trim(approximate_age) AS age_text,
+        trim(birth_year) AS year_text,
+        TRY_CAST(trim(approximate_age) AS INTEGER) AS age_number,
+        TRY_CAST(trim(birth_year) AS INTEGER) AS year_number
+    FROM raw_source
+),
+classified AS (
+    SELECT
+        *,
+        CASE
+            WHEN approximate_age IS NULL THEN 'null'
+            WHEN age_text = '' THEN 'blank'
+            WHEN upper(age_text) = 'U' THEN 'unknown_code'
+            WHEN NOT regexp_full_match(age_text, '-?[0-9]{1,4}') THEN 'not_a_number'
+            WHEN age_number = 0 THEN 'zero'
+            WHEN age_number NOT BETWEEN $min_age AND $max_age THEN 'out_of_range'
+            ELSE 'usable'
+        END AS approximate_age_status,
+        $ref_year - year_number - CASE WHEN $ref_month < 7 THEN 1 ELSE 0 END AS year_age
+    FROM typed
+)
+SELECT
+    pid,
+    CASE WHEN approximate_age_status = 'usable' THEN age_number END::INTEGER AS approximate_age,
+    approximate_age_status,
+    CASE WHEN birth_year_status = 'usable' THEN year_number END::INTEGER AS birth_year,
+    birth_year_status,
+    CASE WHEN birth_year_status = 'usable' THEN year_age END::INTEGER AS birth_year_age,
+    NULLIF(upper(trim(gender)), '') AS gender,
+    NULLIF(upper(trim(first_name)), '') AS first_name,
+    NULLIF(upper(trim(state)), '') AS state,
+    NULLIF(trim(zip5), '') AS zip5,
+    NULLIF(upper(trim(marital_status)), '') AS marital_status,
+    household_size,
+    num_children,
+    NULLIF(upper(trim(homeowner)), '') AS homeowner,
+    length_of_residence,
+    NULLIF(upper(trim(income_band)), '') AS income_band,
+    NULLIF(upper(trim(net_worth_band)), '') AS net_worth_band,
+    NULLIF(upper(trim(education)), '') AS education,
+    NULLIF(upper(trim(occupation_group)), '') AS occupation_group,
+    vehicle_count,
+    newest_vehicle_year,
+    NULLIF(upper(trim(has_landline)), '') AS has_landline,
+    NULLIF(upper(trim(has_mobile)), '') AS has_mobile,
+    NULLIF(lower(trim(email_domain_type)), '') AS email_domain_type,
+    social_profiles,
+    credit_card_count,
+    NULLIF(upper(trim(voter_registered)), '') AS voter_registered,
+    first_seen_date,
+    last_activity_date
+FROM (
+    SELECT
+        *,
+        CASE
+            WHEN birth_year IS NULL THEN 'null'
+            WHEN year_text = '' THEN 'blank'
+            WHEN NOT regexp_full_match(year_text, '[0-9]{4}') THEN 'not_a_year'
+            WHEN year_number = 0 THEN 'zero'
+            WHEN year_number > $ref_year THEN 'future'
+            WHEN year_age NOT BETWEEN $min_age AND $max_age THEN 'out_of_range'
+            ELSE 'usable'
+        END AS birth_year_status
+    FROM classified
+)
+QUALIFY row_number() OVER (PARTITION BY pid ORDER BY source_file, source_row) = 1
