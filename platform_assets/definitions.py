@@ -8,8 +8,14 @@ from platform_assets import predict_age
 from platform_assets.jobs import jobs
 from resources import PredictAgeConfig, Warehouse
 
-defs = dg.Definitions(
-    assets=predict_age.assets,
-    jobs=jobs,
-    resources={"warehouse": Warehouse.from_env(), "predict_age": PredictAgeConfig.from_env()},
-)
+
+def build_definitions(warehouse: Warehouse, predict_age_config: PredictAgeConfig) -> dg.Definitions:
+    """Tests build their own with a temporary data directory; everyone else uses `defs`."""
+    return dg.Definitions(
+        assets=predict_age.assets,
+        jobs=jobs,
+        resources={"warehouse": warehouse, "predict_age": predict_age_config},
+    )
+
+
+defs = build_definitions(Warehouse.from_env(), PredictAgeConfig.from_env())

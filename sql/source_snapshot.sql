@@ -63,8 +63,8 @@ FROM (
         CASE
             WHEN birth_year IS NULL THEN 'null'
             WHEN year_text = '' THEN 'blank'
-            WHEN NOT regexp_full_match(year_text, '[0-9]{4}') THEN 'not_a_year'
             WHEN year_number = 0 THEN 'zero'
+            WHEN NOT regexp_full_match(year_text, '[0-9]{4}') THEN 'not_a_year'
             WHEN year_number > $ref_year THEN 'future'
             WHEN year_age NOT BETWEEN $min_age AND $max_age THEN 'out_of_range'
             ELSE 'usable'

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_core.generator import generate_snapshot
+from platform_core.quarters import Quarter
+from platform_core.storage import DataLayout
+
+QUARTER = Quarter.parse("2025q3")
+SMALL_ROWS = 20_000
+
+
+@pytest.fixture(scope="session")
+def small_snapshot(tmp_path_factory) -> DataLayout:
+    """One 20k-row synthetic quarter, generated once; tests copy it into their own data dir."""
+    layout = DataLayout.at(tmp_path_factory.mktemp("snapshot"))
+    generate_snapshot(layout.landing("predict_age", QUARTER), layout.truth("predict_age", QUARTER), QUARTER, SMALL_ROWS, seed=7)
+    return layout
+
+
+@pytest.fixture
+def data_layout(tmp_path, small_snapshot) -> DataLayout:
+    layout = DataLayout.at(tmp_path / "data")
+    shutil.copytree(small_snapshot.root, layout.root)
+    return layout
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A real SQLite Dagster instance in its own DAGSTER_HOME."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        yield inst
