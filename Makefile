@@ -8,7 +8,7 @@ SEED ?= 7
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup run test dev generate validate clean
+.PHONY: setup run test dev generate validate clean models rollback
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,10 @@ validate: setup
 
 clean:
 	rm -rf $(PLATFORM_DATA_DIR) $(DAGSTER_HOME)
+
+## show the champion models; `make rollback REASON="..."` returns to the previous champion
+models: setup
+	$(BIN)/python -m platform_assets.registry_cli show
+
+rollback: setup
+	$(BIN)/python -m platform_assets.registry_cli rollback --reason "$(REASON)"

@@ -12,7 +12,8 @@ PUBLISH = "predict_age_publish"
 
 prepare_job = dg.define_asset_job(
     PREPARE,
-    selection=dg.AssetSelection.assets(*(key(n) for n in ("source_snapshot", "staging_features", "training_features", "age_models"))),
+    selection=dg.AssetSelection.assets(*(key(n) for n in ("source_snapshot", "staging_features", "training_features", "age_models",
+                                                   "missing_rows_evaluation"))),
     description="Quarterly: validate the snapshot, build features, train and gate the models.",
 )
 batches_job = dg.define_asset_job(

@@ -24,7 +24,8 @@ from platform_core.quarters import Quarter
 from platform_core.storage import SUCCESS_MARKER, DataLayout
 from platform_core.summary import format_summary
 
-STAGES = ["source_snapshot", "staging_features", "training_features", "age_models", "prediction_batches",
+STAGES = ["source_snapshot", "staging_features", "training_features", "age_models", "missing_rows_evaluation",
+          "prediction_batches",
           "final_results", "human_qa", "prediction_batches_cleanup"]
 
 

@@ -89,9 +89,9 @@ def build_human_qa(final_dir: Path, source_dir: Path, previous_final_dir: Path |
 def markdown_table(rows: list[dict]) -> str:
     if not rows:
         return "_(no rows)_"
-    head = list(rows[0])
+    head = list(dict.fromkeys(k for r in rows for k in r))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join("" if r[h] is None else str(r[h]) for h in head) + " |" for r in rows]
+    lines += ["| " + " | ".join("" if r.get(h) is None else str(r[h]) for h in head) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -48,6 +48,10 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               f"  interval   nominal {100 * interval['nominal']:.0f}%: held-out coverage {100 * interval['coverage']:.1f}%, "
               f"mean width {interval['mean_width']:.2f} y",
               f"  champion   {', '.join(models['versions'].values())} (promoted: {models['promoted']})"]
+    missing = stages.get("missing_rows_evaluation") or [{}]
+    if "xgboost" in missing[0]:
+        lines += [f"Same models on previously-missing rows against ground truth (synthetic world, sample n={missing[0]['rows_in']:,})",
+                  _metrics_row("ridge", missing[0]["ridge"]), _metrics_row("xgboost", missing[0]["xgboost"])]
 
     truth = qa.get("truth_accuracy") or []
     if truth:

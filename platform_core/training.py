@@ -23,6 +23,8 @@ from platform_core.models import (
     INTERVAL_ALPHA, RidgeModel, booster_to_bytes, confidence_from_interval, conformal_margin, predict_booster,
     train_xgboost,
 )
+from platform_core.fairness import GENDERS, REGIONS, age_band_labels, code_labels, group_errors
+from platform_core.prediction import LoadedModels
 from platform_core.storage import atomic_file
 
 CODE_FILES = ["features.py", "models.py", "training.py"]
@@ -82,20 +84,26 @@ def _fingerprint(frame: pl.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def _group_errors(frame: pl.DataFrame, y: np.ndarray, pred: np.ndarray, column: str, labels: dict) -> list[dict]:
-    rows = []
-    codes = frame[column].to_numpy()
-    for code, label in labels.items():
-        mask = codes == code if code is not None else frame[column].is_null().to_numpy()
-        if mask.sum():
-            m = regression_metrics(y[mask], pred[mask])
-            rows.append({"attribute": column.removesuffix("_code"), "group": label, "rows": m["rows"],
-                         "mae": m["mae"], "bias": m["bias"]})
-    return rows
+def fairness_table(frame: pl.DataFrame, y: np.ndarray, pred: np.ndarray) -> list[dict]:
+    """Per-group held-out errors across gender, region and age band (of the known age)."""
+    codes = {c: frame[c].cast(pl.Float64).fill_null(-1).to_numpy() for c in ("gender_code", "region_code")}
+    return (group_errors("gender", code_labels(codes["gender_code"], GENDERS), y, pred)
+            + group_errors("region", code_labels(codes["region_code"], REGIONS), y, pred)
+            + group_errors("age_band", age_band_labels(y), y, pred))
+
+
+def top_importances(booster, features: list[str], n: int = 10) -> list[dict]:
+    gain = booster.get_score(importance_type="total_gain")
+    named = {features[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k: v for k, v in gain.items()}
+    total = sum(named.values()) or 1.0
+    ranked = sorted(named.items(), key=lambda kv: -kv[1])[:n]
+    return [{"feature": f, "gain_share": round(v / total, 4)} for f, v in ranked]
 
 
 def train_age_models(training_path: Path, *, sensitive_as_features: bool, interval_coverage: float,
-                     xgb: XGBoostSettings) -> TrainedModels:
+                     xgb: XGBoostSettings, champion: LoadedModels | None = None) -> TrainedModels:
+    """Train, calibrate and evaluate. With `champion`, the current champion is scored on the
+    same test rows, so the champion/challenger rule compares like with like."""
     frame = pl.read_parquet(training_path)
     split = {name: frame.filter(pl.col("split") == name) for name in ("train", "validation", "calibration", "test")}
     for name, part in split.items():
@@ -106,6 +114,9 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
     y = {k: v["existing_age"].to_numpy().astype(np.float32) for k, v in split.items()}
     encoder = NameEncoder.fit(split["train"]["first_name"], y["train"])
     X = {k: feature_matrix(v, encoder, features) for k, v in split.items()}
+    if champion is not None:  # the champion scores with its own encoder and features
+        champion_pred = predict_booster(champion.point, feature_matrix(split["test"], champion.encoder, champion.features),
+                                        champion.point_iteration)
     encoder_json = json.dumps(encoder.to_json(), sort_keys=True).encode()
 
     ridge = RidgeModel.fit(X["train"], y["train"], features, levels)
@@ -122,6 +133,8 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
     margin = conformal_margin(y["calibration"], *bounds(X["calibration"]), coverage=interval_coverage)
     test_pred = {"ridge": ridge.predict(X["test"]),
                  "xgboost": predict_booster(point, X["test"], point.best_iteration)}
+    valid_pred = {"ridge": ridge.predict(X["validation"]),
+                  "xgboost": predict_booster(point, X["validation"], point.best_iteration)}
     lower, upper = bounds(X["test"], margin)
     confidence = confidence_from_interval(lower, upper)
     train_ages = y["train"]
@@ -129,20 +142,22 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
     default_confidence = round(float((np.abs(train_ages - default_age) <= 5).mean()), 4)
 
     y_test = y["test"]
-    fairness = (
-        _group_errors(split["test"], y_test, test_pred["xgboost"], "gender_code", {0: "M", 1: "F", None: "unknown"})
-        + _group_errors(split["test"], y_test, test_pred["xgboost"], "region_code",
-                        {0: "northeast", 1: "midwest", 2: "south", 3: "west", None: "unknown"})
-    )
     evaluation = {
         "test_rows": int(len(y_test)),
+        "validation": {m: regression_metrics(y["validation"], p) for m, p in valid_pred.items()},
         "ridge": regression_metrics(y_test, test_pred["ridge"]),
         "xgboost": regression_metrics(y_test, test_pred["xgboost"]),
         "xgboost_by_age_band": metrics_by_age_band(y_test, test_pred["xgboost"]),
+        "ridge_by_age_band": metrics_by_age_band(y_test, test_pred["ridge"]),
         "interval": {"nominal": interval_coverage, **interval_metrics(y_test, lower, upper)},
         "confidence_deciles": confidence_deciles(y_test, test_pred["xgboost"], confidence),
-        "fairness": fairness,
+        "fairness": fairness_table(split["test"], y_test, test_pred["xgboost"]),
+        "feature_importance": top_importances(point, features),
+        "training_data": {"rows": int(frame.height), "splits": {k: int(v.height) for k, v in split.items()},
+                          "mean_age": round(float(train_ages.mean()), 3), "median_age": default_age},
     }
+    if champion is not None:
+        evaluation["champion"] = {"version": champion.version, **regression_metrics(y_test, champion_pred)}
     common = {
         "features": features,
         "training_rows": {k: int(v.height) for k, v in split.items()},

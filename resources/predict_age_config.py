@@ -23,7 +23,7 @@ class PredictAgeConfig(dg.ConfigurableResource):
         description="Use gender and region as model features. Off: they are only used to measure fairness.",
     )
     interval_coverage: float = Field(default=0.8, description="Nominal coverage of the calibrated interval.")
-    interval_tolerance: float = Field(default=0.02, description="Allowed held-out coverage deviation.")
+    interval_tolerance: float = Field(default=0.02, description="Allowed held-out coverage deviation (widened to the 99% binomial band on small test splits).")
     min_features: int = Field(default=3, description="Fewer usable inputs than this: DEFAULT_RULE, not a model guess.")
     max_holdout_mae: float = Field(default=6.0, description="Quality floor: held-out MAE in years.")
     min_holdout_within_5: float = Field(default=0.6, description="Quality floor: held-out share within 5 years.")
@@ -36,6 +36,17 @@ class PredictAgeConfig(dg.ConfigurableResource):
         default="keep", description="What clean-up does with batch files once final_results passed its checks."
     )
     xgb_nthread: int = Field(default=2, description="XGBoost threads for training and prediction.")
+    champion_tolerance: float = Field(
+        default=0.05, description="A candidate whose held-out MAE exceeds the champion's by more than this share is not promoted."
+    )
+    fairness_max_mae_ratio: float = Field(default=1.25, description="Gender and region: max/min group MAE.")
+    fairness_max_abs_bias: float = Field(default=1.0, description="Gender and region: largest |mean signed error| in years.")
+    fairness_age_band_max_mae_ratio: float = Field(default=4.0, description="Age bands: max/min band MAE.")
+    fairness_age_band_max_abs_bias: float = Field(default=3.0, description="Age bands: largest |bias| in years.")
+    evaluation_sample_rows: int = Field(
+        default=200_000, description="Synthetic world: previously-missing rows scored against ground truth per model."
+    )
+    fairness_min_group_rows: int = Field(default=200, description="Smaller groups are reported but not gated.")
 
     @classmethod
     def from_env(cls, prefix: str = "PREDICT_AGE_") -> "PredictAgeConfig":

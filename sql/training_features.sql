@@ -1,7 +1,9 @@
 -- training_features: rows with a trustworthy existing age, sampled per age band up to
 -- $max_rows (same share from every band, so the age mix is kept), deterministic for $seed,
--- and split train / validation / calibration / test 70/10/10/10 within each band.
--- Input: view staging_features.
+-- and split train / validation / calibration / test 70/10/10/10 by a hash of the pid alone:
+-- independent of age (so every band is split alike) and the same in every quarter and for
+-- every seed, so a person held out once is held out always and a champion is never scored on
+-- rows it was trained on. Input: view staging_features.
 WITH known AS (
     SELECT
         *,
@@ -18,7 +20,7 @@ sampled AS (
 )
 SELECT
     * EXCLUDE (band_rank, band_rows, bucket, needs_prediction),
-    CASE band_rank % 10 WHEN 7 THEN 'validation' WHEN 8 THEN 'calibration' WHEN 9 THEN 'test'
-         ELSE 'train' END AS split
+    CASE hash(pid, 'predict_age_split') % 10 WHEN 7 THEN 'validation' WHEN 8 THEN 'calibration'
+         WHEN 9 THEN 'test' ELSE 'train' END AS split
 FROM sampled
 ORDER BY pid

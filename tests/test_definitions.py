@@ -14,11 +14,13 @@ def test_assets_checks_and_partitions_are_declared():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {f"predict_age/{n}" for n in (
-        "source_snapshot", "staging_features", "training_features", "age_models", "prediction_batches",
+        "source_snapshot", "staging_features", "training_features", "age_models", "missing_rows_evaluation",
+        "prediction_batches",
         "final_results", "human_qa", "prediction_batches_cleanup")}
     checks = {c.name for c in graph.asset_check_keys}
     assert {"row_count_matches_source", "pid_unique", "full_coverage", "age_in_bounds", "confidence_in_unit_range",
-            "sources_consistent", "holdout_quality", "interval_calibration"} <= checks
+            "sources_consistent", "holdout_quality", "interval_calibration", "fairness", "not_worse_than_champion",
+            "confidence_ranks_errors", "beats_baseline"} <= checks
     batches = graph.get(dg.AssetKey(["predict_age", "prediction_batches"])).partitions_def
     assert isinstance(batches, dg.MultiPartitionsDefinition)
     assert len(batches.get_partition_keys()) == PREDICT_AGE_BATCHES * len(
