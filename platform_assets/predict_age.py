@@ -20,7 +20,7 @@ from platform_core.publish import (
     qa_report, remove_batches,
 )
 from platform_core.fairness import FairnessThresholds, evaluate_gate
-from platform_core.prediction import LoadedModels, predict_batch
+from platform_core.prediction import LoadedModels, PointModel, predict_batch
 from platform_core.quarters import Quarter, parse_batch
 from platform_core.evaluation import evaluate_on_missing_rows, missing_rows_sample
 from platform_core.registry import ModelRef, NoChampionError
@@ -207,7 +207,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
     training_path = layout.table("training_features", quarter) / "training_features.parquet"
     registry = warehouse.registry()
     try:
-        champion = LoadedModels.champion(registry, JOB, predict_age.xgb_nthread)
+        champion = PointModel.load(registry, registry.champion(JOB)["xgboost"], predict_age.xgb_nthread)
     except NoChampionError:
         champion = None
     with timed(timing):

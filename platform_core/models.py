@@ -1,5 +1,12 @@
-"""The predict_age models: a Ridge baseline, XGBoost for the point estimate, and an XGBoost
-quantile model whose 80% interval is conformally calibrated and turned into a confidence.
+"""The predict_age models: a Ridge baseline, XGBoost for the point estimate, and a small XGBoost
+model of the point model's absolute error whose normalized-conformal 80% interval is turned
+into a confidence.
+
+The interval is `point ± factor * scale(x)`: `scale` predicts how wrong the point model tends to
+be for rows like x; `factor` is the conformal quantile of |y - point| / scale on the calibration
+split, so the interval covers its nominal share of new rows whatever `scale` gets wrong. This
+replaced the reference's quantile regression forest and an XGBoost quantile model because it
+measured narrower at the same coverage and many times cheaper (BENCHMARKS.md).
 
 Every model serializes to a non-executable format: XGBoost's UBJ, Ridge as JSON coefficients.
 `confidence_score` is the probability that the true age lies within 5 years of the estimate,
@@ -17,7 +24,7 @@ import numpy as np
 
 Z80 = 1.2815515655446004
 WITHIN_YEARS = 5.0
-INTERVAL_ALPHA = (0.1, 0.9)
+SCALE_FLOOR = 0.25  # years: no row is ever claimed to be predicted better than this
 
 
 def confidence_from_interval(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -111,7 +118,18 @@ def predict_booster(booster, X: np.ndarray, best_iteration: int) -> np.ndarray:
 def conformal_margin(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, coverage: float) -> float:
     """Conformalized quantile regression: widen (or narrow) both bounds by the finite-sample
     quantile of the calibration scores so the interval covers `coverage` of new rows."""
-    scores = np.maximum(lower - y, y - upper)
+    return conformal_quantile(np.maximum(lower - y, y - upper), coverage)
+
+
+def conformal_quantile(scores: np.ndarray, coverage: float) -> float:
     n = len(scores)
     level = min(1.0, np.ceil((n + 1) * coverage) / n)
     return float(np.quantile(scores, level, method="higher"))
+
+
+def predict_scale(booster, X: np.ndarray, best_iteration: int) -> np.ndarray:
+    return np.maximum(predict_booster(booster, X, best_iteration), SCALE_FLOOR)
+
+
+def normalized_bounds(point: np.ndarray, scale: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    return point - factor * scale, point + factor * scale

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from platform_core.features import NameEncoder, feature_matrix, usable_feature_count
-from platform_core.models import booster_from_bytes, confidence_from_interval, predict_booster
+from platform_core.models import booster_from_bytes, confidence_from_interval, normalized_bounds, predict_booster, predict_scale
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.staging import bucket_dir
 from platform_core.storage import atomic_file
@@ -29,61 +29,79 @@ PREDICTION_SCHEMA = {
 
 
 @dataclass
-class LoadedModels:
-    """The champion point and interval models, verified against their checksums."""
+class PointModel:
+    """A registered XGBoost point model with its name encoder, checksum-verified on load."""
 
-    point_ref: ModelRef
-    interval_ref: ModelRef
-    point: object
-    interval: object
-    point_iteration: int
-    interval_iteration: int
-    margin: float
+    ref: ModelRef
+    booster: object
+    iteration: int
     encoder: NameEncoder
     features: list[str]
     default_age: int
     default_confidence: float
 
     @classmethod
-    def champion(cls, registry: ModelRegistry, job: str, nthread: int) -> "LoadedModels":
-        refs = registry.champion(job)
-        point_meta, interval_meta = registry.metadata(refs["xgboost"]), registry.metadata(refs["interval"])
+    def load(cls, registry: ModelRegistry, ref: ModelRef, nthread: int) -> "PointModel":
+        meta = registry.metadata(ref)
         return cls(
-            point_ref=refs["xgboost"],
-            interval_ref=refs["interval"],
-            point=booster_from_bytes(registry.load_file(refs["xgboost"], "model.ubj"), nthread),
-            interval=booster_from_bytes(registry.load_file(refs["interval"], "model.ubj"), nthread),
-            point_iteration=point_meta["best_iteration"],
-            interval_iteration=interval_meta["best_iteration"],
-            margin=interval_meta["conformal_margin"],
-            encoder=NameEncoder.from_json(json.loads(registry.load_file(refs["xgboost"], "name_encoder.json"))),
-            features=point_meta["features"],
-            default_age=point_meta["default_rule"]["age"],
-            default_confidence=point_meta["default_rule"]["confidence"],
+            ref=ref,
+            booster=booster_from_bytes(registry.load_file(ref, "model.ubj"), nthread),
+            iteration=meta["best_iteration"],
+            encoder=NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json"))),
+            features=meta["features"],
+            default_age=meta["default_rule"]["age"],
+            default_confidence=meta["default_rule"]["confidence"],
         )
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return predict_booster(self.booster, feature_matrix(frame, self.encoder, self.features), self.iteration)
 
     @property
     def version(self) -> str:
-        return str(self.point_ref)
+        return str(self.ref)
+
+
+@dataclass
+class LoadedModels:
+    """The champion point model and its error-scale model, verified against their checksums."""
+
+    point: PointModel
+    scale: object
+    scale_iteration: int
+    factor: float
+
+    @classmethod
+    def champion(cls, registry: ModelRegistry, job: str, nthread: int) -> "LoadedModels":
+        refs = registry.champion(job)
+        interval_meta = registry.metadata(refs["interval"])
+        if "conformal_factor" not in interval_meta:
+            raise ValueError(f"champion {refs['interval']} was made by an older interval method; "
+                             "retrain (materialize age_models) or promote a current version")
+        return cls(
+            point=PointModel.load(registry, refs["xgboost"], nthread),
+            scale=booster_from_bytes(registry.load_file(refs["interval"], "model.ubj"), nthread),
+            scale_iteration=interval_meta["best_iteration"],
+            factor=interval_meta["conformal_factor"],
+        )
 
 
 def score_frame(frame: pl.DataFrame, models: LoadedModels, min_features: int, min_age: int, max_age: int) -> pl.DataFrame:
     if frame.height == 0:
         return pl.DataFrame(schema=PREDICTION_SCHEMA)
-    X = feature_matrix(frame, models.encoder, models.features)
-    point = predict_booster(models.point, X, models.point_iteration)
-    q = predict_booster(models.interval, X, models.interval_iteration)
-    lower = np.minimum(q[:, 0], q[:, 1]) - models.margin
-    upper = np.maximum(q[:, 0], q[:, 1]) + models.margin
+    pm = models.point
+    X = feature_matrix(frame, pm.encoder, pm.features)
+    point = predict_booster(pm.booster, X, pm.iteration)
+    scale = predict_scale(models.scale, X, models.scale_iteration)
+    lower, upper = normalized_bounds(point, scale, models.factor)
     confidence = confidence_from_interval(lower, upper)
-    use_model = usable_feature_count(frame, models.features) >= min_features
-    age = np.where(use_model, np.clip(np.rint(point), min_age, max_age), models.default_age).astype(np.int32)
+    use_model = usable_feature_count(frame, pm.features) >= min_features
+    age = np.where(use_model, np.clip(np.rint(point), min_age, max_age), pm.default_age).astype(np.int32)
     return pl.DataFrame({
         "pid": frame["pid"],
         "predicted_age": age,
-        "confidence_score": np.where(use_model, confidence, models.default_confidence).astype(np.float64),
+        "confidence_score": np.where(use_model, confidence, pm.default_confidence).astype(np.float64),
         "prediction_source": np.where(use_model, "ML_PREDICTION", "DEFAULT_RULE"),
-        "model_version": np.full(frame.height, models.version),
+        "model_version": np.full(frame.height, pm.version),
         "lower_age": np.where(use_model, lower, np.nan).astype(np.float32),
         "upper_age": np.where(use_model, upper, np.nan).astype(np.float32),
     }, schema=PREDICTION_SCHEMA)
@@ -104,6 +122,6 @@ def predict_batch(staging_dir: Path, bucket: int, target: Path, models: LoadedMo
         "rows_in": frame.height,
         "rows_out": scored.height,
         "by_source": dict(zip(by_source["prediction_source"].to_list(), by_source["len"].to_list())),
-        "model_version": models.version,
+        "model_version": models.point.version,
         "mean_confidence": round(float(scored["confidence_score"].mean() or 0.0), 4),
     }

@@ -20,11 +20,11 @@ from platform_core import duck
 from platform_core.features import NameEncoder, categorical_levels, feature_matrix, feature_names
 from platform_core.metrics import confidence_deciles, interval_metrics, metrics_by_age_band, regression_metrics
 from platform_core.models import (
-    INTERVAL_ALPHA, RidgeModel, booster_to_bytes, confidence_from_interval, conformal_margin, predict_booster,
-    train_xgboost,
+    RidgeModel, booster_to_bytes, confidence_from_interval, conformal_quantile, normalized_bounds, predict_booster,
+    predict_scale, train_xgboost,
 )
 from platform_core.fairness import GENDERS, REGIONS, age_band_labels, code_labels, group_errors
-from platform_core.prediction import LoadedModels
+from platform_core.prediction import PointModel
 from platform_core.storage import atomic_file
 
 CODE_FILES = ["features.py", "models.py", "training.py"]
@@ -53,10 +53,16 @@ def build_training_features(staging_dir: Path, target: Path, max_rows: int, seed
 
 @dataclass
 class XGBoostSettings:
-    max_depth: int = 6
+    """Chosen by measurement on 200k training rows (BENCHMARKS.md): deep, few trees for the point
+    model (lower MAE and ~2x faster to score than depth 6), a tiny model for the error scale."""
+
+    max_depth: int = 10
     learning_rate: float = 0.2
-    rounds: int = 300
-    early_stopping: int = 20
+    rounds: int = 400
+    early_stopping: int = 30
+    scale_max_depth: int = 3
+    scale_learning_rate: float = 0.3
+    scale_rounds: int = 60
     max_bin: int = 256
     nthread: int = 2
     seed: int = 7
@@ -65,6 +71,9 @@ class XGBoostSettings:
         return {"max_depth": self.max_depth, "eta": self.learning_rate, "subsample": 0.8,
                 "colsample_bytree": 0.8, "min_child_weight": 5, "max_bin": self.max_bin,
                 "nthread": self.nthread, "seed": self.seed}
+
+    def scale_params(self) -> dict:
+        return {**self.params(), "max_depth": self.scale_max_depth, "eta": self.scale_learning_rate}
 
 
 @dataclass
@@ -101,7 +110,7 @@ def top_importances(booster, features: list[str], n: int = 10) -> list[dict]:
 
 
 def train_age_models(training_path: Path, *, sensitive_as_features: bool, interval_coverage: float,
-                     xgb: XGBoostSettings, champion: LoadedModels | None = None) -> TrainedModels:
+                     xgb: XGBoostSettings, champion: PointModel | None = None) -> TrainedModels:
     """Train, calibrate and evaluate. With `champion`, the current champion is scored on the
     same test rows, so the champion/challenger rule compares like with like."""
     frame = pl.read_parquet(training_path)
@@ -115,27 +124,22 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
     encoder = NameEncoder.fit(split["train"]["first_name"], y["train"])
     X = {k: feature_matrix(v, encoder, features) for k, v in split.items()}
     if champion is not None:  # the champion scores with its own encoder and features
-        champion_pred = predict_booster(champion.point, feature_matrix(split["test"], champion.encoder, champion.features),
-                                        champion.point_iteration)
+        champion_pred = champion.predict(split["test"])
     encoder_json = json.dumps(encoder.to_json(), sort_keys=True).encode()
 
     ridge = RidgeModel.fit(X["train"], y["train"], features, levels)
     point = train_xgboost(X["train"], y["train"], X["validation"], y["validation"], objective="reg:squarederror",
                           params=xgb.params(), rounds=xgb.rounds, early_stopping=xgb.early_stopping)
-    quantile = train_xgboost(X["train"], y["train"], X["validation"], y["validation"], objective="reg:quantileerror",
-                             params=xgb.params(), rounds=xgb.rounds, early_stopping=xgb.early_stopping,
-                             quantiles=INTERVAL_ALPHA)
-
-    def bounds(matrix: np.ndarray, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        q = predict_booster(quantile, matrix, quantile.best_iteration)
-        return np.minimum(q[:, 0], q[:, 1]) - margin, np.maximum(q[:, 0], q[:, 1]) + margin
-
-    margin = conformal_margin(y["calibration"], *bounds(X["calibration"]), coverage=interval_coverage)
-    test_pred = {"ridge": ridge.predict(X["test"]),
-                 "xgboost": predict_booster(point, X["test"], point.best_iteration)}
-    valid_pred = {"ridge": ridge.predict(X["validation"]),
-                  "xgboost": predict_booster(point, X["validation"], point.best_iteration)}
-    lower, upper = bounds(X["test"], margin)
+    point_pred = {k: predict_booster(point, X[k], point.best_iteration) for k in X}
+    abs_error = {k: np.abs(y[k] - point_pred[k]) for k in X}
+    scale_model = train_xgboost(X["train"], abs_error["train"], X["validation"], abs_error["validation"],
+                                objective="reg:squarederror", params=xgb.scale_params(), rounds=xgb.scale_rounds,
+                                early_stopping=xgb.early_stopping)
+    scale = {k: predict_scale(scale_model, X[k], scale_model.best_iteration) for k in ("calibration", "test")}
+    factor = conformal_quantile(abs_error["calibration"] / scale["calibration"], interval_coverage)
+    test_pred = {"ridge": ridge.predict(X["test"]), "xgboost": point_pred["test"]}
+    valid_pred = {"ridge": ridge.predict(X["validation"]), "xgboost": point_pred["validation"]}
+    lower, upper = normalized_bounds(point_pred["test"], scale["test"], factor)
     confidence = confidence_from_interval(lower, upper)
     train_ages = y["train"]
     default_age = int(np.median(train_ages))
@@ -169,16 +173,17 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
         files={
             "ridge": {"model.json": ridge.to_bytes(), "name_encoder.json": encoder_json},
             "xgboost": {"model.ubj": booster_to_bytes(point), "name_encoder.json": encoder_json},
-            "interval": {"model.ubj": booster_to_bytes(quantile), "name_encoder.json": encoder_json},
+            "interval": {"model.ubj": booster_to_bytes(scale_model), "name_encoder.json": encoder_json},
         },
         metadata={
             "ridge": {**common, "metrics": evaluation["ridge"], "params": {"alpha": 1.0}},
             "xgboost": {**common, "metrics": evaluation["xgboost"], "params": xgb.params(),
                         "best_iteration": int(point.best_iteration),
                         "default_rule": {"age": default_age, "confidence": default_confidence}},
-            "interval": {**common, "metrics": evaluation["interval"], "params": xgb.params(),
-                         "best_iteration": int(quantile.best_iteration), "quantiles": list(INTERVAL_ALPHA),
-                         "conformal_margin": round(margin, 6), "nominal_coverage": interval_coverage},
+            "interval": {**common, "metrics": evaluation["interval"], "params": xgb.scale_params(),
+                         "best_iteration": int(scale_model.best_iteration),
+                         "method": "normalized conformal: point ± factor * predicted |error|",
+                         "conformal_factor": round(factor, 6), "nominal_coverage": interval_coverage},
         },
         evaluation=evaluation,
     )
