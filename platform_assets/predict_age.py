@@ -214,7 +214,9 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
         trained = train_age_models(
             training_path, sensitive_as_features=predict_age.sensitive_as_features,
             interval_coverage=predict_age.interval_coverage,
-            xgb=XGBoostSettings(nthread=predict_age.xgb_nthread, seed=predict_age.seed), champion=champion,
+            xgb=XGBoostSettings(nthread=predict_age.xgb_nthread, seed=predict_age.seed, max_depth=predict_age.xgb_max_depth,
+                               rounds=predict_age.xgb_rounds),
+            champion=champion,
         )
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], trained.metadata[name])
             for name in trained.files}

@@ -36,6 +36,8 @@ class PredictAgeConfig(dg.ConfigurableResource):
         default="keep", description="What clean-up does with batch files once final_results passed its checks."
     )
     xgb_nthread: int = Field(default=2, description="XGBoost threads for training and prediction.")
+    xgb_max_depth: int = Field(default=10, description="Depth of the point model's trees (chosen by measurement).")
+    xgb_rounds: int = Field(default=400, description="Most boosting rounds; early stopping on validation usually ends sooner.")
     champion_tolerance: float = Field(
         default=0.05, description="A candidate whose held-out MAE exceeds the champion's by more than this share is not promoted."
     )

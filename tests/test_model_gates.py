@@ -44,8 +44,7 @@ def test_worse_challenger_is_not_promoted_and_rollback_is_used_by_the_next_predi
     assert prepare(definitions(data_layout), instance).success
     first = registry.champion("predict_age")["xgboost"]
 
-    weak = definitions(data_layout, training_max_rows=600, interval_tolerance=0.5, max_holdout_mae=20,
-                       min_holdout_within_5=0.0, fairness_min_group_rows=10_000)
+    weak = definitions(data_layout, xgb_rounds=4, xgb_max_depth=2)  # a candidate stopped far too early
     result = prepare(weak, instance)
     assert "not_worse_than_champion" in failed_checks(result)
     rule = next(e for e in result.get_asset_check_evaluations() if e.check_name == "not_worse_than_champion")
