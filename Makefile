@@ -8,7 +8,7 @@ SEED ?= 7
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup run test dev generate validate clean models rollback
+.PHONY: setup run test dev generate validate clean models rollback bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,8 @@ models: setup
 
 rollback: setup
 	$(BIN)/python -m platform_assets.registry_cli rollback --reason "$(REASON)"
+
+## benchmark every stage at ROWS rows with side-by-side baselines (results in bench/results/)
+bench: setup
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
+	$(BIN)/python bench/run.py --rows $(ROWS)

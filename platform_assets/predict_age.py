@@ -16,7 +16,7 @@ import numpy as np
 
 from platform_assets.partitions import PREDICT_AGE_BATCHES, by_quarter, quarter_batch_partitions, quarterly_partitions
 from platform_core.publish import (
-    age_distribution_png, batch_file, build_final_results, build_human_qa, final_results_figures, markdown_table,
+    age_distribution_png, batch_file, build_final_results, build_human_qa, final_results_summary, markdown_table,
     qa_report, remove_batches,
 )
 from platform_core.fairness import FairnessThresholds, evaluate_gate
@@ -341,9 +341,10 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     staging, target = layout.table("staging_features", quarter), layout.table("final_results", quarter)
     with timed(timing):
-        build_final_results(staging, layout.table("prediction_batches", quarter), target, PREDICT_AGE_BATCHES,
-                            existing_confidence=predict_age.existing_confidence, threads=warehouse.threads)
-        f = final_results_figures(target, staging, predict_age.min_age, predict_age.max_age)
+        f = build_final_results(staging, layout.table("prediction_batches", quarter), target, PREDICT_AGE_BATCHES,
+                                existing_confidence=predict_age.existing_confidence, min_age=predict_age.min_age,
+                                max_age=predict_age.max_age, threads=warehouse.threads)
+        summary = final_results_summary(target)
     checks = [
         result(FINAL_CHECKS[0], f["rows"] == f["source_pids"], rows=f["rows"], source_pids=f["source_pids"]),
         result(FINAL_CHECKS[1], f["distinct_pids"] == f["rows"], rows=f["rows"], distinct_pids=f["distinct_pids"]),
@@ -360,10 +361,10 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     return dg.MaterializeResult(
         metadata={
             **stage_metadata(quarter, f["source_pids"], f["rows"], timing["duration_s"]),
-            "by_source": md(markdown_table(f["by_source"])),
-            "schema": f["schema"],
+            "by_source": md(markdown_table(summary["by_source"])),
+            "schema": summary["schema"],
             "catalog_view": view,
-            "preview": md(markdown_table(f["preview"])),
+            "preview": md(markdown_table(summary["preview"])),
             "bytes_written": dir_bytes(target),
         },
         check_results=checks,

@@ -26,37 +26,46 @@ def batch_file(predictions_dir: Path, bucket: int) -> Path:
     return predictions_dir / f"batch-{bucket:03d}.parquet"
 
 
+CHECK_FIGURES = ["rows", "distinct_pids", "source_pids", "null_ages", "out_of_range_ages", "bad_confidence",
+                 "inconsistent_sources"]
+
+
 def build_final_results(staging_dir: Path, predictions_dir: Path, target_dir: Path, buckets: int, *,
-                        existing_confidence: float, threads: int | None = None) -> dict:
+                        existing_confidence: float, min_age: int, max_age: int, threads: int | None = None) -> dict:
+    """Merge bucket by bucket and compute the check figures of each bucket as it is written."""
     missing = [b for b in range(buckets) if not batch_file(predictions_dir, b).exists()]
     if missing:
         raise FileNotFoundError(
             f"{predictions_dir}: prediction batch(es) {', '.join(f'{b:03d}' for b in missing)} not materialized"
         )
     qa_timestamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    figures = dict.fromkeys(CHECK_FIGURES, 0)
     con = duck.connect(threads)
     with atomic_dir(target_dir) as tmp:
         for b in range(buckets):
+            part = tmp / f"part-{b:03d}.parquet"
             duck.view(con, "staging_bucket", bucket_dir(staging_dir, b))
             duck.view(con, "predictions_bucket", batch_file(predictions_dir, b))
             duck.copy_to_parquet(con, duck.load_sql("final_results"),
-                                 {"existing_confidence": existing_confidence, "qa_timestamp": qa_timestamp},
-                                 tmp / f"part-{b:03d}.parquet")
+                                 {"existing_confidence": existing_confidence, "qa_timestamp": qa_timestamp}, part)
+            duck.view(con, "final_bucket", part)
+            for name, value in duck.query(con, "final_results_checks", {"min_age": min_age, "max_age": max_age})[0].items():
+                figures[name] += value
     con.close()
-    return {"qa_timestamp": qa_timestamp, "files": buckets}
+    return {"qa_timestamp": qa_timestamp, "files": buckets, **figures}
 
 
-def final_results_figures(final_dir: Path, staging_dir: Path, min_age: int, max_age: int) -> dict:
-    """The numbers the final table's checks judge, plus the source distribution."""
+def final_results_summary(final_dir: Path) -> dict:
+    """Source distribution, schema and a preview of the published table."""
     con = duck.connect()
     duck.view(con, "final_results", final_dir)
-    duck.view(con, "staging_features", staging_dir)
-    figures = duck.query(con, "final_results_checks", {"min_age": min_age, "max_age": max_age})[0]
-    figures["by_source"] = duck.query(con, "qa_by_source")
-    figures["schema"] = {name: kind for name, kind, *_ in con.execute("DESCRIBE final_results").fetchall()}
-    figures["preview"] = duck.rows(con, "SELECT * FROM final_results ORDER BY hash(pid), pid LIMIT 10")
+    summary = {
+        "by_source": duck.query(con, "qa_by_source"),
+        "schema": {name: kind for name, kind, *_ in con.execute("DESCRIBE final_results").fetchall()},
+        "preview": duck.rows(con, "SELECT * FROM final_results ORDER BY hash(pid), pid LIMIT 10"),
+    }
     con.close()
-    return figures
+    return summary
 
 
 def build_human_qa(final_dir: Path, source_dir: Path, previous_final_dir: Path | None, truth_dir: Path | None,

@@ -19,4 +19,3 @@ SELECT
     $qa_timestamp::VARCHAR AS qa_timestamp
 FROM staging_bucket AS s
 LEFT JOIN predictions_bucket AS p ON p.pid = s.pid AND s.existing_age IS NULL
-ORDER BY s.pid

@@ -2,6 +2,7 @@
 
 import duckdb
 import polars as pl
+import pytest
 
 from platform_core.publish import batch_file, build_final_results
 
@@ -35,7 +36,12 @@ def test_existing_values_win_and_gaps_stay_null(tmp_path):
         (3, 35, 0.7, "ML_PREDICTION", "xgboost/v1"),
     ])
     write_predictions(tmp_path / "pred", 1, [(5, 58, 0.22, "DEFAULT_RULE", "xgboost/v1")])
-    build_final_results(tmp_path / "staging", tmp_path / "pred", tmp_path / "final", 2, existing_confidence=1.0)
+    figures = build_final_results(tmp_path / "staging", tmp_path / "pred", tmp_path / "final", 2,
+                                  existing_confidence=1.0, min_age=18, max_age=100)
+    assert {k: figures[k] for k in ("rows", "distinct_pids", "source_pids", "null_ages", "bad_confidence",
+                                    "inconsistent_sources", "out_of_range_ages")} == {
+        "rows": 5, "distinct_pids": 5, "source_pids": 5, "null_ages": 1, "bad_confidence": 1,
+        "inconsistent_sources": 1, "out_of_range_ages": 0}
     con = duckdb.connect()
     rows = {r[0]: r[1:6] for r in con.execute(f"SELECT * FROM '{tmp_path}/final/*.parquet'").fetchall()}
     assert rows[1] == (47, 1.0, "EXISTING_APPROX_AGE", None, "EXISTING")
@@ -52,8 +58,7 @@ def test_existing_values_win_and_gaps_stay_null(tmp_path):
 
 def test_missing_batch_file_is_an_error_not_a_silent_gap(tmp_path):
     write_bucket(tmp_path / "staging", 0, [(1, None, None, True)])
-    import pytest
-
     with pytest.raises(FileNotFoundError, match="batch\\(es\\) 000 not materialized"):
-        build_final_results(tmp_path / "staging", tmp_path / "pred", tmp_path / "final", 1, existing_confidence=1.0)
+        build_final_results(tmp_path / "staging", tmp_path / "pred", tmp_path / "final", 1, existing_confidence=1.0,
+                            min_age=18, max_age=100)
     assert not (tmp_path / "final").exists()
