@@ -82,7 +82,7 @@ def stage_source(root: str, threads: int) -> dict:
 
     layout = DataLayout.at(root)
     target = layout.table("source_snapshot", QUARTER)
-    s = build_source_snapshot(layout.landing(JOB, QUARTER), target, QUARTER, 18, 100, threads)
+    s = build_source_snapshot(layout.landing(JOB, QUARTER), target, QUARTER.start, 18, 100, threads)
     return {"rows_in": s.rows_in, "rows_out": s.rows_out, "bytes_written": dir_bytes(target)}
 
 
@@ -91,7 +91,7 @@ def stage_staging(root: str, buckets: int, threads: int) -> dict:
 
     layout = DataLayout.at(root)
     target = layout.table("staging_features", QUARTER)
-    s = build_staging_features(layout.table("source_snapshot", QUARTER), target, QUARTER, buckets, threads)
+    s = build_staging_features(layout.table("source_snapshot", QUARTER), target, QUARTER.start, buckets, threads)
     return {"rows_in": s["rows"], "rows_out": s["rows"], "bytes_written": dir_bytes(target)}
 
 

@@ -7,8 +7,8 @@ import argparse
 import os
 import time
 
-from platform_core.generator import generate_snapshot
-from platform_core.quarters import Quarter
+from platform_core.generator import generate_daily_arrivals, generate_snapshot
+from platform_core.quarters import Quarter, parse_day
 from platform_core.storage import DataLayout
 
 JOB = "predict_age"
@@ -21,10 +21,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--chunk-rows", type=int, default=1_000_000)
     parser.add_argument("--data-dir", default=os.getenv("PLATFORM_DATA_DIR", "data"))
+    parser.add_argument("--daily", metavar="YYYY-MM-DD", help="write that day's arrival file instead of a snapshot")
     args = parser.parse_args(argv)
-    quarter = Quarter.parse(args.quarter)
     layout = DataLayout.at(args.data_dir)
     start = time.perf_counter()
+    if args.daily:
+        day = parse_day(args.daily)
+        snap = generate_daily_arrivals(layout.daily_landing(JOB, day), layout.daily_truth(JOB, day), day, args.rows, args.seed)
+        print(f"generated {snap.rows:,} arrivals for {day} in {time.perf_counter() - start:.1f}s: {snap.landing_dir}")
+        return
+    quarter = Quarter.parse(args.quarter)
     snap = generate_snapshot(layout.landing(JOB, quarter), layout.truth(JOB, quarter), quarter, args.rows,
                              args.seed, args.chunk_rows)
     took = time.perf_counter() - start

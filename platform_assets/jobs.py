@@ -9,6 +9,7 @@ from platform_assets.predict_age import key
 PREPARE = "predict_age_prepare"
 BATCHES = "predict_age_batches"
 PUBLISH = "predict_age_publish"
+DAILY = "predict_age_daily"
 
 prepare_job = dg.define_asset_job(
     PREPARE,
@@ -26,4 +27,9 @@ publish_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*(key(n) for n in ("final_results", "human_qa", "prediction_batches_cleanup"))),
     description="Quarterly: merge the final table, check it, publish it, build the QA report, clean up.",
 )
-jobs = [prepare_job, batches_job, publish_job]
+daily_job = dg.define_asset_job(
+    DAILY,
+    selection=dg.AssetSelection.assets(*(key(n) for n in ("daily_arrivals", "daily_predictions", "daily_monitoring"))),
+    description="Daily: validate the day's arrivals, score them with the champion, measure drift.",
+)
+jobs = [prepare_job, batches_job, publish_job, daily_job]

@@ -9,6 +9,7 @@ import dagster as dg
 from platform_core.quarters import batch_key
 
 QUARTERLY_START = os.getenv("PLATFORM_FIRST_QUARTER_KEY", "2024-01-01")
+DAILY_START = os.getenv("PLATFORM_FIRST_DAY", "2025-01-01")
 PREDICT_AGE_BATCHES = int(os.getenv("PREDICT_AGE_BATCHES", "8"))
 
 quarterly_partitions = dg.TimeWindowPartitionsDefinition(
@@ -17,3 +18,4 @@ quarterly_partitions = dg.TimeWindowPartitionsDefinition(
 batch_partitions = dg.StaticPartitionsDefinition([batch_key(i) for i in range(PREDICT_AGE_BATCHES)])
 quarter_batch_partitions = dg.MultiPartitionsDefinition({"quarter": quarterly_partitions, "batch": batch_partitions})
 by_quarter = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="quarter")
+daily_partitions = dg.DailyPartitionsDefinition(start_date=DAILY_START, end_offset=1)

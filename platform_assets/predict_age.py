@@ -27,7 +27,7 @@ from platform_core.registry import ModelRef, NoChampionError
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
 from platform_core.storage import dir_bytes
-from platform_core.training import XGBoostSettings, build_training_features, train_age_models
+from platform_core.training import XGBoostSettings, build_training_features, scoring_population_sample, train_age_models
 from resources import PredictAgeConfig, Warehouse
 
 JOB = "predict_age"
@@ -80,7 +80,7 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     target = layout.table("source_snapshot", quarter)
     with timed(timing):
-        stats = build_source_snapshot(layout.landing(JOB, quarter), target, quarter, predict_age.min_age,
+        stats = build_source_snapshot(layout.landing(JOB, quarter), target, quarter.start, predict_age.min_age,
                                       predict_age.max_age, warehouse.threads)
     usable = stats.usable_approximate_age + stats.usable_birth_year
     usable_rate = (stats.rows_out and usable / stats.rows_out)  # an upper bound: a pid may have both
@@ -118,7 +118,7 @@ def staging_features(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     target = layout.table("staging_features", quarter)
     with timed(timing):
-        stats = build_staging_features(layout.table("source_snapshot", quarter), target, quarter,
+        stats = build_staging_features(layout.table("source_snapshot", quarter), target, quarter.start,
                                        PREDICT_AGE_BATCHES, warehouse.threads)
     return dg.MaterializeResult(metadata={
         **stage_metadata(quarter, stats["rows"], stats["rows"], timing["duration_s"]),
@@ -216,7 +216,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             interval_coverage=predict_age.interval_coverage,
             xgb=XGBoostSettings(nthread=predict_age.xgb_nthread, seed=predict_age.seed, max_depth=predict_age.xgb_max_depth,
                                rounds=predict_age.xgb_rounds),
-            champion=champion,
+            champion=champion, scoring_population=scoring_population_sample(layout.table("staging_features", quarter)),
         )
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], trained.metadata[name])
             for name in trained.files}

@@ -46,8 +46,8 @@ def literal(path: Path | str) -> str:
 
 
 def parquet_source(path: Path) -> str:
-    """A `read_parquet(...)` over a file, or every Parquet file under a directory."""
-    target = path if path.is_file() else path / "**" / "*.parquet"
+    """A `read_parquet(...)` over a file, a glob, or every Parquet file under a directory."""
+    target = path if path.is_file() or "*" in path.name else path / "**" / "*.parquet"
     return f"read_parquet({literal(target)})"
 
 

@@ -78,7 +78,7 @@ MESSY_YEAR_P = [0.40, 0.15, 0.12, 0.10, 0.08, 0.08, 0.07]
 
 @dataclass(frozen=True)
 class GeneratedSnapshot:
-    quarter: Quarter
+    quarter: Quarter | None
     rows: int
     landing_dir: Path
     truth_dir: Path
@@ -121,10 +121,9 @@ def _name_table() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.nda
     return names, peak, spread, pop, female
 
 
-def generate_chunk(quarter: Quarter, rows: int, chunk_index: int, seed: int, pid_start: int) -> tuple[pa.Table, pa.Table]:
-    """One chunk of the snapshot and its ground truth."""
+def generate_chunk(ref: date, rows: int, chunk_index: int, seed: int, pid_start: int) -> tuple[pa.Table, pa.Table]:
+    """One chunk of the snapshot (as of the reference date `ref`) and its ground truth."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, chunk_index]))
-    ref = quarter.start
     ref_year = ref.year
     n = rows
     pid = np.arange(pid_start, pid_start + n, dtype=np.int64)
@@ -301,8 +300,22 @@ def generate_snapshot(
     with atomic_dir(landing_dir) as land_tmp, atomic_dir(truth_dir) as truth_tmp:
         for files, start in enumerate(range(0, rows, chunk_rows), start=1):
             size = min(chunk_rows, rows - start)
-            snapshot, truth = generate_chunk(quarter, size, files - 1, seed, PID_BASE + start)
+            snapshot, truth = generate_chunk(quarter.start, size, files - 1, seed, PID_BASE + start)
             pq.write_table(snapshot, land_tmp / f"part-{files - 1:05d}.parquet", compression="zstd")
             pq.write_table(truth, truth_tmp / f"part-{files - 1:05d}.parquet", compression="zstd")
         (land_tmp / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
     return GeneratedSnapshot(quarter, rows, landing_dir, truth_dir, files)
+
+
+DAILY_PID_BASE = 5_000_000_000
+
+
+def generate_daily_arrivals(landing_dir: Path, truth_dir: Path, day: date, rows: int, seed: int = 7) -> GeneratedSnapshot:
+    """New records arriving on `day` between snapshots: same columns, pids unique to the day."""
+    pid_start = DAILY_PID_BASE + (day.toordinal() % 1_000_000) * 10_000_000
+    with atomic_dir(landing_dir) as land_tmp, atomic_dir(truth_dir) as truth_tmp:
+        snapshot, truth = generate_chunk(day, rows, day.toordinal(), seed, pid_start)
+        pq.write_table(snapshot, land_tmp / "part-00000.parquet", compression="zstd")
+        pq.write_table(truth, truth_tmp / "part-00000.parquet", compression="zstd")
+        (land_tmp / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
+    return GeneratedSnapshot(None, rows, landing_dir, truth_dir, 1)

@@ -52,6 +52,13 @@ class Quarter:
         return self.label
 
 
+def parse_day(text: str) -> date:
+    """A daily partition key, `YYYY-MM-DD` only."""
+    if not re.match(r"^\d{4}-\d{2}-\d{2}$", str(text)):
+        raise ValueError(f"invalid day {text!r}: expected YYYY-MM-DD")
+    return date.fromisoformat(text)
+
+
 def batch_key(index: int) -> str:
     return f"{index:03d}"
 

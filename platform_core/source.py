@@ -9,13 +9,13 @@ aside and counted per column and reason in the quarter's quarantine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_core import duck
-from platform_core.quarters import Quarter
 from platform_core.storage import SUCCESS_MARKER, atomic_dir
 
 # column -> (DuckDB type after casting, required)
@@ -117,7 +117,7 @@ def _raw_source_sql(files: list[Path], present: set[str]) -> str:
 
 
 def build_source_snapshot(
-    landing_dir: Path, target_dir: Path, quarter: Quarter, min_age: int, max_age: int, threads: int | None = None
+    landing_dir: Path, target_dir: Path, ref_date: date, min_age: int, max_age: int, threads: int | None = None
 ) -> SourceSnapshotStats:
     files = landing_files(landing_dir)
     extra, absent = validate_schemas(files)
@@ -135,7 +135,7 @@ def build_source_snapshot(
     if rows_in == 0:
         raise SourceContractError(f"{landing_dir}: the snapshot is empty (0 rows in {len(files)} file(s))")
 
-    params = {"min_age": min_age, "max_age": max_age, "ref_year": quarter.start.year, "ref_month": quarter.start.month}
+    params = {"min_age": min_age, "max_age": max_age, "ref_year": ref_date.year, "ref_month": ref_date.month}
     with atomic_dir(target_dir) as tmp:
         duck.copy_to_parquet(con, duck.load_sql("source_snapshot"), params, tmp / "source_snapshot.parquet")
         duck.copy_to_parquet(con, duck.load_sql("source_duplicates"), None, tmp / "duplicate_pids.parquet")

@@ -6,10 +6,10 @@ per-bucket final merge read only their own slice, whatever the size of the quart
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from platform_core import duck
-from platform_core.quarters import Quarter
 from platform_core.storage import atomic_dir
 
 
@@ -17,10 +17,10 @@ def bucket_dir(staging_dir: Path, bucket: int) -> Path:
     return staging_dir / f"bucket={bucket}"
 
 
-def build_staging_features(source_dir: Path, target_dir: Path, quarter: Quarter, buckets: int, threads: int | None = None) -> dict:
+def build_staging_features(source_dir: Path, target_dir: Path, ref_date: date, buckets: int, threads: int | None = None) -> dict:
     con = duck.connect(threads)
     duck.view(con, "source_snapshot", source_dir / "source_snapshot.parquet")
-    params = {"buckets": buckets, "ref_date": quarter.start}
+    params = {"buckets": buckets, "ref_date": ref_date}
     with atomic_dir(target_dir) as tmp:
         con.execute(
             f"COPY ({duck.load_sql('staging_features')}) TO {duck.literal(tmp)} "

@@ -14,6 +14,7 @@ import shutil
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
@@ -39,6 +40,15 @@ class DataLayout:
 
     def table(self, name: str, quarter: Quarter) -> Path:
         return self.root / "warehouse" / name / quarter.label
+
+    def daily_landing(self, job: str, day: date) -> Path:
+        return self.root / "landing" / f"{job}_daily" / day.isoformat()
+
+    def daily_truth(self, job: str, day: date) -> Path:
+        return self.root / "truth" / f"{job}_daily" / day.isoformat()
+
+    def daily_table(self, name: str, day: date) -> Path:
+        return self.root / "warehouse" / name / day.isoformat()
 
     @property
     def models(self) -> Path:

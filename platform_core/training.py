@@ -23,6 +23,7 @@ from platform_core.models import (
     RidgeModel, booster_to_bytes, confidence_from_interval, conformal_quantile, normalized_bounds, predict_booster,
     predict_scale, train_xgboost,
 )
+from platform_core.drift import drift_reference
 from platform_core.fairness import GENDERS, REGIONS, age_band_labels, code_labels, group_errors
 from platform_core.prediction import PointModel
 from platform_core.storage import atomic_file
@@ -109,10 +110,20 @@ def top_importances(booster, features: list[str], n: int = 10) -> list[dict]:
     return [{"feature": f, "gain_share": round(v / total, 4)} for f, v in ranked]
 
 
+def scoring_population_sample(staging_dir: Path, rows: int = 50_000) -> pl.DataFrame:
+    """A deterministic sample of the rows the model will score (no usable age): the reference
+    that daily monitoring compares arrivals with. The training rows are not that reference:
+    ages are missing not at random, so the rows that have one are a different population."""
+    return (pl.scan_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False)
+            .filter(pl.col("needs_prediction")).sort(pl.col("pid").hash(11), "pid").head(rows).collect())
+
+
 def train_age_models(training_path: Path, *, sensitive_as_features: bool, interval_coverage: float,
-                     xgb: XGBoostSettings, champion: PointModel | None = None) -> TrainedModels:
+                     xgb: XGBoostSettings, champion: PointModel | None = None,
+                     scoring_population: pl.DataFrame | None = None) -> TrainedModels:
     """Train, calibrate and evaluate. With `champion`, the current champion is scored on the
-    same test rows, so the champion/challenger rule compares like with like."""
+    same test rows, so the champion/challenger rule compares like with like. The drift
+    reference is built on `scoring_population` (or the test split when none is given)."""
     frame = pl.read_parquet(training_path)
     split = {name: frame.filter(pl.col("split") == name) for name in ("train", "validation", "calibration", "test")}
     for name, part in split.items():
@@ -141,6 +152,7 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
     valid_pred = {"ridge": ridge.predict(X["validation"]), "xgboost": point_pred["validation"]}
     lower, upper = normalized_bounds(point_pred["test"], scale["test"], factor)
     confidence = confidence_from_interval(lower, upper)
+    X_ref = X["test"] if scoring_population is None else feature_matrix(scoring_population, encoder, features)
     train_ages = y["train"]
     default_age = int(np.median(train_ages))
     default_confidence = round(float((np.abs(train_ages - default_age) <= 5).mean()), 4)
@@ -179,6 +191,7 @@ def train_age_models(training_path: Path, *, sensitive_as_features: bool, interv
             "ridge": {**common, "metrics": evaluation["ridge"], "params": {"alpha": 1.0}},
             "xgboost": {**common, "metrics": evaluation["xgboost"], "params": xgb.params(),
                         "best_iteration": int(point.best_iteration),
+                        "drift_reference": drift_reference(X_ref, features, predict_booster(point, X_ref, point.best_iteration)),
                         "default_rule": {"age": default_age, "confidence": default_confidence}},
             "interval": {**common, "metrics": evaluation["interval"], "params": xgb.scale_params(),
                          "best_iteration": int(scale_model.best_iteration),

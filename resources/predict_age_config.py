@@ -48,6 +48,7 @@ class PredictAgeConfig(dg.ConfigurableResource):
     evaluation_sample_rows: int = Field(
         default=200_000, description="Synthetic world: previously-missing rows scored against ground truth per model."
     )
+    drift_psi_threshold: float = Field(default=0.2, description="Daily monitoring warns above this PSI.")
     fairness_min_group_rows: int = Field(default=200, description="Smaller groups are reported but not gated.")
 
     @classmethod

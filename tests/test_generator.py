@@ -9,9 +9,9 @@ Q = Quarter.parse("2025q3")
 
 
 def test_same_seed_same_snapshot_other_seed_differs():
-    a, _ = generate_chunk(Q, 5_000, 0, seed=7, pid_start=1)
-    b, _ = generate_chunk(Q, 5_000, 0, seed=7, pid_start=1)
-    c, _ = generate_chunk(Q, 5_000, 0, seed=8, pid_start=1)
+    a, _ = generate_chunk(Q.start, 5_000, 0, seed=7, pid_start=1)
+    b, _ = generate_chunk(Q.start, 5_000, 0, seed=7, pid_start=1)
+    c, _ = generate_chunk(Q.start, 5_000, 0, seed=8, pid_start=1)
     assert a.equals(b)
     assert not a.equals(c)
 
@@ -30,7 +30,7 @@ def test_snapshot_follows_the_contract_and_truth_is_apart(tmp_path):
 
 
 def test_proportions_messiness_and_missing_not_at_random():
-    snap, truth = generate_chunk(Q, 100_000, 0, seed=7, pid_start=1)
+    snap, truth = generate_chunk(Q.start, 100_000, 0, seed=7, pid_start=1)
     con = duckdb.connect()
     con.register("s", snap)
     con.register("t", truth)

@@ -14,8 +14,8 @@ from tests.conftest import QUARTER
 @pytest.fixture(scope="module")
 def training_path(small_snapshot, tmp_path_factory):
     root = tmp_path_factory.mktemp("training")
-    build_source_snapshot(small_snapshot.landing("predict_age", QUARTER), root / "source", QUARTER, 18, 100)
-    build_staging_features(root / "source", root / "staging", QUARTER, 4)
+    build_source_snapshot(small_snapshot.landing("predict_age", QUARTER), root / "source", QUARTER.start, 18, 100)
+    build_staging_features(root / "source", root / "staging", QUARTER.start, 4)
     build_training_features(root / "staging", root / "training.parquet", max_rows=1_000_000, seed=7)
     return root / "training.parquet"
 
@@ -46,8 +46,8 @@ def test_training_data_never_contains_truth_and_truth_cannot_change_it(training_
     truth = copy / "truth" / "predict_age" / QUARTER.label
     for f in truth.glob("*.parquet"):
         pl.read_parquet(f).with_columns(pl.lit(99).alias("true_age")).write_parquet(f)
-    build_source_snapshot(copy / "landing" / "predict_age" / QUARTER.label, tmp_path / "s", QUARTER, 18, 100)
-    build_staging_features(tmp_path / "s", tmp_path / "st", QUARTER, 4)
+    build_source_snapshot(copy / "landing" / "predict_age" / QUARTER.label, tmp_path / "s", QUARTER.start, 18, 100)
+    build_staging_features(tmp_path / "s", tmp_path / "st", QUARTER.start, 4)
     build_training_features(tmp_path / "st", tmp_path / "t.parquet", max_rows=1_000_000, seed=7)
     assert pl.read_parquet(tmp_path / "t.parquet").equals(frame)
 

@@ -1,0 +1,51 @@
+"""Daily arrivals between snapshots: scored with the champion, monitored for drift.
+
+A day is a one-bucket quarter in miniature: the same contract, staging SQL, scoring and merge,
+so a daily row and a quarterly row of the same person are computed the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from platform_core import duck
+from platform_core.drift import drift_report
+from platform_core.features import NameEncoder, feature_matrix
+from platform_core.prediction import LoadedModels, predict_batch
+from platform_core.publish import batch_file, build_final_results
+from platform_core.registry import ModelRef, ModelRegistry
+
+
+def score_day(staging_dir: Path, predictions_dir: Path, final_dir: Path, models: LoadedModels, *, min_features: int,
+              min_age: int, max_age: int, existing_confidence: float) -> dict:
+    stats = predict_batch(staging_dir, 0, batch_file(predictions_dir, 0), models,
+                          min_features=min_features, min_age=min_age, max_age=max_age)
+    figures = build_final_results(staging_dir, predictions_dir, final_dir, 1, existing_confidence=existing_confidence,
+                                  min_age=min_age, max_age=max_age)
+    return {**figures, "by_source": stats["by_source"], "model_version": stats["model_version"]}
+
+
+def monitor_day(staging_dir: Path, final_dir: Path, registry: ModelRegistry, ref: ModelRef) -> list[dict]:
+    """PSI of every model feature and of the ML predictions on the day's rows that needed a
+    prediction, against the quarter's scoring population recorded with the model."""
+    meta = registry.metadata(ref)
+    encoder = NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json")))
+    frame = pl.read_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False).filter(pl.col("needs_prediction"))
+    predictions = (pl.read_parquet(final_dir / "*.parquet")
+                   .filter(pl.col("prediction_source") == "ML_PREDICTION")["predicted_age"].to_numpy())
+    X = feature_matrix(frame, encoder, meta["features"])
+    return drift_report(meta["drift_reference"], X, meta["features"], predictions)
+
+
+def model_version_of(final_dir: Path) -> str:
+    """The registry entry that scored a day (every scored row of a day names the same one)."""
+    con = duck.connect()
+    row = con.execute(f"SELECT model_version FROM {duck.parquet_source(final_dir)} "
+                      "WHERE model_version IS NOT NULL LIMIT 1").fetchone()
+    con.close()
+    if row is None:
+        raise ValueError(f"{final_dir}: no scored row carries a model version")
+    return row[0]

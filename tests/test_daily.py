@@ -1,0 +1,44 @@
+"""Daily arrivals: scored with the champion into the catalog, and monitored for drift."""
+
+import duckdb
+import numpy as np
+
+from platform_assets.definitions import build_definitions
+from platform_assets.jobs import DAILY, PREPARE
+from platform_core.drift import psi, reference_histogram
+from platform_core.generator import generate_daily_arrivals
+from platform_core.quarters import parse_day
+from platform_core.registry import ModelRegistry
+from resources import PredictAgeConfig, Warehouse
+from tests.conftest import QUARTER
+
+
+def test_a_daily_file_is_scored_with_the_champion_and_lands_in_the_catalog(data_layout, instance):
+    defs = build_definitions(Warehouse(data_dir=str(data_layout.root)), PredictAgeConfig())
+    assert defs.resolve_job_def(PREPARE).execute_in_process(instance=instance, partition_key=QUARTER.partition_key).success
+    day = parse_day("2025-08-15")
+    generate_daily_arrivals(data_layout.daily_landing("predict_age", day), data_layout.daily_truth("predict_age", day), day, 3_000)
+    result = defs.resolve_job_def(DAILY).execute_in_process(instance=instance, partition_key="2025-08-15")
+    assert result.success
+    champion = str(ModelRegistry(data_layout.models).champion("predict_age")["xgboost"])
+    with duckdb.connect(str(data_layout.catalog), read_only=True) as con:
+        rows, pids, versions = con.execute(
+            "SELECT count(*), count(DISTINCT pid), list(DISTINCT model_version) FILTER (WHERE model_version IS NOT NULL) "
+            "FROM predict_age_daily_predictions").fetchone()
+    assert rows == pids == 3_000
+    assert versions == [champion]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["daily_full_coverage"].passed
+    assert checks["feature_drift"].metadata["max_psi"].value < 0.2  # same world as training: no drift
+    monitoring = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == "daily_monitoring"]
+    assert monitoring and "first_name_age" in monitoring[0].materialization.metadata["drift"].value
+
+
+def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():
+    rng = np.random.default_rng(0)
+    ref = reference_histogram(rng.normal(50, 15, 50_000))
+    assert psi(ref, rng.normal(50, 15, 20_000)) < 0.01
+    assert psi(ref, rng.normal(60, 15, 20_000)) > 0.2
+    with_missing = rng.normal(50, 15, 20_000)
+    with_missing[:10_000] = np.nan
+    assert psi(ref, with_missing) > 0.2  # a feature that went missing is drift too
