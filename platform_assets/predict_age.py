@@ -71,6 +71,8 @@ SOURCE_CHECKS = [
     check("usable_age_rate", "source_snapshot",
           "Share of rows with a usable existing age is above the configured floor (a collapse means a format change)."),
     check("duplicate_pid_rate", "source_snapshot", "Share of duplicate pids is below the configured limit."),
+    check("unknown_value_rate", "source_snapshot",
+          "In every optional column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit."),
 ]
 
 
@@ -86,6 +88,9 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
     usable_rate = (stats.rows_out and usable / stats.rows_out)  # an upper bound: a pid may have both
     known_rate = stats.rows_out and stats.usable_approximate_age / stats.rows_out
     duplicate_rate = stats.duplicate_pids / stats.rows_in
+    unknown = [{**q, "rate": round(q["rows"] / stats.rows_in, 6)} for q in stats.quarantine
+               if q["column_name"] not in ("pid", "approximate_age", "birth_year")
+               and q["rows"] / stats.rows_in > predict_age.max_unknown_value_rate]
     if stats.absent_optional_columns:
         context.log.warning(f"optional columns absent, their features are unavailable: {stats.absent_optional_columns}")
     return dg.MaterializeResult(
@@ -107,6 +112,8 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
                    floor=predict_age.min_usable_age_rate),
             result(SOURCE_CHECKS[1], duplicate_rate <= predict_age.max_duplicate_pid_rate,
                    duplicate_pids=stats.duplicate_pids, rate=round(duplicate_rate, 6), limit=predict_age.max_duplicate_pid_rate),
+            result(SOURCE_CHECKS[2], not unknown, over_limit=md(markdown_table(unknown)),
+                   limit=predict_age.max_unknown_value_rate),
         ],
     )
 

@@ -48,6 +48,26 @@ CONTRACT: dict[str, tuple[str, bool]] = {
     "last_activity_date": ("DATE", False),
 }
 REQUIRED = [c for c, (_, required) in CONTRACT.items() if required]
+# Allowed values of coded columns (after trim and upper case; email_domain_type lower case).
+# Blank means unknown and is allowed; any other value is cast to NULL and counted.
+STATES = ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+          "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
+          "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR"]
+ALLOWED: dict[str, list[str]] = {
+    "gender": ["M", "F", "U"],
+    "state": STATES,
+    "marital_status": ["S", "M", "D", "W", "U"],
+    "homeowner": ["Y", "N", "U"],
+    "income_band": list("ABCDEFGHIJKL") + ["U"],
+    "net_worth_band": list("ABCDEFGHI") + ["U"],
+    "education": ["HS", "SC", "BA", "GR", "U"],
+    "occupation_group": ["STUDENT", "PROFESSIONAL", "CLERICAL", "TRADES", "RETIRED", "HOMEMAKER", "U"],
+    "has_landline": ["Y", "N"],
+    "has_mobile": ["Y", "N"],
+    "email_domain_type": ["gmail", "yahoo", "aol", "hotmail", "icloud", "corporate", "edu", "other"],
+    "voter_registered": ["Y", "N", "U"],
+}
+LOWER_CASE = {"email_domain_type"}
 
 
 class SourceContractError(ValueError):
@@ -104,16 +124,53 @@ def validate_schemas(files: list[Path]) -> tuple[set[str], set[str]]:
     return extra, absent
 
 
-def _raw_source_sql(files: list[Path], present: set[str]) -> str:
-    columns = [
-        f"TRY_CAST({duck.ident(c)} AS {t}) AS {duck.ident(c)}" if c in present else f"CAST(NULL AS {t}) AS {duck.ident(c)}"
-        for c, (t, _) in CONTRACT.items()
-    ]
+def _normalized(column: str) -> str:
+    case = "lower" if column in LOWER_CASE else "upper"
+    return f"{case}(trim(CAST({duck.ident(column)} AS VARCHAR)))"
+
+
+def _clean_column(column: str, kind: str, present: bool) -> str:
+    """SQL for one contract column of raw_source: cast, trimmed, unknown codes to NULL."""
+    name = duck.ident(column)
+    if not present:
+        return f"CAST(NULL AS {kind}) AS {name}"
+    if column in ALLOWED:
+        allowed = ", ".join(duck.literal(v) for v in ALLOWED[column])
+        return f"CASE WHEN {_normalized(column)} IN ({allowed}) THEN {_normalized(column)} END AS {name}"
+    if column in ("first_name", "zip5"):
+        text = _normalized(column) if column == "first_name" else f"trim(CAST({name} AS VARCHAR))"
+        return f"NULLIF({text}, '') AS {name}"
+    return f"TRY_CAST({name} AS {kind}) AS {name}"
+
+
+def _column_problems_sql(present: set[str]) -> tuple[str, list[tuple[str, str]]]:
+    """One pass over raw_files counting, per column, values the cleaning turned into NULL."""
+    filters, labels = [], []
+    for column, (kind, required) in CONTRACT.items():
+        if column not in present or required:
+            continue
+        name = duck.ident(column)
+        if column in ALLOWED:
+            allowed = ", ".join(duck.literal(v) for v in ALLOWED[column])
+            condition = f"{_normalized(column)} <> '' AND {_normalized(column)} NOT IN ({allowed})"
+            labels.append((column, "unknown_category"))
+        elif kind in ("INTEGER", "DATE"):
+            condition = f"{name} IS NOT NULL AND TRY_CAST({name} AS {kind}) IS NULL"
+            labels.append((column, f"not_a_{kind.lower()}"))
+        else:
+            continue
+        filters.append(f"count(*) FILTER (WHERE {condition})")
+    return ("SELECT " + (", ".join(filters) or "0") + " FROM raw_files"), labels
+
+
+def _raw_files_sql(files: list[Path]) -> str:
     file_list = "[" + ", ".join(duck.literal(f) for f in files) + "]"
-    return (
-        f"SELECT {', '.join(columns)}, filename AS source_file, file_row_number AS source_row "
-        f"FROM read_parquet({file_list}, union_by_name = true, filename = true, file_row_number = true)"
-    )
+    return f"SELECT * FROM read_parquet({file_list}, union_by_name = true, filename = true, file_row_number = true)"
+
+
+def _raw_source_sql(present: set[str]) -> str:
+    columns = [_clean_column(c, kind, c in present) for c, (kind, _) in CONTRACT.items()]
+    return f"SELECT {', '.join(columns)}, filename AS source_file, file_row_number AS source_row FROM raw_files"
 
 
 def build_source_snapshot(
@@ -121,8 +178,10 @@ def build_source_snapshot(
 ) -> SourceSnapshotStats:
     files = landing_files(landing_dir)
     extra, absent = validate_schemas(files)
+    present = set(CONTRACT) - absent
     con = duck.connect(threads)
-    con.execute(f"CREATE VIEW raw_source AS {_raw_source_sql(files, set(CONTRACT) - absent)}")
+    con.execute(f"CREATE VIEW raw_files AS {_raw_files_sql(files)}")
+    con.execute(f"CREATE VIEW raw_source AS {_raw_source_sql(present)}")
 
     per_file = con.execute(
         "SELECT source_file, count(*) AS rows, count(*) FILTER (WHERE pid IS NULL) AS null_pids "
@@ -142,11 +201,18 @@ def build_source_snapshot(
         duck.view(con, "source_snapshot", tmp / "source_snapshot.parquet")
         rows_out = con.execute("SELECT count(*) FROM source_snapshot").fetchone()[0]
         duplicates = rows_in - rows_out
-        duck.copy_to_parquet(con, duck.load_sql("source_quarantine"), {"duplicates": duplicates}, tmp / "quarantine.parquet")
         usable_age, usable_year = con.execute(
             "SELECT count(approximate_age), count(birth_year) FROM source_snapshot"
         ).fetchone()
-        quarantine = duck.query(con, "source_quarantine", {"duplicates": duplicates})
+        problems_sql, labels = _column_problems_sql(present)
+        counts = con.execute(problems_sql).fetchone()
+        quarantine = duck.query(con, "source_quarantine", {"duplicates": duplicates}) + [
+            {"column_name": column, "reason": reason, "rows": n} for (column, reason), n in zip(labels, counts) if n
+        ]
+        con.execute("CREATE TABLE quarantine AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT)) "
+                    "t(column_name, reason, rows) WHERE false")
+        con.executemany("INSERT INTO quarantine VALUES (?, ?, ?)", [list(q.values()) for q in quarantine])
+        duck.copy_to_parquet(con, "SELECT * FROM quarantine", None, tmp / "quarantine.parquet")
     con.close()
     return SourceSnapshotStats(
         files=[str(f) for f in files],

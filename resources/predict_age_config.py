@@ -31,6 +31,9 @@ class PredictAgeConfig(dg.ConfigurableResource):
         default=0.05, description="Below this share of usable existing ages the snapshot is refused (format change?)."
     )
     max_duplicate_pid_rate: float = Field(default=0.01, description="Above this share of duplicate pids the snapshot is refused.")
+    max_unknown_value_rate: float = Field(
+        default=0.05, description="Above this share of unknown codes or non-numbers in any optional column the snapshot is refused."
+    )
     existing_confidence: float = Field(default=1.0, description="confidence_score of existing values.")
     batch_retention: Literal["keep", "delete"] = Field(
         default="keep", description="What clean-up does with batch files once final_results passed its checks."

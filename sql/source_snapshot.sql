@@ -1,6 +1,7 @@
 -- source_snapshot: the quarter's raw snapshot, typed and cleaned, one row per pid.
--- Input: view raw_source (every contract column present, absent optional ones as NULL,
--- plus source_file and source_row). Parameters: $min_age, $max_age, $ref_year, $ref_month.
+-- Input: view raw_source (every contract column typed and trimmed, unknown codes and absent
+-- optional columns as NULL, plus source_file and source_row; built from the contract in
+-- platform_core/source.py). Parameters: $min_age, $max_age, $ref_year, $ref_month.
 -- Unusable ages and birth years become NULL with a status that says why; nothing is dropped
 -- except duplicate pids, which are counted in the quarantine (sql/source_duplicates.sql).
 WITH typed AS (
@@ -34,27 +35,27 @@ SELECT
     CASE WHEN birth_year_status = 'usable' THEN year_number END::INTEGER AS birth_year,
     birth_year_status,
     CASE WHEN birth_year_status = 'usable' THEN year_age END::INTEGER AS birth_year_age,
-    NULLIF(upper(trim(gender)), '') AS gender,
-    NULLIF(upper(trim(first_name)), '') AS first_name,
-    NULLIF(upper(trim(state)), '') AS state,
-    NULLIF(trim(zip5), '') AS zip5,
-    NULLIF(upper(trim(marital_status)), '') AS marital_status,
+    gender,
+    first_name,
+    state,
+    zip5,
+    marital_status,
     household_size,
     num_children,
-    NULLIF(upper(trim(homeowner)), '') AS homeowner,
+    homeowner,
     length_of_residence,
-    NULLIF(upper(trim(income_band)), '') AS income_band,
-    NULLIF(upper(trim(net_worth_band)), '') AS net_worth_band,
-    NULLIF(upper(trim(education)), '') AS education,
-    NULLIF(upper(trim(occupation_group)), '') AS occupation_group,
+    income_band,
+    net_worth_band,
+    education,
+    occupation_group,
     vehicle_count,
     newest_vehicle_year,
-    NULLIF(upper(trim(has_landline)), '') AS has_landline,
-    NULLIF(upper(trim(has_mobile)), '') AS has_mobile,
-    NULLIF(lower(trim(email_domain_type)), '') AS email_domain_type,
+    has_landline,
+    has_mobile,
+    email_domain_type,
     social_profiles,
     credit_card_count,
-    NULLIF(upper(trim(voter_registered)), '') AS voter_registered,
+    voter_registered,
     first_seen_date,
     last_activity_date
 FROM (

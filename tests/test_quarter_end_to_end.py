@@ -28,7 +28,7 @@ def test_a_quarter_end_to_end(data_layout, instance):
     defs = definitions(data_layout)
     recorded = run_quarter(QUARTER, instance, defs)
     assert recorded["checks"] and all(c["passed"] for c in recorded["checks"])
-    assert len(recorded["checks"]) == 14
+    assert len(recorded["checks"]) == 15
 
     with catalog(data_layout) as con:
         rows, pids, nulls = con.execute(
@@ -68,7 +68,7 @@ def test_a_quarter_end_to_end(data_layout, instance):
     truth = {r["prediction_source"]: r for r in recorded["stages"]["human_qa"][0]["truth_accuracy"]}
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)
-    assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary and "Checks: 14/14 passed" in summary
+    assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary and "Checks: 15/15 passed" in summary
 
     # re-running the publish stage replaces its outputs: same content, no duplicates
     run = defs.resolve_job_def(PUBLISH).execute_in_process(instance=instance, partition_key=QUARTER.partition_key)
