@@ -48,7 +48,7 @@ def quarantine(stats) -> dict:
 
 FATAL = {
     "missing_column": (lambda f: f.drop("birth_year"), r"part-00000\.parquet: missing required column\(s\) birth_year"),
-    "pid_as_text": (lambda f: f.with_columns(pl.col("pid").cast(pl.String)), r"column pid must be an integer, found (large_)?string \(first values: \[.1., .2.),
+    "pid_as_text": (lambda f: f.with_columns(pl.col("pid").cast(pl.String)), r"column pid must be an integer, found (large_)?string \(first values: \[.1., .2."),
     "null_pid": (lambda f: f.with_columns(pl.when(pl.col("pid") == 5).then(None).otherwise(pl.col("pid")).alias("pid")),
                  r"column pid has 1 NULL"),
     "empty_file": (lambda f: f.head(0), r"the snapshot is empty"),
