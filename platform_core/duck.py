@@ -7,7 +7,9 @@ quarter labels and batch keys, never from free text.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from functools import cache
 from pathlib import Path
@@ -25,12 +27,15 @@ def load_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one step. Memory is capped (PLATFORM_DUCKDB_MEMORY_LIMIT, default
+    4GB) and larger sorts and joins spill to PLATFORM_DUCKDB_TEMP_DIR, so a step's footprint does
+    not grow with the quarter."""
     con = duckdb.connect(":memory:")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute("SET memory_limit = ?", [memory_limit])
+    con.execute("SET memory_limit = ?", [os.getenv("PLATFORM_DUCKDB_MEMORY_LIMIT", "4GB")])
+    con.execute("SET temp_directory = ?", [os.getenv("PLATFORM_DUCKDB_TEMP_DIR", str(Path(tempfile.gettempdir()) / "duckdb_spill"))])
     con.execute("SET preserve_insertion_order = false")
     return con
 
