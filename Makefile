@@ -4,11 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 ROWS ?= 1000000
 QUARTER ?= 2025q3
+QUARTERS ?= $(QUARTER)
 SEED ?= 7
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup run test dev generate validate clean models rollback bench
+.PHONY: setup run test dev generate validate clean models rollback bench backfill
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,10 @@ validate: setup
 
 clean:
 	rm -rf $(PLATFORM_DATA_DIR) $(DAGSTER_HOME)
+
+## run several quarters, one after another: make backfill QUARTERS="2025q2 2025q3"
+backfill: setup
+	for q in $(QUARTERS); do $(BIN)/python -m platform_assets.run_quarter --quarter $$q --rows $(ROWS) --seed $(SEED) || exit 1; done
 
 ## show the champion models; `make rollback REASON="..."` returns to the previous champion
 models: setup
