@@ -94,17 +94,19 @@ def score_frame(frame: pl.DataFrame, models: LoadedModels, min_features: int, mi
     scale = predict_scale(models.scale, X, models.scale_iteration)
     lower, upper = normalized_bounds(point, scale, models.factor)
     confidence = confidence_from_interval(lower, upper)
-    use_model = usable_feature_count(frame, pm.features) >= min_features
-    age = np.where(use_model, np.clip(np.rint(point), min_age, max_age), pm.default_age).astype(np.int32)
-    return pl.DataFrame({
-        "pid": frame["pid"],
-        "predicted_age": age,
-        "confidence_score": np.where(use_model, confidence, pm.default_confidence).astype(np.float64),
-        "prediction_source": np.where(use_model, "ML_PREDICTION", "DEFAULT_RULE"),
-        "model_version": np.full(frame.height, pm.version),
-        "lower_age": np.where(use_model, lower, np.nan).astype(np.float32),
-        "upper_age": np.where(use_model, upper, np.nan).astype(np.float32),
-    }, schema=PREDICTION_SCHEMA)
+    use_model = pl.Series(usable_feature_count(frame, pm.features) >= min_features)
+    scored = pl.DataFrame({"pid": frame["pid"], "point": point, "confidence": confidence, "lower": lower, "upper": upper})
+    ml = pl.lit(use_model)
+    return scored.select(  # columnar: numpy buffers in, no per-row Python objects
+        pl.col("pid"),
+        pl.when(ml).then(pl.col("point").round().clip(min_age, max_age)).otherwise(pm.default_age)
+        .cast(pl.Int32).alias("predicted_age"),
+        pl.when(ml).then(pl.col("confidence")).otherwise(pm.default_confidence).cast(pl.Float64).alias("confidence_score"),
+        pl.when(ml).then(pl.lit("ML_PREDICTION")).otherwise(pl.lit("DEFAULT_RULE")).alias("prediction_source"),
+        pl.lit(pm.version, pl.String).alias("model_version"),
+        pl.when(ml).then(pl.col("lower")).cast(pl.Float32).alias("lower_age"),
+        pl.when(ml).then(pl.col("upper")).cast(pl.Float32).alias("upper_age"),
+    )
 
 
 def predict_batch(staging_dir: Path, bucket: int, target: Path, models: LoadedModels, *,
