@@ -85,6 +85,7 @@ class SourceSnapshotStats:
     absent_optional_columns: list[str]
     usable_approximate_age: int
     usable_birth_year: int
+    duplicate_sample: list[dict]
 
 
 def landing_files(landing_dir: Path) -> list[Path]:
@@ -201,6 +202,8 @@ def build_source_snapshot(
         duck.view(con, "source_snapshot", tmp / "source_snapshot.parquet")
         rows_out = con.execute("SELECT count(*) FROM source_snapshot").fetchone()[0]
         duplicates = rows_in - rows_out
+        duplicate_sample = duck.rows(con, f"SELECT pid, source_file, source_row FROM "
+                                          f"{duck.parquet_source(tmp / 'duplicate_pids.parquet')} ORDER BY pid LIMIT 5")
         usable_age, usable_year = con.execute(
             "SELECT count(approximate_age), count(birth_year) FROM source_snapshot"
         ).fetchone()
@@ -224,4 +227,5 @@ def build_source_snapshot(
         absent_optional_columns=sorted(absent),
         usable_approximate_age=usable_age,
         usable_birth_year=usable_year,
+        duplicate_sample=duplicate_sample,
     )

@@ -48,6 +48,9 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               f"  interval   nominal {100 * interval['nominal']:.0f}%: held-out coverage {100 * interval['coverage']:.1f}%, "
               f"mean width {interval['mean_width']:.2f} y",
               f"  champion   {', '.join(models['versions'].values())} (promoted: {models['promoted']})"]
+    for gate in models.get("fairness_gates", []):
+        lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']}, worst |bias| "
+                     f"{gate['max_abs_bias']} y over {gate['groups_gated']} groups: {'pass' if gate['passed'] else 'FAIL'}")
     missing = stages.get("missing_rows_evaluation") or [{}]
     if "xgboost" in missing[0]:
         lines += [f"Same models on previously-missing rows against ground truth (synthetic world, sample n={missing[0]['rows_in']:,})",

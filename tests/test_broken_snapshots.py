@@ -125,6 +125,7 @@ def test_duplicate_pids_above_the_rate_fail_and_are_counted(tmp_path):
     assert failed_checks(result) == ["duplicate_pid_rate"]
     meta = next(e for e in result.get_asset_check_evaluations() if e.check_name == "duplicate_pid_rate").metadata
     assert meta["duplicate_pids"].value == 100
+    assert "part-00000.parquet" in meta["sample"].value  # names the file and rows of the duplicates
 
 
 def test_a_column_full_of_unknown_codes_fails_the_unknown_value_check(tmp_path):
