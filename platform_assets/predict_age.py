@@ -65,7 +65,8 @@ def md(text: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(text)
 
 
-quarter_of = lambda context: Quarter.parse(context.partition_key)  # noqa: E731
+def quarter_of(context: dg.AssetExecutionContext) -> Quarter:
+    return Quarter.parse(context.partition_key)
 
 SOURCE_CHECKS = [
     check("usable_age_rate", "source_snapshot",
