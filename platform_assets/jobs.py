@@ -21,6 +21,7 @@ batches_job = dg.define_asset_job(
     BATCHES,
     selection=dg.AssetSelection.assets(key("prediction_batches")),
     description="Quarter x batch: score one bucket with the champion model (fan out with a backfill).",
+    executor_def=dg.in_process_executor,  # one step per run: a step subprocess would only add start-up time
 )
 publish_job = dg.define_asset_job(
     PUBLISH,
