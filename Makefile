@@ -9,7 +9,7 @@ SEED ?= 7
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup run test dev generate validate clean models rollback bench backfill
+.PHONY: setup run test test-integration dev generate validate clean models rollback bench backfill
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ run: setup
 ## run the test suite
 test: setup
 	$(BIN)/python -m pytest -q
+
+## integration tests against real servers started by the tests (PostgreSQL; installed when absent)
+test-integration: setup
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	test -x "$$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1)" || (apt-get update -q && apt-get install -y -q postgresql)
+	$(BIN)/python -m pytest -q -m integration tests/integration
 
 ## start the Dagster UI (webserver + daemon) on the same instance and data
 dev: setup
