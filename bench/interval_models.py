@@ -28,11 +28,16 @@ sys.path.insert(0, str(ROOT))
 from platform_core.features import NameEncoder, feature_matrix, feature_names  # noqa: E402
 from platform_core.metrics import interval_metrics  # noqa: E402
 from platform_core.models import (  # noqa: E402
-    conformal_margin, conformal_quantile, normalized_bounds, predict_booster, predict_scale, train_xgboost,
+    conformal_margin,
+    conformal_quantile,
+    normalized_bounds,
+    predict_booster,
+    predict_scale,
+    train_xgboost,
 )
-from platform_core.training import XGBoostSettings  # noqa: E402
 from platform_core.quarters import Quarter  # noqa: E402
 from platform_core.storage import DataLayout  # noqa: E402
+from platform_core.training import XGBoostSettings  # noqa: E402
 
 NOMINAL = 0.8
 

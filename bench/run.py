@@ -40,7 +40,7 @@ def _peak_rss_mb() -> float:
 def _child(fn_name: str, kwargs: dict, queue) -> None:
     try:
         start = time.perf_counter()
-        import duckdb, numpy, polars, xgboost  # noqa: E401,F401  (a fresh process pays these once: reported apart)
+        import duckdb  # noqa: E401,F401  (a fresh process pays these once: reported apart)
         imported = time.perf_counter()
         out = globals()[fn_name](**kwargs)
         out["seconds"] = round(time.perf_counter() - imported, 3)
@@ -218,7 +218,8 @@ def baseline_pandas_merge(root: str) -> dict:
 def baseline_spark_merge(root: str) -> dict:
     """(c) the same merge in PySpark local mode (skipped when pyspark is not installed)."""
     try:
-        from pyspark.sql import SparkSession, functions as F
+        from pyspark.sql import SparkSession
+        from pyspark.sql import functions as F
     except ImportError:
         return {"skipped": "pyspark not installed (pip install pyspark; needs Java)"}
     layout = DataLayout.at(root)

@@ -3,8 +3,8 @@ the champion, and monitored for drift against the champion's training data."""
 
 import dagster as dg
 
+from platform_assets.common import CATALOG_POOL, JOB, check, key, md, result, timed
 from platform_assets.partitions import daily_partitions
-from platform_assets.predict_age import CATALOG_POOL, JOB, check, key, md, result, timed
 from platform_core.daily import model_version_of, monitor_day, score_day
 from platform_core.prediction import LoadedModels
 from platform_core.publish import markdown_table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from platform_assets.predict_age import key
+from platform_assets.common import key
 
 PREPARE = "predict_age_prepare"
 BATCHES = "predict_age_batches"

@@ -8,21 +8,27 @@ are computed with the data they judge and the ones that must stop downstream are
 
 
 import base64
-import time
-from contextlib import contextmanager
 
 import dagster as dg
 import numpy as np
 
+from platform_assets.common import CATALOG_POOL, JOB, check, key, md, quarter_of, result, stage_metadata, timed
 from platform_assets.partitions import PREDICT_AGE_BATCHES, by_quarter, quarter_batch_partitions, quarterly_partitions
-from platform_core.publish import (
-    age_distribution_png, batch_file, build_final_results, build_human_qa, final_results_summary, markdown_table,
-    qa_report, remove_batches,
-)
-from platform_core.fairness import FairnessThresholds, evaluate_gate
-from platform_core.prediction import LoadedModels, PointModel, predict_batch
-from platform_core.quarters import Quarter, parse_batch
 from platform_core.evaluation import evaluate_on_missing_rows, missing_rows_sample
+from platform_core.fairness import FairnessThresholds
+from platform_core.model_report import decile_correlation, fairness_gates, model_card
+from platform_core.prediction import LoadedModels, PointModel, predict_batch
+from platform_core.publish import (
+    age_distribution_png,
+    batch_file,
+    build_final_results,
+    build_human_qa,
+    final_results_summary,
+    markdown_table,
+    qa_report,
+    remove_batches,
+)
+from platform_core.quarters import Quarter, parse_batch
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
@@ -30,43 +36,8 @@ from platform_core.storage import dir_bytes
 from platform_core.training import XGBoostSettings, build_training_features, scoring_population_sample, train_age_models
 from resources import PredictAgeConfig, Warehouse
 
-JOB = "predict_age"
 GROUP = "predict_age"
-PREFIX = [JOB]
-CATALOG_POOL = "duckdb_catalog"
 
-
-def key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([*PREFIX, name])
-
-
-def check(name: str, asset: str, description: str, blocking: bool = True) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=key(asset), blocking=blocking, description=description)
-
-
-def result(spec: dg.AssetCheckSpec, passed: bool, severity=dg.AssetCheckSeverity.ERROR, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(check_name=spec.name, asset_key=spec.asset_key, passed=bool(passed),
-                               severity=severity, metadata=metadata)
-
-
-@contextmanager
-def timed(metadata: dict):
-    start = time.perf_counter()
-    yield
-    metadata["duration_s"] = round(time.perf_counter() - start, 3)
-
-
-def stage_metadata(quarter: Quarter, rows_in: int, rows_out: int, duration: float, **extra) -> dict:
-    return {"quarter": quarter.label, "rows_in": rows_in, "rows_out": rows_out, "duration_s": duration,
-            "rows_per_s": round(rows_in / duration) if duration else None, **extra}
-
-
-def md(text: str) -> dg.MetadataValue:
-    return dg.MetadataValue.md(text)
-
-
-def quarter_of(context: dg.AssetExecutionContext) -> Quarter:
-    return Quarter.parse(context.partition_key)
 
 SOURCE_CHECKS = [
     check("usable_age_rate", "source_snapshot",
@@ -170,43 +141,6 @@ MODEL_CHECKS = [
 ]
 
 
-def model_card(label: str, evaluation: dict, versions: dict[str, str], promoted: bool, gates: list[dict]) -> str:
-    models = [{"model": m, **evaluation[m]} for m in ("ridge", "xgboost")]
-    if "champion" in evaluation:
-        models.append({"model": f"champion {evaluation['champion']['version']}",
-                       **{k: v for k, v in evaluation["champion"].items() if k != "version"}})
-    return "\n\n".join([
-        f"# predict_age models, {label}",
-        "Champion: " + (", ".join(f"`{m}/{v}`" for m, v in versions.items()) if promoted else "not promoted (a gate failed)"),
-        "## Held-out metrics", markdown_table(models),
-        "## XGBoost by age band", markdown_table(evaluation["xgboost_by_age_band"]),
-        "## Interval", markdown_table([evaluation["interval"]]),
-        "## Confidence by decile", markdown_table(evaluation["confidence_deciles"]),
-        "## Fairness gates", markdown_table(gates),
-        "## Error by group", markdown_table(evaluation["fairness"]),
-        "## Top feature importances (share of total gain)", markdown_table(evaluation["feature_importance"]),
-        "## Training data", markdown_table([{"rows": evaluation["training_data"]["rows"],
-                                              **evaluation["training_data"]["splits"],
-                                              "mean_age": evaluation["training_data"]["mean_age"]}]),
-    ])
-
-
-def fairness_gates(fairness: list[dict], cfg: PredictAgeConfig) -> list[dict]:
-    general = FairnessThresholds(cfg.fairness_max_mae_ratio, cfg.fairness_max_abs_bias, cfg.fairness_min_group_rows)
-    bands = FairnessThresholds(cfg.fairness_age_band_max_mae_ratio, cfg.fairness_age_band_max_abs_bias,
-                               cfg.fairness_min_group_rows)
-    return [{"attribute": attribute, **evaluate_gate([r for r in fairness if r["attribute"] == attribute],
-                                                     bands if attribute == "age_band" else general)}
-            for attribute in ("gender", "region", "age_band")]
-
-
-def decile_correlation(deciles: list[dict]) -> float:
-    """Spearman correlation between confidence decile and MAE (-1: MAE falls as confidence rises)."""
-    mae = np.array([d["mae"] for d in deciles])
-    ranks = mae.argsort().argsort()
-    return float(np.corrcoef(np.arange(len(mae)), ranks)[0, 1]) if len(mae) > 2 else -1.0
-
-
 @dg.asset(key=key("age_models"), group_name=GROUP, partitions_def=quarterly_partitions, deps=[key("training_features")],
           check_specs=MODEL_CHECKS, kinds={"xgboost", "scikitlearn"},
           description="Ridge baseline, XGBoost point model and calibrated XGBoost quantile model, in the registry; "
@@ -247,7 +181,12 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
     ]
     deciles = ev["confidence_deciles"]
     correlation = decile_correlation(deciles)
-    gates = fairness_gates(ev["fairness"], predict_age)
+    gates = fairness_gates(
+        ev["fairness"],
+        FairnessThresholds(predict_age.fairness_max_mae_ratio, predict_age.fairness_max_abs_bias,
+                           predict_age.fairness_min_group_rows),
+        FairnessThresholds(predict_age.fairness_age_band_max_mae_ratio, predict_age.fairness_age_band_max_abs_bias,
+                           predict_age.fairness_min_group_rows))
     champion_mae = ev.get("champion", {}).get("mae")
     checks += [
         result(MODEL_CHECKS[3], correlation <= -0.6 and deciles[-1]["mae"] < deciles[0]["mae"],

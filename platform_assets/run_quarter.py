@@ -15,10 +15,10 @@ import time
 
 import dagster as dg
 
+from platform_assets.common import JOB, key
 from platform_assets.definitions import defs
 from platform_assets.jobs import BATCHES, PREPARE, PUBLISH
 from platform_assets.partitions import batch_partitions
-from platform_assets.predict_age import JOB, key
 from platform_core.generator import generate_snapshot
 from platform_core.quarters import Quarter
 from platform_core.storage import SUCCESS_MARKER, DataLayout

@@ -13,9 +13,9 @@ import os
 
 import dagster as dg
 
+from platform_assets.common import JOB, key
 from platform_assets.jobs import BATCHES, DAILY, PREPARE, PUBLISH, batches_job, daily_job, prepare_job, publish_job
 from platform_assets.partitions import batch_partitions
-from platform_assets.predict_age import JOB, key
 from platform_core.landing import complete_deliveries, new_deliveries
 from platform_core.quarters import Quarter, parse_day
 from resources import Warehouse

@@ -17,14 +17,20 @@ import numpy as np
 import polars as pl
 
 from platform_core import duck
+from platform_core.drift import drift_reference
+from platform_core.fairness import GENDERS, REGIONS, age_band_labels, code_labels, group_errors
 from platform_core.features import NameEncoder, categorical_levels, feature_matrix, feature_names
 from platform_core.metrics import confidence_deciles, interval_metrics, metrics_by_age_band, regression_metrics
 from platform_core.models import (
-    RidgeModel, booster_to_bytes, confidence_from_interval, conformal_quantile, normalized_bounds, predict_booster,
-    predict_scale, train_xgboost,
+    RidgeModel,
+    booster_to_bytes,
+    confidence_from_interval,
+    conformal_quantile,
+    normalized_bounds,
+    predict_booster,
+    predict_scale,
+    train_xgboost,
 )
-from platform_core.drift import drift_reference
-from platform_core.fairness import GENDERS, REGIONS, age_band_labels, code_labels, group_errors
 from platform_core.prediction import PointModel
 from platform_core.storage import atomic_file
 

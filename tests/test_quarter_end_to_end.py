@@ -1,11 +1,11 @@
 """A whole quarter through Dagster on 20k generated rows: outputs, checks, catalog, idempotency."""
 
-import duckdb
 import dagster as dg
+import duckdb
 import pytest
 
 from platform_assets.definitions import build_definitions
-from platform_assets.jobs import PUBLISH, PREPARE
+from platform_assets.jobs import PREPARE, PUBLISH
 from platform_assets.run_quarter import QuarterRunFailed, run_quarter
 from platform_core.registry import ModelRegistry
 from platform_core.summary import format_summary
