@@ -12,6 +12,13 @@ PREFIX = [JOB]
 CATALOG_POOL = "duckdb_catalog"
 
 
+def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict | None:
+    """Metadata values of an asset partition's latest materialization (None if never materialized)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key(asset), asset_partitions=[partition]), limit=1).records
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else None
+
+
 def key(name: str) -> dg.AssetKey:
     return dg.AssetKey([*PREFIX, name])
 

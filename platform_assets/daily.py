@@ -75,9 +75,8 @@ def daily_monitoring(context: dg.AssetExecutionContext, warehouse: Warehouse, pr
     day, layout = parse_day(context.partition_key), warehouse.layout()
     final = layout.daily_table("daily_predictions", day) / "final"
     version = model_version_of(final)
-    model, _, ver = version.partition("/")
     report = monitor_day(layout.daily_table("daily_arrivals", day) / "staging", final, warehouse.registry(),
-                         ModelRef(JOB, model, ver))
+                         ModelRef.parse(JOB, version))
     worst = report[0]
     drifted = [r["name"] for r in report if r["psi"] > predict_age.drift_psi_threshold]
     return dg.MaterializeResult(

@@ -12,7 +12,18 @@ import base64
 import dagster as dg
 import numpy as np
 
-from platform_assets.common import CATALOG_POOL, JOB, check, key, md, quarter_of, result, stage_metadata, timed
+from platform_assets.common import (
+    CATALOG_POOL,
+    JOB,
+    check,
+    key,
+    latest_metadata,
+    md,
+    quarter_of,
+    result,
+    stage_metadata,
+    timed,
+)
 from platform_assets.partitions import PREDICT_AGE_BATCHES, by_quarter, quarter_batch_partitions, quarterly_partitions
 from platform_core.evaluation import evaluate_on_missing_rows, missing_rows_sample
 from platform_core.fairness import FairnessThresholds
@@ -229,11 +240,9 @@ def missing_rows_evaluation(context: dg.AssetExecutionContext, warehouse: Wareho
     truth = layout.truth(JOB, quarter)
     if not truth.exists():
         return dg.MaterializeResult(metadata={"quarter": quarter.label, "skipped": "no ground truth for this quarter"})
-    latest = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key("age_models"), asset_partitions=[context.partition_key]), limit=1).records
-    versions = latest[0].asset_materialization.metadata["versions"].value
+    versions = latest_metadata(context.instance, "age_models", context.partition_key)["versions"]
     registry = warehouse.registry()
-    refs = {m: ModelRef(JOB, m, v.split("/", 1)[1]) for m, v in versions.items()}
+    refs = {m: ModelRef.parse(JOB, v) for m, v in versions.items()}
     with timed(timing):
         frame = missing_rows_sample(layout.table("staging_features", quarter), truth, predict_age.evaluation_sample_rows)
         evaluation = evaluate_on_missing_rows(registry, refs, frame, predict_age.xgb_nthread)
@@ -329,10 +338,8 @@ def human_qa(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
     with timed(timing):
         tables = build_human_qa(layout.table("final_results", quarter), layout.table("source_snapshot", quarter),
                                 layout.table("final_results", quarter.previous()), layout.truth(JOB, quarter), target)
-        latest = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key("age_models"), asset_partitions=[context.partition_key]), limit=1
-        ).records
-        evaluation = {"fairness": latest[0].asset_materialization.metadata["fairness"].value} if latest else None
+        models = latest_metadata(context.instance, "age_models", context.partition_key)
+        evaluation = {"fairness": models["fairness"]} if models else None
         report = qa_report(quarter.label, tables, evaluation)
         plot = target.parent / f"{quarter.label}-age_groups.png"
         age_distribution_png(tables["qa_age_groups"], plot)

@@ -33,10 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = ModelRegistry(DataLayout.at(args.data_dir).models)
     try:
         if args.command == "promote":
-            refs = {}
-            for item in args.versions:
-                model, _, version = item.partition("/")
-                refs[model] = ModelRef(args.job, model, version)
+            refs = {ref.model: ref for ref in (ModelRef.parse(args.job, item) for item in args.versions)}
             current = {m: r for m, r in registry.champion(args.job).items()} if registry.champion_history(args.job) else {}
             registry.promote(args.job, {**current, **refs}, reason=args.reason)
         elif args.command == "rollback":

@@ -15,7 +15,7 @@ import time
 
 import dagster as dg
 
-from platform_assets.common import JOB, key
+from platform_assets.common import JOB, latest_metadata
 from platform_assets.definitions import defs
 from platform_assets.jobs import BATCHES, PREPARE, PUBLISH
 from platform_assets.partitions import batch_partitions
@@ -58,13 +58,7 @@ def _run(job_name: str, partition_key: str | dg.MultiPartitionKey, instance: dg.
 
 
 def _metadata(instance: dg.DagsterInstance, asset: str, partitions: list[str]) -> list[dict]:
-    records = []
-    for partition in partitions:
-        found = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key(asset), asset_partitions=[partition]), limit=1).records
-        if found:
-            records.append({k: v.value for k, v in found[0].asset_materialization.metadata.items()})
-    return records
+    return [m for m in (latest_metadata(instance, asset, p) for p in partitions) if m is not None]
 
 
 def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:

@@ -6,15 +6,14 @@ so a daily row and a quarterly row of the same person are computed the same way.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 
 from platform_core import duck
 from platform_core.drift import drift_report
-from platform_core.features import NameEncoder, feature_matrix
-from platform_core.prediction import LoadedModels, predict_batch
+from platform_core.features import feature_matrix
+from platform_core.prediction import LoadedModels, load_encoder, predict_batch
 from platform_core.publish import batch_file, build_final_results
 from platform_core.registry import ModelRef, ModelRegistry
 
@@ -32,7 +31,7 @@ def monitor_day(staging_dir: Path, final_dir: Path, registry: ModelRegistry, ref
     """PSI of every model feature and of the ML predictions on the day's rows that needed a
     prediction, against the quarter's scoring population recorded with the model."""
     meta = registry.metadata(ref)
-    encoder = NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json")))
+    encoder = load_encoder(registry, ref)
     frame = pl.read_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False).filter(pl.col("needs_prediction"))
     predictions = (pl.read_parquet(final_dir / "*.parquet")
                    .filter(pl.col("prediction_source") == "ML_PREDICTION")["predicted_age"].to_numpy())

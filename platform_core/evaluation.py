@@ -9,15 +9,15 @@ and never by training.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from platform_core.features import NameEncoder, feature_matrix
+from platform_core.features import feature_matrix
 from platform_core.metrics import metrics_by_age_band, regression_metrics
-from platform_core.models import RidgeModel, booster_from_bytes, predict_booster
+from platform_core.models import RidgeModel
+from platform_core.prediction import PointModel, load_encoder
 from platform_core.registry import ModelRef, ModelRegistry
 
 
@@ -34,12 +34,11 @@ def evaluate_on_missing_rows(registry: ModelRegistry, refs: dict[str, ModelRef],
     for name in ("ridge", "xgboost"):
         ref = refs[name]
         meta = registry.metadata(ref)
-        encoder = NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json")))
-        X = feature_matrix(frame, encoder, meta["features"])
         if name == "ridge":
+            X = feature_matrix(frame, load_encoder(registry, ref), meta["features"])
             pred = RidgeModel.from_bytes(registry.load_file(ref, "model.json")).predict(X)
         else:
-            pred = predict_booster(booster_from_bytes(registry.load_file(ref, "model.ubj"), nthread), X, meta["best_iteration"])
+            pred = PointModel.load(registry, ref, nthread).predict(frame)
         out[name] = {"holdout": meta["metrics"], "missing_rows": regression_metrics(y, pred),
                      "missing_rows_by_age_band": metrics_by_age_band(y, pred)}
     return out

@@ -28,6 +28,10 @@ PREDICTION_SCHEMA = {
 }
 
 
+def load_encoder(registry: ModelRegistry, ref: ModelRef) -> NameEncoder:
+    return NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json")))
+
+
 @dataclass
 class PointModel:
     """A registered XGBoost point model with its name encoder, checksum-verified on load."""
@@ -47,7 +51,7 @@ class PointModel:
             ref=ref,
             booster=booster_from_bytes(registry.load_file(ref, "model.ubj"), nthread),
             iteration=meta["best_iteration"],
-            encoder=NameEncoder.from_json(json.loads(registry.load_file(ref, "name_encoder.json"))),
+            encoder=load_encoder(registry, ref),
             features=meta["features"],
             default_age=meta["default_rule"]["age"],
             default_confidence=meta["default_rule"]["confidence"],

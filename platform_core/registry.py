@@ -50,6 +50,12 @@ class ModelRef:
     def __str__(self) -> str:
         return f"{self.model}/{self.version}"
 
+    @classmethod
+    def parse(cls, job: str, text: str) -> "ModelRef":
+        """The inverse of str(): `xgboost/2025q3-0123456789ab` as written in `model_version`."""
+        model, _, version = text.partition("/")
+        return cls(job, model, version)
+
 
 class ModelRegistry:
     def __init__(self, root: Path):
