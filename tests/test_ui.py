@@ -67,11 +67,16 @@ def dagster_dev(tmp_path, data_layout):
 
 
 def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    """A live (not zombie) process in the group: a container whose PID 1 does not reap leaves
+    killed children as zombies, which signals still reach but which run nothing."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 def stop_group(proc: subprocess.Popen) -> None:
