@@ -6,22 +6,26 @@ ROWS ?= 1000000
 QUARTER ?= 2025q3
 QUARTERS ?= $(QUARTER)
 SEED ?= 7
-export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Deployment shape (resources/environment.py): local | s3 | ecs | k8s; each has its instance file.
+export PLATFORM_ENV ?= local
+INSTANCE_FILE := $(if $(filter local,$(PLATFORM_ENV)),dagster.yaml,deploy/$(PLATFORM_ENV)/dagster.yaml)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV)),,-$(PLATFORM_ENV))
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
+EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
 .PHONY: setup run test test-integration dev generate validate clean models rollback bench backfill
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[$(EXTRAS)]'
 	touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_FILE)
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp $(INSTANCE_FILE) $@
 
-setup: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+setup: $(VENV)/.installed-$(EXTRAS) $(DAGSTER_HOME)/dagster.yaml
 
 ## run one predict_age quarter end to end through Dagster and print the execution summary
 run: setup
@@ -31,7 +35,7 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-## integration tests against real servers started by the tests (PostgreSQL; installed when absent)
+## integration tests against real servers started by the tests (PostgreSQL, installed when absent; SeaweedFS's S3 API)
 test-integration: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
 	test -x "$$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1)" || (apt-get update -q && apt-get install -y -q postgresql)

@@ -5,13 +5,14 @@ import dagster as dg
 
 from platform_assets.common import CATALOG_POOL, JOB, check, key, md, result, timed
 from platform_assets.partitions import daily_partitions
-from platform_core.daily import model_version_of, monitor_day, score_day
+from platform_core.daily import daily_finals, model_version_of, monitor_day, score_day
 from platform_core.prediction import LoadedModels
 from platform_core.publish import markdown_table
 from platform_core.quarters import parse_day
 from platform_core.registry import ModelRef
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
+from platform_core.storage import current
 from resources import PredictAgeConfig, Warehouse
 
 GROUP = "predict_age_daily"
@@ -26,7 +27,7 @@ def daily_arrivals(context: dg.AssetExecutionContext, warehouse: Warehouse, pred
     with timed(timing):
         stats = build_source_snapshot(layout.daily_landing(JOB, day), target / "source", day, predict_age.min_age,
                                       predict_age.max_age, warehouse.threads)
-        staged = build_staging_features(target / "source", target / "staging", day, 1, warehouse.threads)
+        staged = build_staging_features(current(target / "source"), target / "staging", day, 1, warehouse.threads)
     return dg.MaterializeResult(metadata={
         "day": day.isoformat(), "duration_s": timing["duration_s"], "rows_in": stats.rows_in, "rows_out": stats.rows_out,
         "duplicate_pids": stats.duplicate_pids, "rows_needing_prediction": staged["rows_needing_prediction"],
@@ -52,13 +53,13 @@ def daily_predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, p
     target = layout.daily_table("daily_predictions", day)
     with timed(timing):
         models = LoadedModels.champion(warehouse.registry(), JOB, predict_age.xgb_nthread)
-        f = score_day(layout.daily_table("daily_arrivals", day) / "staging", target / "batches", target / "final", models,
+        f = score_day(current(layout.daily_table("daily_arrivals", day) / "staging"), target / "batches", target / "final", models,
                       min_features=predict_age.min_features, min_age=predict_age.min_age, max_age=predict_age.max_age,
                       existing_confidence=predict_age.existing_confidence)
     passed = (f["rows"] == f["distinct_pids"] == f["source_pids"] and f["null_ages"] == 0
               and f["out_of_range_ages"] == 0 and f["bad_confidence"] == 0 and f["inconsistent_sources"] == 0)
     if passed:
-        warehouse.publish_views({DAILY_VIEW: layout.root / "warehouse" / "daily_predictions" / "*" / "final" / "*.parquet"})
+        warehouse.publish_views({DAILY_VIEW: daily_finals(layout)})
     return dg.MaterializeResult(
         metadata={"day": day.isoformat(), "duration_s": timing["duration_s"], "rows_in": f["source_pids"],
                   "rows_out": f["rows"], "by_source": f["by_source"], "model_version": f["model_version"],
@@ -73,9 +74,9 @@ def daily_predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, p
           description="Population stability index of each feature and of the predictions against training data.")
 def daily_monitoring(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_age: PredictAgeConfig) -> dg.MaterializeResult:
     day, layout = parse_day(context.partition_key), warehouse.layout()
-    final = layout.daily_table("daily_predictions", day) / "final"
+    final = current(layout.daily_table("daily_predictions", day) / "final")
     version = model_version_of(final)
-    report = monitor_day(layout.daily_table("daily_arrivals", day) / "staging", final, warehouse.registry(),
+    report = monitor_day(current(layout.daily_table("daily_arrivals", day) / "staging"), final, warehouse.registry(),
                          ModelRef.parse(JOB, version))
     worst = report[0]
     drifted = [r["name"] for r in report if r["psi"] > predict_age.drift_psi_threshold]

@@ -8,6 +8,7 @@ from platform_assets import daily, predict_age
 from platform_assets.jobs import jobs
 from platform_assets.sensors import schedules, sensors
 from resources import PredictAgeConfig, Warehouse
+from resources.environment import platform_environment
 
 
 def build_definitions(warehouse: Warehouse, predict_age_config: PredictAgeConfig) -> dg.Definitions:
@@ -21,4 +22,5 @@ def build_definitions(warehouse: Warehouse, predict_age_config: PredictAgeConfig
     )
 
 
+platform_environment()  # a deployment shape with missing settings refuses to load, naming them
 defs = build_definitions(Warehouse.from_env(), PredictAgeConfig.from_env())

@@ -12,18 +12,7 @@ import base64
 import dagster as dg
 import numpy as np
 
-from platform_assets.common import (
-    CATALOG_POOL,
-    JOB,
-    check,
-    key,
-    latest_metadata,
-    md,
-    quarter_of,
-    result,
-    stage_metadata,
-    timed,
-)
+from platform_assets.common import CATALOG_POOL, JOB, check, key, latest_metadata, md, quarter_of, result, stage_metadata, timed
 from platform_assets.partitions import PREDICT_AGE_BATCHES, by_quarter, quarter_batch_partitions, quarterly_partitions
 from platform_core.evaluation import evaluate_on_missing_rows, missing_rows_sample
 from platform_core.fairness import FairnessThresholds
@@ -43,7 +32,7 @@ from platform_core.quarters import Quarter, parse_batch
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
-from platform_core.storage import dir_bytes
+from platform_core.storage import current, dir_bytes
 from platform_core.training import XGBoostSettings, build_training_features, scoring_population_sample, train_age_models
 from resources import PredictAgeConfig, Warehouse
 
@@ -109,7 +98,7 @@ def staging_features(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     target = layout.table("staging_features", quarter)
     with timed(timing):
-        stats = build_staging_features(layout.table("source_snapshot", quarter), target, quarter.start,
+        stats = build_staging_features(current(layout.table("source_snapshot", quarter)), target, quarter.start,
                                        PREDICT_AGE_BATCHES, warehouse.threads)
     return dg.MaterializeResult(metadata={
         **stage_metadata(quarter, stats["rows"], stats["rows"], timing["duration_s"]),
@@ -130,7 +119,7 @@ def training_features(context: dg.AssetExecutionContext, warehouse: Warehouse, p
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     target = layout.table("training_features", quarter) / "training_features.parquet"
     with timed(timing):
-        stats = build_training_features(layout.table("staging_features", quarter), target,
+        stats = build_training_features(current(layout.table("staging_features", quarter)), target,
                                         predict_age.training_max_rows, predict_age.seed, warehouse.threads)
     return dg.MaterializeResult(metadata={
         **stage_metadata(quarter, stats["rows_available"], stats["rows"], timing["duration_s"]),
@@ -170,7 +159,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             interval_coverage=predict_age.interval_coverage,
             xgb=XGBoostSettings(nthread=predict_age.xgb_nthread, seed=predict_age.seed, max_depth=predict_age.xgb_max_depth,
                                rounds=predict_age.xgb_rounds),
-            champion=champion, scoring_population=scoring_population_sample(layout.table("staging_features", quarter)),
+            champion=champion, scoring_population=scoring_population_sample(current(layout.table("staging_features", quarter))),
         )
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], trained.metadata[name])
             for name in trained.files}
@@ -244,7 +233,7 @@ def missing_rows_evaluation(context: dg.AssetExecutionContext, warehouse: Wareho
     registry = warehouse.registry()
     refs = {m: ModelRef.parse(JOB, v) for m, v in versions.items()}
     with timed(timing):
-        frame = missing_rows_sample(layout.table("staging_features", quarter), truth, predict_age.evaluation_sample_rows)
+        frame = missing_rows_sample(current(layout.table("staging_features", quarter)), truth, predict_age.evaluation_sample_rows)
         evaluation = evaluate_on_missing_rows(registry, refs, frame, predict_age.xgb_nthread)
     table = [{"model": m, "split": split, **evaluation[m][key_]} for m in ("ridge", "xgboost")
              for split, key_ in (("holdout (had an age)", "holdout"), ("previously missing", "missing_rows"))]
@@ -268,7 +257,7 @@ def prediction_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, 
     target = batch_file(layout.table("prediction_batches", quarter), bucket)
     with timed(timing):
         models = LoadedModels.champion(warehouse.registry(), JOB, predict_age.xgb_nthread)
-        stats = predict_batch(layout.table("staging_features", quarter), bucket, target, models,
+        stats = predict_batch(current(layout.table("staging_features", quarter)), bucket, target, models,
                               min_features=predict_age.min_features, min_age=predict_age.min_age,
                               max_age=predict_age.max_age)
     return dg.MaterializeResult(metadata={
@@ -296,12 +285,12 @@ FINAL_CHECKS = [
                       "exposed in the catalog as predict_age_final_results_<quarter> once its checks pass.")
 def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_age: PredictAgeConfig) -> dg.MaterializeResult:
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
-    staging, target = layout.table("staging_features", quarter), layout.table("final_results", quarter)
+    staging, target = current(layout.table("staging_features", quarter)), layout.table("final_results", quarter)
     with timed(timing):
         f = build_final_results(staging, layout.table("prediction_batches", quarter), target, PREDICT_AGE_BATCHES,
                                 existing_confidence=predict_age.existing_confidence, min_age=predict_age.min_age,
                                 max_age=predict_age.max_age, threads=warehouse.threads)
-        summary = final_results_summary(target)
+        summary = final_results_summary(current(target))
     checks = [
         result(FINAL_CHECKS[0], f["rows"] == f["source_pids"], rows=f["rows"], source_pids=f["source_pids"]),
         result(FINAL_CHECKS[1], f["distinct_pids"] == f["rows"], rows=f["rows"], distinct_pids=f["distinct_pids"]),
@@ -312,7 +301,7 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     ]
     view = f"predict_age_final_results_{quarter.label}"
     if all(c.passed for c in checks):
-        warehouse.publish_views({view: target})
+        warehouse.publish_views({view: current(target)})
     else:
         context.log.error(f"final_results failed its checks: catalog view {view} left as it was")
     return dg.MaterializeResult(
@@ -336,15 +325,16 @@ def human_qa(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
     quarter, layout, timing = quarter_of(context), warehouse.layout(), {}
     target = layout.table("human_qa", quarter)
     with timed(timing):
-        tables = build_human_qa(layout.table("final_results", quarter), layout.table("source_snapshot", quarter),
-                                layout.table("final_results", quarter.previous()), layout.truth(JOB, quarter), target)
+        tables = build_human_qa(*(current(layout.table(name, q)) for name, q in (
+            ("final_results", quarter), ("source_snapshot", quarter), ("final_results", quarter.previous()))),
+            layout.truth(JOB, quarter), target)
         models = latest_metadata(context.instance, "age_models", context.partition_key)
         evaluation = {"fairness": models["fairness"]} if models else None
         report = qa_report(quarter.label, tables, evaluation)
         plot = target.parent / f"{quarter.label}-age_groups.png"
         age_distribution_png(tables["qa_age_groups"], plot)
     image = base64.b64encode(plot.read_bytes()).decode()
-    warehouse.publish_views({f"predict_age_{name}_{quarter.label}": target / f"{name}.parquet"
+    warehouse.publish_views({f"predict_age_{name}_{quarter.label}": current(target) / f"{name}.parquet"
                              for name in ("qa_by_source", "qa_age_groups", "qa_confidence")})
     return dg.MaterializeResult(metadata={
         "quarter": quarter.label, "duration_s": timing["duration_s"],

@@ -6,8 +6,6 @@ so a daily row and a quarterly row of the same person are computed the same way.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from platform_core import duck
@@ -15,10 +13,12 @@ from platform_core.drift import drift_report
 from platform_core.features import feature_matrix
 from platform_core.prediction import LoadedModels, load_encoder, predict_batch
 from platform_core.publish import batch_file, build_final_results
+from platform_core.quarters import parse_day
 from platform_core.registry import ModelRef, ModelRegistry
+from platform_core.storage import DataLayout, Location, current
 
 
-def score_day(staging_dir: Path, predictions_dir: Path, final_dir: Path, models: LoadedModels, *, min_features: int,
+def score_day(staging_dir: Location, predictions_dir: Location, final_dir: Location, models: LoadedModels, *, min_features: int,
               min_age: int, max_age: int, existing_confidence: float) -> dict:
     stats = predict_batch(staging_dir, 0, batch_file(predictions_dir, 0), models,
                           min_features=min_features, min_age=min_age, max_age=max_age)
@@ -27,19 +27,34 @@ def score_day(staging_dir: Path, predictions_dir: Path, final_dir: Path, models:
     return {**figures, "by_source": stats["by_source"], "model_version": stats["model_version"]}
 
 
-def monitor_day(staging_dir: Path, final_dir: Path, registry: ModelRegistry, ref: ModelRef) -> list[dict]:
+def monitor_day(staging_dir: Location, final_dir: Location, registry: ModelRegistry, ref: ModelRef) -> list[dict]:
     """PSI of every model feature and of the ML predictions on the day's rows that needed a
     prediction, against the quarter's scoring population recorded with the model."""
     meta = registry.metadata(ref)
     encoder = load_encoder(registry, ref)
-    frame = pl.read_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False).filter(pl.col("needs_prediction"))
-    predictions = (pl.read_parquet(final_dir / "*.parquet")
+    frame = pl.read_parquet(str(staging_dir / "**" / "*.parquet"), hive_partitioning=False).filter(pl.col("needs_prediction"))
+    predictions = (pl.read_parquet(str(final_dir / "*.parquet"))
                    .filter(pl.col("prediction_source") == "ML_PREDICTION")["predicted_age"].to_numpy())
     X = feature_matrix(frame, encoder, meta["features"])
     return drift_report(meta["drift_reference"], X, meta["features"], predictions)
 
 
-def model_version_of(final_dir: Path) -> str:
+def daily_finals(layout: DataLayout) -> list[Location]:
+    """The current final table of every scored day: the files behind the daily catalog view."""
+    area = layout.root / "warehouse" / "daily_predictions"
+    days = sorted(d.name for d in area.iterdir() if _is_day(d.name) and (d / "final").exists()) if area.exists() else []
+    return [current(area / day / "final") / "*.parquet" for day in days]
+
+
+def _is_day(name: str) -> bool:
+    try:
+        parse_day(name)
+    except ValueError:
+        return False
+    return True
+
+
+def model_version_of(final_dir: Location) -> str:
     """The registry entry that scored a day (every scored row of a day names the same one)."""
     con = duck.connect()
     row = con.execute(f"SELECT model_version FROM {duck.parquet_source(final_dir)} "

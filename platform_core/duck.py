@@ -16,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from platform_core.storage import Location, atomic_file, is_remote, remote_filesystems
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -37,6 +39,13 @@ def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET memory_limit = ?", [os.getenv("PLATFORM_DUCKDB_MEMORY_LIMIT", "4GB")])
     con.execute("SET temp_directory = ?", [os.getenv("PLATFORM_DUCKDB_TEMP_DIR", str(Path(tempfile.gettempdir()) / "duckdb_spill"))])
     con.execute("SET preserve_insertion_order = false")
+    return _with_filesystems(con)
+
+
+def _with_filesystems(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Object-store paths (s3://) are read through the data root's fsspec filesystem."""
+    for fs in remote_filesystems():
+        con.register_filesystem(fs)
     return con
 
 
@@ -46,17 +55,18 @@ def ident(name: str) -> str:
     return name
 
 
-def literal(path: Path | str) -> str:
+def literal(path: Location | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def parquet_source(path: Path) -> str:
-    """A `read_parquet(...)` over a file, a glob, or every Parquet file under a directory."""
-    target = path if path.is_file() or "*" in path.name else path / "**" / "*.parquet"
-    return f"read_parquet({literal(target)})"
+def parquet_source(path: Location | list[Location]) -> str:
+    """A `read_parquet(...)` over a file, a glob, every Parquet file under a directory, or a list of these."""
+    paths = path if isinstance(path, list) else [path]
+    targets = [p if "*" in p.name or p.is_file() else p / "**" / "*.parquet" for p in paths]
+    return f"read_parquet([{', '.join(literal(t) for t in targets)}])"
 
 
-def view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
+def view(con: duckdb.DuckDBPyConnection, name: str, path: Location | list[Location]) -> None:
     con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * FROM {parquet_source(path)}")
 
 
@@ -84,7 +94,7 @@ def connect_catalog(path: Path, attempts: int = 20, wait_s: float = 0.5) -> duck
     path.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(attempts):
         try:
-            return duckdb.connect(str(path))
+            return _with_filesystems(duckdb.connect(str(path)))
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or attempt == attempts - 1:
                 raise
@@ -92,8 +102,19 @@ def connect_catalog(path: Path, attempts: int = 20, wait_s: float = 0.5) -> duck
     raise AssertionError("unreachable")
 
 
-def publish_views(catalog: Path, views: dict[str, Path]) -> None:
-    """Create or replace catalog views over Parquet, all in one transaction."""
+def publish_views(catalog: Location, views: dict[str, Location | list[Location]]) -> None:
+    """Create or replace catalog views over Parquet, all in one transaction. A catalog on an
+    object store is updated in a local copy and uploaded in one PUT (callers serialize writers)."""
+    if is_remote(catalog):
+        with atomic_file(catalog) as local:
+            if catalog.exists():
+                catalog.fs.get_file(catalog.path, str(local))
+            _apply_views(local, views)
+        return
+    _apply_views(catalog, views)
+
+
+def _apply_views(catalog: Path, views: dict[str, Location | list[Location]]) -> None:
     con = connect_catalog(catalog)
     try:
         con.execute("BEGIN TRANSACTION")

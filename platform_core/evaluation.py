@@ -9,8 +9,6 @@ and never by training.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 
@@ -19,11 +17,12 @@ from platform_core.metrics import metrics_by_age_band, regression_metrics
 from platform_core.models import RidgeModel
 from platform_core.prediction import PointModel, load_encoder
 from platform_core.registry import ModelRef, ModelRegistry
+from platform_core.storage import Location
 
 
-def missing_rows_sample(staging_dir: Path, truth_dir: Path, sample_rows: int) -> pl.DataFrame:
-    staging = pl.scan_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False).filter(pl.col("needs_prediction"))
-    truth = pl.scan_parquet(truth_dir / "*.parquet")
+def missing_rows_sample(staging_dir: Location, truth_dir: Location, sample_rows: int) -> pl.DataFrame:
+    staging = pl.scan_parquet(str(staging_dir / "**" / "*.parquet"), hive_partitioning=False).filter(pl.col("needs_prediction"))
+    truth = pl.scan_parquet(str(truth_dir / "*.parquet"))
     joined = staging.join(truth, on="pid", how="inner")
     return joined.sort(pl.col("pid").hash(7), "pid").head(sample_rows).collect()
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_core.quarters import Quarter
-from platform_core.storage import SUCCESS_MARKER, atomic_dir
+from platform_core.storage import SUCCESS_MARKER, Location, write_once_dir
 
 PID_BASE = 1_000_000_000
 DATA_START = date(1995, 1, 1)
@@ -80,8 +79,8 @@ MESSY_YEAR_P = [0.40, 0.15, 0.12, 0.10, 0.08, 0.08, 0.07]
 class GeneratedSnapshot:
     quarter: Quarter | None
     rows: int
-    landing_dir: Path
-    truth_dir: Path
+    landing_dir: Location
+    truth_dir: Location
     files: int
 
 
@@ -286,8 +285,8 @@ def generate_chunk(ref: date, rows: int, chunk_index: int, seed: int, pid_start:
 
 
 def generate_snapshot(
-    landing_dir: Path,
-    truth_dir: Path,
+    landing_dir: Location,
+    truth_dir: Location,
     quarter: Quarter,
     rows: int,
     seed: int = 7,
@@ -297,25 +296,27 @@ def generate_snapshot(
     if rows <= 0:
         raise ValueError(f"rows must be positive, got {rows}")
     files = 0
-    with atomic_dir(landing_dir) as land_tmp, atomic_dir(truth_dir) as truth_tmp:
+    with write_once_dir(landing_dir, SUCCESS_MARKER) as land_tmp, write_once_dir(truth_dir, SUCCESS_MARKER) as truth_tmp:
         for files, start in enumerate(range(0, rows, chunk_rows), start=1):
             size = min(chunk_rows, rows - start)
             snapshot, truth = generate_chunk(quarter.start, size, files - 1, seed, PID_BASE + start)
             pq.write_table(snapshot, land_tmp / f"part-{files - 1:05d}.parquet", compression="zstd")
             pq.write_table(truth, truth_tmp / f"part-{files - 1:05d}.parquet", compression="zstd")
-        (land_tmp / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
+        for done in (land_tmp, truth_tmp):
+            (done / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
     return GeneratedSnapshot(quarter, rows, landing_dir, truth_dir, files)
 
 
 DAILY_PID_BASE = 5_000_000_000
 
 
-def generate_daily_arrivals(landing_dir: Path, truth_dir: Path, day: date, rows: int, seed: int = 7) -> GeneratedSnapshot:
+def generate_daily_arrivals(landing_dir: Location, truth_dir: Location, day: date, rows: int, seed: int = 7) -> GeneratedSnapshot:
     """New records arriving on `day` between snapshots: same columns, pids unique to the day."""
     pid_start = DAILY_PID_BASE + (day.toordinal() % 1_000_000) * 10_000_000
-    with atomic_dir(landing_dir) as land_tmp, atomic_dir(truth_dir) as truth_tmp:
+    with write_once_dir(landing_dir, SUCCESS_MARKER) as land_tmp, write_once_dir(truth_dir, SUCCESS_MARKER) as truth_tmp:
         snapshot, truth = generate_chunk(day, rows, day.toordinal(), seed, pid_start)
         pq.write_table(snapshot, land_tmp / "part-00000.parquet", compression="zstd")
         pq.write_table(truth, truth_tmp / "part-00000.parquet", compression="zstd")
-        (land_tmp / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
+        for done in (land_tmp, truth_tmp):
+            (done / SUCCESS_MARKER).write_text(f"rows={rows}\nseed={seed}\n")
     return GeneratedSnapshot(None, rows, landing_dir, truth_dir, 1)

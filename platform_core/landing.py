@@ -8,20 +8,19 @@ snapshot (a new marker) is seen as new and an unchanged one is not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
-from platform_core.storage import SUCCESS_MARKER
+from platform_core.storage import SUCCESS_MARKER, Location
 
 
 @dataclass(frozen=True)
 class Delivery:
     name: str
-    path: Path
+    path: Location
     version: str
 
 
-def complete_deliveries(area: Path, parse: Callable[[str], object]) -> tuple[list[Delivery], list[str]]:
+def complete_deliveries(area: Location, parse: Callable[[str], object]) -> tuple[list[Delivery], list[str]]:
     """Complete deliveries under `area` whose folder name `parse` accepts, oldest name first;
     and the names it refused (never used in a path or a query)."""
     found, refused = [], []

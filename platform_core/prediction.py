@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from platform_core.features import NameEncoder, feature_matrix, usable_feature_count
-from platform_core.models import booster_from_bytes, confidence_from_interval, normalized_bounds, predict_booster, predict_scale
+from platform_core.models import (
+    booster_from_bytes,
+    confidence_from_interval,
+    normalized_bounds,
+    predict_booster,
+    predict_scale,
+)
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.staging import bucket_dir
-from platform_core.storage import atomic_file
+from platform_core.storage import Location, atomic_file
 
 PREDICTION_SCHEMA = {
     "pid": pl.Int64, "predicted_age": pl.Int32, "confidence_score": pl.Float64,
@@ -113,10 +118,10 @@ def score_frame(frame: pl.DataFrame, models: LoadedModels, min_features: int, mi
     )
 
 
-def predict_batch(staging_dir: Path, bucket: int, target: Path, models: LoadedModels, *,
+def predict_batch(staging_dir: Location, bucket: int, target: Location, models: LoadedModels, *,
                   min_features: int, min_age: int, max_age: int) -> dict:
     frame = (
-        pl.scan_parquet(bucket_dir(staging_dir, bucket) / "*.parquet")
+        pl.scan_parquet(str(bucket_dir(staging_dir, bucket) / "*.parquet"))
         .filter(pl.col("needs_prediction"))
         .collect()
     )

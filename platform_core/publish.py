@@ -7,13 +7,11 @@ after all buckets are written; the catalog views are replaced in one transaction
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 
 from platform_core import duck
 from platform_core.staging import bucket_dir
-from platform_core.storage import atomic_dir, atomic_file
+from platform_core.storage import Location, atomic_dir, atomic_file, remove_tree
 
 FINAL_COLUMNS = {
     "pid": "BIGINT", "predicted_age": "INTEGER", "confidence_score": "DOUBLE", "prediction_source": "VARCHAR",
@@ -22,7 +20,7 @@ FINAL_COLUMNS = {
 QA_TABLES = ["qa_by_source", "qa_age_groups", "qa_confidence", "qa_previous_quarter", "qa_spot_checks"]
 
 
-def batch_file(predictions_dir: Path, bucket: int) -> Path:
+def batch_file(predictions_dir: Location, bucket: int) -> Location:
     return predictions_dir / f"batch-{bucket:03d}.parquet"
 
 
@@ -30,7 +28,7 @@ CHECK_FIGURES = ["rows", "distinct_pids", "source_pids", "null_ages", "out_of_ra
                  "inconsistent_sources"]
 
 
-def build_final_results(staging_dir: Path, predictions_dir: Path, target_dir: Path, buckets: int, *,
+def build_final_results(staging_dir: Location, predictions_dir: Location, target_dir: Location, buckets: int, *,
                         existing_confidence: float, min_age: int, max_age: int, threads: int | None = None) -> dict:
     """Merge bucket by bucket and compute the check figures of each bucket as it is written."""
     missing = [b for b in range(buckets) if not batch_file(predictions_dir, b).exists()]
@@ -55,7 +53,7 @@ def build_final_results(staging_dir: Path, predictions_dir: Path, target_dir: Pa
     return {"qa_timestamp": qa_timestamp, "files": buckets, **figures}
 
 
-def final_results_summary(final_dir: Path) -> dict:
+def final_results_summary(final_dir: Location) -> dict:
     """Source distribution, schema and a preview of the published table."""
     con = duck.connect()
     duck.view(con, "final_results", final_dir)
@@ -68,8 +66,8 @@ def final_results_summary(final_dir: Path) -> dict:
     return summary
 
 
-def build_human_qa(final_dir: Path, source_dir: Path, previous_final_dir: Path | None, truth_dir: Path | None,
-                   target_dir: Path, spot_check_rows: int = 25) -> dict[str, list[dict]]:
+def build_human_qa(final_dir: Location, source_dir: Location, previous_final_dir: Location | None, truth_dir: Location | None,
+                   target_dir: Location, spot_check_rows: int = 25) -> dict[str, list[dict]]:
     """QA tables for people: distributions, confidence, previous quarter, spot checks,
     quarantine counts, and (synthetic world only) accuracy against ground truth."""
     con = duck.connect()
@@ -121,7 +119,7 @@ def qa_report(label: str, tables: dict[str, list[dict]], model_evaluation: dict 
     return "\n\n".join(sections) + "\n"
 
 
-def age_distribution_png(rows: list[dict], target: Path) -> None:
+def age_distribution_png(rows: list[dict], target: Location) -> None:
     """Bar chart of age groups, ML predictions against existing values."""
     import matplotlib
 
@@ -144,10 +142,10 @@ def age_distribution_png(rows: list[dict], target: Path) -> None:
     plt.close(fig)
 
 
-def remove_batches(predictions_dir: Path) -> int:
+def remove_batches(predictions_dir: Location) -> int:
     """Clean-up policy 'delete': drop the quarter's batch files once the final table passed."""
     if not predictions_dir.exists():
         return 0
     count = len(list(predictions_dir.glob("*.parquet")))
-    shutil.rmtree(predictions_dir)
+    remove_tree(predictions_dir)
     return count

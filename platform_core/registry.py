@@ -14,9 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
-from platform_core.storage import atomic_dir, read_json, write_json
+from platform_core.storage import Location, location, read_json, write_json, write_once_dir
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _VERSION = re.compile(r"^[0-9]{4}q[1-4]-[0-9a-f]{12}$")
@@ -58,10 +57,10 @@ class ModelRef:
 
 
 class ModelRegistry:
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    def __init__(self, root: Location | str):
+        self.root = location(root)
 
-    def _dir(self, job: str, model: str, version: str | None = None) -> Path:
+    def _dir(self, job: str, model: str, version: str | None = None) -> Location:
         path = self.root / _check_name("job", job, _NAME) / _check_name("model", model, _NAME)
         return path / _check_name("version", version, _VERSION) if version else path
 
@@ -74,8 +73,8 @@ class ModelRegistry:
         fingerprint = sha256(json.dumps({"files": checksums, "metadata": metadata}, sort_keys=True, default=str).encode())
         version = f"{label}-{fingerprint[:12]}"
         target = self._dir(job, model, version)
-        if not target.exists():
-            with atomic_dir(target) as tmp:
+        if not (target / "metadata.json").exists():
+            with write_once_dir(target, last="metadata.json") as tmp:
                 for name, data in files.items():
                     (tmp / name).write_bytes(data)
                 record = {**metadata, "job": job, "model": model, "version": version, "files": checksums,
@@ -104,7 +103,7 @@ class ModelRegistry:
         path = self._dir(job, model)
         return sorted(p.name for p in path.iterdir() if _VERSION.match(p.name)) if path.exists() else []
 
-    def _champion_path(self, job: str) -> Path:
+    def _champion_path(self, job: str) -> Location:
         return self.root / _check_name("job", job, _NAME) / "champion.json"
 
     def champion(self, job: str) -> dict[str, ModelRef]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_core import duck
-from platform_core.storage import SUCCESS_MARKER, atomic_dir
+from platform_core.storage import SUCCESS_MARKER, Location, atomic_dir
 
 # column -> (DuckDB type after casting, required)
 CONTRACT: dict[str, tuple[str, bool]] = {
@@ -88,7 +87,7 @@ class SourceSnapshotStats:
     duplicate_sample: list[dict]
 
 
-def landing_files(landing_dir: Path) -> list[Path]:
+def landing_files(landing_dir: Location) -> list[Location]:
     """The snapshot's Parquet files, only once the delivery is complete."""
     if not landing_dir.is_dir():
         raise SourceContractError(f"{landing_dir}: no snapshot delivered (directory missing)")
@@ -100,13 +99,14 @@ def landing_files(landing_dir: Path) -> list[Path]:
     return files
 
 
-def validate_schemas(files: list[Path]) -> tuple[set[str], set[str]]:
+def validate_schemas(files: list[Location]) -> tuple[set[str], set[str]]:
     """Check every file's schema against the contract; return (extra, absent optional) columns."""
     extra: set[str] = set()
     seen: set[str] = set()
     for path in files:
         try:
-            schema = pq.read_schema(path)
+            with path.open("rb") as handle:
+                schema = pq.read_schema(handle)
         except (pa.ArrowInvalid, OSError) as exc:
             raise SourceContractError(f"{path}: unreadable Parquet file ({exc})") from exc
         names = set(schema.names)
@@ -115,7 +115,8 @@ def validate_schemas(files: list[Path]) -> tuple[set[str], set[str]]:
             raise SourceContractError(f"{path}: missing required column(s) {', '.join(missing)}")
         pid_type = schema.field("pid").type
         if not pa.types.is_integer(pid_type):
-            sample = pq.read_table(path, columns=["pid"]).column("pid").slice(0, 5).to_pylist()
+            with path.open("rb") as handle:
+                sample = pq.read_table(handle, columns=["pid"]).column("pid").slice(0, 5).to_pylist()
             raise SourceContractError(
                 f"{path}: column pid must be an integer, found {pid_type} (first values: {sample})"
             )
@@ -164,7 +165,7 @@ def _column_problems_sql(present: set[str]) -> tuple[str, list[tuple[str, str]]]
     return ("SELECT " + (", ".join(filters) or "0") + " FROM raw_files"), labels
 
 
-def _raw_files_sql(files: list[Path]) -> str:
+def _raw_files_sql(files: list[Location]) -> str:
     file_list = "[" + ", ".join(duck.literal(f) for f in files) + "]"
     return f"SELECT * FROM read_parquet({file_list}, union_by_name = true, filename = true, file_row_number = true)"
 
@@ -175,7 +176,7 @@ def _raw_source_sql(present: set[str]) -> str:
 
 
 def build_source_snapshot(
-    landing_dir: Path, target_dir: Path, ref_date: date, min_age: int, max_age: int, threads: int | None = None
+    landing_dir: Location, target_dir: Location, ref_date: date, min_age: int, max_age: int, threads: int | None = None
 ) -> SourceSnapshotStats:
     files = landing_files(landing_dir)
     extra, absent = validate_schemas(files)

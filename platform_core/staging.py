@@ -7,17 +7,16 @@ per-bucket final merge read only their own slice, whatever the size of the quart
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from platform_core import duck
-from platform_core.storage import atomic_dir
+from platform_core.storage import Location, atomic_dir
 
 
-def bucket_dir(staging_dir: Path, bucket: int) -> Path:
+def bucket_dir(staging_dir: Location, bucket: int) -> Location:
     return staging_dir / f"bucket={bucket}"
 
 
-def build_staging_features(source_dir: Path, target_dir: Path, ref_date: date, buckets: int, threads: int | None = None) -> dict:
+def build_staging_features(source_dir: Location, target_dir: Location, ref_date: date, buckets: int, threads: int | None = None) -> dict:
     con = duck.connect(threads)
     duck.view(con, "source_snapshot", source_dir / "source_snapshot.parquet")
     params = {"buckets": buckets, "ref_date": ref_date}

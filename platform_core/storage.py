@@ -1,9 +1,17 @@
-"""The data directory: where each thing lives, and writes that are atomic.
+"""The data directory: where each thing lives, and writes that are atomic, on local disk or S3.
 
 Everything the platform reads or writes goes through `DataLayout`, so a partition's outputs
-are found in one place and replaced in one step. A writer fills a hidden temporary sibling and
-renames it into place; a crash leaves only a temporary that the next write of the same target
-removes, never a half-written output.
+are found in one place and replaced in one step. The root is a local directory or an object
+store prefix (`s3://bucket/prefix`: endpoint, region and credentials from the standard AWS
+environment variables); a location is a `pathlib.Path` locally and a `UPath` (fsspec) on S3,
+with the same methods.
+
+Atomicity: locally a writer fills a hidden temporary sibling and renames it into place. S3 has
+no rename, so a replaceable directory is uploaded to a fresh version prefix and becomes current
+when its `_CURRENT` pointer (one object, so one atomic PUT) names it; readers resolve the
+pointer with `current()`. Write-once directories (deliveries, registry entries) are uploaded in
+place with their marker file last. Single files are written locally and uploaded in one PUT.
+Either way a crash leaves only an unreferenced temporary, never a half-written output.
 """
 
 from __future__ import annotations
@@ -11,52 +19,105 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Union
+
+from upath import UPath
 
 from platform_core.quarters import Quarter
 
 SUCCESS_MARKER = "_SUCCESS"
+CURRENT_POINTER = "_CURRENT"
+Location = Union[Path, UPath]
+
+
+def location(root: str | os.PathLike) -> Location:
+    """A local directory, or an object store URL such as `s3://bucket/prefix`."""
+    text = str(root)
+    if "://" in text:
+        path = UPath(text)
+        register_filesystem(path.fs)
+        return path
+    return Path(text).expanduser().resolve()
+
+
+def is_remote(path: Location) -> bool:
+    return not isinstance(path, Path)
+
+
+_filesystems: dict[str, object] = {}
+
+
+def register_filesystem(fs) -> None:
+    """Remember an object store's fsspec filesystem so DuckDB connections can read it."""
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    _filesystems.setdefault(protocol, fs)
+
+
+def remote_filesystems() -> list:
+    return list(_filesystems.values())
 
 
 @dataclass(frozen=True)
 class DataLayout:
-    root: Path
+    root: Location
 
     @classmethod
     def at(cls, root: str | os.PathLike) -> "DataLayout":
-        return cls(Path(root).expanduser().resolve())
+        return cls(location(root))
 
-    def landing(self, job: str, quarter: Quarter) -> Path:
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.root)
+
+    def landing(self, job: str, quarter: Quarter) -> Location:
         return self.root / "landing" / job / quarter.label
 
-    def truth(self, job: str, quarter: Quarter) -> Path:
+    def truth(self, job: str, quarter: Quarter) -> Location:
         """Ground truth of the synthetic world: kept apart, never read by training."""
         return self.root / "truth" / job / quarter.label
 
-    def table(self, name: str, quarter: Quarter) -> Path:
+    def table(self, name: str, quarter: Quarter) -> Location:
         return self.root / "warehouse" / name / quarter.label
 
-    def daily_landing(self, job: str, day: date) -> Path:
+    def daily_landing(self, job: str, day: date) -> Location:
         return self.root / "landing" / f"{job}_daily" / day.isoformat()
 
-    def daily_truth(self, job: str, day: date) -> Path:
+    def daily_truth(self, job: str, day: date) -> Location:
         return self.root / "truth" / f"{job}_daily" / day.isoformat()
 
-    def daily_table(self, name: str, day: date) -> Path:
+    def daily_table(self, name: str, day: date) -> Location:
         return self.root / "warehouse" / name / day.isoformat()
 
     @property
-    def models(self) -> Path:
+    def models(self) -> Location:
         return self.root / "models"
 
     @property
-    def catalog(self) -> Path:
+    def catalog(self) -> Location:
         return self.root / "catalog.duckdb"
+
+
+def scratch_dir() -> Path:
+    """Local disk for temporaries of object-store writes (PLATFORM_SCRATCH_DIR)."""
+    path = Path(os.getenv("PLATFORM_SCRATCH_DIR", tempfile.gettempdir())) / "platform-scratch"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def current(path: Location) -> Location:
+    """Where a replaceable directory's current content is: the path itself locally (or for a
+    delivery), the version its `_CURRENT` pointer names on an object store."""
+    if not is_remote(path):
+        return path
+    pointer = path / CURRENT_POINTER
+    return path / read_json(pointer)["version"] if pointer.exists() else path
 
 
 def _temp_sibling(target: Path) -> Path:
@@ -69,9 +130,32 @@ def _remove_stale_temps(target: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
+def _upload(local: Path, remote: Location) -> None:
+    """Upload a local file, or every file under a local directory, to `remote`."""
+    if local.is_file():
+        remote.fs.put_file(str(local), remote.path)
+        return
+    for file in sorted(p for p in local.rglob("*") if p.is_file()):
+        remote.fs.put_file(str(file), (remote / file.relative_to(local).as_posix()).path)
+
+
 @contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory that replaces `target` only if the block succeeds."""
+def _local_temp_dir() -> Iterator[Path]:
+    tmp = Path(tempfile.mkdtemp(dir=scratch_dir()))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def atomic_dir(target: Location) -> Iterator[Path]:
+    """Yield an empty local temporary directory that replaces `target` only if the block succeeds."""
+    if is_remote(target):
+        with _local_temp_dir() as tmp:
+            yield tmp
+            _publish_version(tmp, target)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target)
     tmp = _temp_sibling(target)
@@ -90,9 +174,45 @@ def atomic_dir(target: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _publish_version(local: Path, target: Location) -> None:
+    """Upload to a new version prefix, point `_CURRENT` at it, then drop versions older than the
+    one it replaced (a reader that resolved the previous pointer can still finish)."""
+    version = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    _upload(local, target / version)
+    pointer = target / CURRENT_POINTER
+    previous = read_json(pointer)["version"] if pointer.exists() else None
+    write_json(pointer, {"version": version, "previous": previous})
+    keep = {version, previous}
+    for child in target.iterdir():
+        if child.name.startswith("v-") and child.name not in keep:
+            remove_tree(child)
+
+
 @contextmanager
-def atomic_file(target: Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; it replaces `target` on success."""
+def write_once_dir(target: Location, last: str) -> Iterator[Path]:
+    """For directories that are written once and read in place (deliveries, registry entries):
+    the file named `last` is the completion marker. Locally the directory is renamed into
+    place whole; on an object store its files are uploaded with `last` after all others."""
+    if not is_remote(target):
+        with atomic_dir(target) as tmp:
+            yield tmp
+        return
+    with _local_temp_dir() as tmp:
+        yield tmp
+        remove_tree(target)
+        for file in sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != last):
+            _upload(file, target / file.relative_to(tmp).as_posix())
+        _upload(tmp / last, target / last)
+
+
+@contextmanager
+def atomic_file(target: Location) -> Iterator[Path]:
+    """Yield a local temporary path; it replaces `target` on success (one PUT on S3)."""
+    if is_remote(target):
+        with _local_temp_dir() as tmp:
+            yield tmp / target.name
+            _upload(tmp / target.name, target)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(target)
     tmp = _temp_sibling(target)
@@ -103,16 +223,28 @@ def atomic_file(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def write_json(target: Path, payload: object) -> None:
+def write_json(target: Location, payload: object) -> None:
     with atomic_file(target) as tmp:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Location) -> dict:
     return json.loads(path.read_text())
 
 
-def dir_bytes(path: Path) -> int:
+def remove_tree(path: Location) -> None:
+    if is_remote(path):
+        if path.exists():
+            path.fs.rm(path.path, recursive=True)
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def dir_bytes(path: Location) -> int:
+    if is_remote(path):
+        return int(path.fs.du(path.path))
     if path.is_file():
         return path.stat().st_size
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

@@ -32,7 +32,7 @@ from platform_core.models import (
     train_xgboost,
 )
 from platform_core.prediction import PointModel
-from platform_core.storage import atomic_file
+from platform_core.storage import Location, atomic_file
 
 CODE_FILES = ["features.py", "models.py", "training.py"]
 
@@ -46,7 +46,7 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def build_training_features(staging_dir: Path, target: Path, max_rows: int, seed: int, threads: int | None = None) -> dict:
+def build_training_features(staging_dir: Location, target: Location, max_rows: int, seed: int, threads: int | None = None) -> dict:
     con = duck.connect(threads)
     duck.view(con, "staging_features", staging_dir)
     with atomic_file(target) as tmp:
@@ -116,21 +116,21 @@ def top_importances(booster, features: list[str], n: int = 10) -> list[dict]:
     return [{"feature": f, "gain_share": round(v / total, 4)} for f, v in ranked]
 
 
-def scoring_population_sample(staging_dir: Path, rows: int = 50_000) -> pl.DataFrame:
+def scoring_population_sample(staging_dir: Location, rows: int = 50_000) -> pl.DataFrame:
     """A deterministic sample of the rows the model will score (no usable age): the reference
     that daily monitoring compares arrivals with. The training rows are not that reference:
     ages are missing not at random, so the rows that have one are a different population."""
-    return (pl.scan_parquet(staging_dir / "**" / "*.parquet", hive_partitioning=False)
+    return (pl.scan_parquet(str(staging_dir / "**" / "*.parquet"), hive_partitioning=False)
             .filter(pl.col("needs_prediction")).sort(pl.col("pid").hash(11), "pid").head(rows).collect())
 
 
-def train_age_models(training_path: Path, *, sensitive_as_features: bool, interval_coverage: float,
+def train_age_models(training_path: Location, *, sensitive_as_features: bool, interval_coverage: float,
                      xgb: XGBoostSettings, champion: PointModel | None = None,
                      scoring_population: pl.DataFrame | None = None) -> TrainedModels:
     """Train, calibrate and evaluate. With `champion`, the current champion is scored on the
     same test rows, so the champion/challenger rule compares like with like. The drift
     reference is built on `scoring_population` (or the test split when none is given)."""
-    frame = pl.read_parquet(training_path)
+    frame = pl.read_parquet(str(training_path))
     split = {name: frame.filter(pl.col("split") == name) for name in ("train", "validation", "calibration", "test")}
     for name, part in split.items():
         if part.height == 0:
