@@ -13,7 +13,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
-.PHONY: setup run test test-integration dev generate validate clean models rollback bench backfill
+.PHONY: setup run test test-integration dev generate validate clean models rollback bench bench-s3 bench-shapes backfill
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,3 +70,13 @@ rollback: setup
 bench: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python bench/run.py --rows $(ROWS)
+
+## object storage: DuckDB+fsspec vs DuckDB httpfs vs Polars vs local disk on a local S3 server
+bench-s3: setup
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	$(BIN)/python bench/object_storage.py --rows $(ROWS)
+
+## one quarter in the local and s3 deployment shapes (PostgreSQL and S3 servers started for the run)
+bench-shapes: setup
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	$(BIN)/python bench/deploy_shapes.py --rows $(ROWS)

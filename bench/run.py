@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from platform_core.quarters import Quarter  # noqa: E402
-from platform_core.storage import DataLayout, dir_bytes  # noqa: E402
+from platform_core.storage import DataLayout, current, dir_bytes  # noqa: E402
 
 QUARTER = Quarter.parse("2025q3")
 JOB = "predict_age"
@@ -83,7 +83,7 @@ def stage_source(root: str, threads: int) -> dict:
     layout = DataLayout.at(root)
     target = layout.table("source_snapshot", QUARTER)
     s = build_source_snapshot(layout.landing(JOB, QUARTER), target, QUARTER.start, 18, 100, threads)
-    return {"rows_in": s.rows_in, "rows_out": s.rows_out, "bytes_written": dir_bytes(target)}
+    return {"rows_in": s.rows_in, "rows_out": s.rows_out, "bytes_written": dir_bytes(current(target))}
 
 
 def stage_staging(root: str, buckets: int, threads: int) -> dict:
@@ -91,8 +91,8 @@ def stage_staging(root: str, buckets: int, threads: int) -> dict:
 
     layout = DataLayout.at(root)
     target = layout.table("staging_features", QUARTER)
-    s = build_staging_features(layout.table("source_snapshot", QUARTER), target, QUARTER.start, buckets, threads)
-    return {"rows_in": s["rows"], "rows_out": s["rows"], "bytes_written": dir_bytes(target)}
+    s = build_staging_features(current(layout.table("source_snapshot", QUARTER)), target, QUARTER.start, buckets, threads)
+    return {"rows_in": s["rows"], "rows_out": s["rows"], "bytes_written": dir_bytes(current(target))}
 
 
 def stage_training(root: str, max_rows: int, threads: int) -> dict:
@@ -101,7 +101,7 @@ def stage_training(root: str, max_rows: int, threads: int) -> dict:
 
     layout = DataLayout.at(root)
     path = layout.table("training_features", QUARTER) / "training_features.parquet"
-    tf = build_training_features(layout.table("staging_features", QUARTER), path, max_rows, 7, threads)
+    tf = build_training_features(current(layout.table("staging_features", QUARTER)), path, max_rows, 7, threads)
     trained = train_age_models(path, sensitive_as_features=False, interval_coverage=0.8, xgb=XGBoostSettings(nthread=threads))
     registry = ModelRegistry(layout.models)
     refs = {n: registry.register(JOB, n, QUARTER.label, trained.files[n], trained.metadata[n]) for n in trained.files}
@@ -121,7 +121,7 @@ def stage_prediction(root: str, buckets: int, threads: int) -> dict:
     rows_in = rows_out = 0
     for b in range(buckets):  # as the batch runs do: load the champion, score one bucket, write it
         models = LoadedModels.champion(ModelRegistry(layout.models), JOB, threads)
-        s = predict_batch(layout.table("staging_features", QUARTER), b, batch_file(out_dir, b), models,
+        s = predict_batch(current(layout.table("staging_features", QUARTER)), b, batch_file(out_dir, b), models,
                           min_features=3, min_age=18, max_age=100)
         rows_in, rows_out = rows_in + s["rows_in"], rows_out + s["rows_out"]
     return {"rows_in": rows_in, "rows_out": rows_out, "bytes_written": dir_bytes(out_dir)}
@@ -133,19 +133,19 @@ def stage_final_merge(root: str, buckets: int, threads: int) -> dict:
 
     layout = DataLayout.at(root)
     final = layout.table("final_results", QUARTER)
-    f = build_final_results(layout.table("staging_features", QUARTER), layout.table("prediction_batches", QUARTER),
+    f = build_final_results(current(layout.table("staging_features", QUARTER)), layout.table("prediction_batches", QUARTER),
                             final, buckets, existing_confidence=1.0, min_age=18, max_age=100, threads=threads)
     ok = f["rows"] == f["source_pids"] == f["distinct_pids"] and f["null_ages"] == 0 and f["inconsistent_sources"] == 0
-    return {"rows_in": f["source_pids"], "rows_out": f["rows"], "checks_pass": ok, "bytes_written": dir_bytes(final)}
+    return {"rows_in": f["source_pids"], "rows_out": f["rows"], "checks_pass": ok, "bytes_written": dir_bytes(current(final))}
 
 
 def stage_qa(root: str, threads: int) -> dict:
     from platform_core.publish import build_human_qa, final_results_summary
 
     layout = DataLayout.at(root)
-    final = layout.table("final_results", QUARTER)
+    final = current(layout.table("final_results", QUARTER))
     summary = final_results_summary(final)
-    build_human_qa(final, layout.table("source_snapshot", QUARTER), None, None, layout.table("human_qa", QUARTER))
+    build_human_qa(final, current(layout.table("source_snapshot", QUARTER)), None, None, layout.table("human_qa", QUARTER))
     rows = sum(r["rows"] for r in summary["by_source"])
     return {"rows_in": rows, "rows_out": rows}
 
@@ -164,7 +164,7 @@ def baseline_naive_inference(root: str, max_rows: int) -> dict:
     layout = DataLayout.at(root)
     models = LoadedModels.champion(ModelRegistry(layout.models), JOB, 2)
     pm = models.point
-    frame = pd.read_parquet(layout.table("staging_features", QUARTER))
+    frame = pd.read_parquet(current(layout.table("staging_features", QUARTER)))
     frame = frame[frame["needs_prediction"]].head(max_rows)
     regressor = xgb.XGBRegressor()
     regressor.load_model(bytearray(pm.booster.save_raw("ubj")))
@@ -203,7 +203,7 @@ def baseline_pandas_merge(root: str) -> dict:
 
     layout = DataLayout.at(root)
     start = time.perf_counter()
-    staging = pd.read_parquet(layout.table("staging_features", QUARTER),
+    staging = pd.read_parquet(current(layout.table("staging_features", QUARTER)),
                               columns=["pid", "existing_age", "existing_age_source"])
     preds = pd.read_parquet(layout.table("prediction_batches", QUARTER))
     merged = staging.merge(preds, on="pid", how="left")
@@ -226,7 +226,7 @@ def baseline_spark_merge(root: str) -> dict:
     spark = SparkSession.builder.master("local[2]").config("spark.driver.memory", "6g").getOrCreate()
     try:
         start = time.perf_counter()
-        staging = spark.read.parquet(str(layout.table("staging_features", QUARTER))).select("pid", "existing_age", "existing_age_source")
+        staging = spark.read.parquet(str(current(layout.table("staging_features", QUARTER)))).select("pid", "existing_age", "existing_age_source")
         preds = spark.read.parquet(str(layout.table("prediction_batches", QUARTER)))
         merged = staging.join(preds, "pid", "left").select(
             "pid", F.coalesce("existing_age", "predicted_age").alias("predicted_age"),

@@ -32,7 +32,7 @@ from platform_core.quarters import Quarter, parse_batch
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
-from platform_core.storage import current, dir_bytes
+from platform_core.storage import current, dir_bytes, pin_published
 from platform_core.training import XGBoostSettings, build_training_features, scoring_population_sample, train_age_models
 from resources import PredictAgeConfig, Warehouse
 
@@ -75,7 +75,7 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
             "extra_columns": stats.extra_columns,
             "absent_optional_columns": stats.absent_optional_columns,
             "quarantine": md(markdown_table(stats.quarantine)),
-            "bytes_written": dir_bytes(target),
+            "bytes_written": dir_bytes(current(target)),
             "path": dg.MetadataValue.path(str(target)),
         },
         check_results=[
@@ -108,7 +108,7 @@ def staging_features(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
         "existing_birth_year": stats["existing_birth_year"],
         "buckets": stats["buckets"],
         "rows_per_bucket": stats["rows_per_bucket"],
-        "bytes_written": dir_bytes(target),
+        "bytes_written": dir_bytes(current(target)),
     })
 
 
@@ -301,7 +301,9 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     ]
     view = f"predict_age_final_results_{quarter.label}"
     if all(c.passed for c in checks):
-        warehouse.publish_views({view: current(target)})
+        published = current(target)
+        warehouse.publish_views({view: published})
+        pin_published(published)
     else:
         context.log.error(f"final_results failed its checks: catalog view {view} left as it was")
     return dg.MaterializeResult(
@@ -311,7 +313,7 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
             "schema": summary["schema"],
             "catalog_view": view,
             "preview": md(markdown_table(summary["preview"])),
-            "bytes_written": dir_bytes(target),
+            "bytes_written": dir_bytes(current(target)),
         },
         check_results=checks,
     )

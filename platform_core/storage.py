@@ -6,12 +6,14 @@ store prefix (`s3://bucket/prefix`: endpoint, region and credentials from the st
 environment variables); a location is a `pathlib.Path` locally and a `UPath` (fsspec) on S3,
 with the same methods.
 
-Atomicity: locally a writer fills a hidden temporary sibling and renames it into place. S3 has
-no rename, so a replaceable directory is uploaded to a fresh version prefix and becomes current
-when its `_CURRENT` pointer (one object, so one atomic PUT) names it; readers resolve the
-pointer with `current()`. Write-once directories (deliveries, registry entries) are uploaded in
-place with their marker file last. Single files are written locally and uploaded in one PUT.
-Either way a crash leaves only an unreferenced temporary, never a half-written output.
+Atomicity, the same on both (S3 has no rename): a replaceable table directory holds versions
+(`v-<time>-<id>/`) and a one-object pointer `_CURRENT` naming the current one. A writer fills a
+new version and then replaces the pointer (an atomic rename locally, one PUT on S3); readers
+resolve it with `current()`. The version it replaced stays (a reader that resolved it can
+finish), as does the version the catalog shows (`pin_published`); older ones are removed.
+Write-once directories (deliveries, registry entries) are renamed into place whole locally and
+uploaded with their marker file last on S3. Single files are replaced whole (rename or PUT).
+A crash leaves only an unreferenced temporary or version, never a half-written output.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from platform_core.quarters import Quarter
 
 SUCCESS_MARKER = "_SUCCESS"
 CURRENT_POINTER = "_CURRENT"
+PUBLISHED_POINTER = "_PUBLISHED"
 Location = Union[Path, UPath]
 
 
@@ -112,12 +115,21 @@ def scratch_dir() -> Path:
 
 
 def current(path: Location) -> Location:
-    """Where a replaceable directory's current content is: the path itself locally (or for a
-    delivery), the version its `_CURRENT` pointer names on an object store."""
-    if not is_remote(path):
-        return path
+    """Where a table directory's current content is: the version its `_CURRENT` pointer names,
+    or the directory itself when it has no pointer (a delivery)."""
     pointer = path / CURRENT_POINTER
     return path / read_json(pointer)["version"] if pointer.exists() else path
+
+
+def pin_published(version: Location) -> None:
+    """Record that the catalog shows this version, so it is kept while newer ones come and go
+    (a re-run that fails its checks must not remove what the catalog still reads)."""
+    write_json(version.parent / PUBLISHED_POINTER, {"version": version.name})
+
+
+def _version_of(target: Location, pointer: str) -> str | None:
+    path = target / pointer
+    return read_json(path)["version"] if path.exists() else None
 
 
 def _temp_sibling(target: Path) -> Path:
@@ -150,41 +162,30 @@ def _local_temp_dir() -> Iterator[Path]:
 
 @contextmanager
 def atomic_dir(target: Location) -> Iterator[Path]:
-    """Yield an empty local temporary directory that replaces `target` only if the block succeeds."""
+    """Yield an empty local directory that becomes `target`'s current version only if the block
+    succeeds."""
+    version = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     if is_remote(target):
         with _local_temp_dir() as tmp:
             yield tmp
-            _publish_version(tmp, target)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target)
-    tmp = _temp_sibling(target)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if target.exists():
-        old = _temp_sibling(target)
-        target.rename(old)
-    tmp.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _publish_version(local: Path, target: Location) -> None:
-    """Upload to a new version prefix, point `_CURRENT` at it, then drop versions older than the
-    one it replaced (a reader that resolved the previous pointer can still finish)."""
-    version = f"v-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-    _upload(local, target / version)
-    pointer = target / CURRENT_POINTER
-    previous = read_json(pointer)["version"] if pointer.exists() else None
-    write_json(pointer, {"version": version, "previous": previous})
-    keep = {version, previous}
-    for child in target.iterdir():
-        if child.name.startswith("v-") and child.name not in keep:
+            _upload(tmp, target / version)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(target)
+        tmp = _temp_sibling(target)
+        tmp.mkdir()
+        try:
+            yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        target.mkdir(exist_ok=True)
+        tmp.rename(target / version)
+    previous = _version_of(target, CURRENT_POINTER)
+    write_json(target / CURRENT_POINTER, {"version": version, "previous": previous})
+    keep = {version, previous, _version_of(target, PUBLISHED_POINTER), CURRENT_POINTER, PUBLISHED_POINTER}
+    for child in target.iterdir():  # older versions, a crashed writer's leftovers, a pre-versioning layout
+        if child.name not in keep:
             remove_tree(child)
 
 
@@ -194,8 +195,22 @@ def write_once_dir(target: Location, last: str) -> Iterator[Path]:
     the file named `last` is the completion marker. Locally the directory is renamed into
     place whole; on an object store its files are uploaded with `last` after all others."""
     if not is_remote(target):
-        with atomic_dir(target) as tmp:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(target)
+        tmp = _temp_sibling(target)
+        tmp.mkdir()
+        try:
             yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        old = None
+        if target.exists():
+            old = _temp_sibling(target)
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         return
     with _local_temp_dir() as tmp:
         yield tmp

@@ -1,23 +1,23 @@
 """The warehouse resource: the one door to the data directory, the model registry and the
-DuckDB catalog, so storage can change (object storage later) without touching the assets."""
+DuckDB catalog, on local disk or object storage (`s3://...`) without a change to the assets."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from platform_core import duck
 from platform_core.registry import ModelRegistry
-from platform_core.storage import DataLayout
+from platform_core.storage import DataLayout, Location
 
 
 class Warehouse(dg.ConfigurableResource):
     data_dir: str = Field(
         default="data",
-        description="Root of landing/, warehouse/, models/ and catalog.duckdb (env PLATFORM_DATA_DIR).",
+        description="Root of landing/, warehouse/, models/ and catalog.duckdb: a directory or s3://bucket/prefix "
+                    "(env PLATFORM_DATA_DIR).",
     )
     threads: int = Field(default=2, description="DuckDB threads per step (env PLATFORM_THREADS).")
 
@@ -31,7 +31,7 @@ class Warehouse(dg.ConfigurableResource):
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.layout().models)
 
-    def publish_views(self, views: dict[str, Path]) -> None:
+    def publish_views(self, views: dict[str, Location | list[Location]]) -> None:
         """Replace catalog views in one transaction. Callers sit in the `duckdb_catalog` pool
         (limit 1), the catalog file's only writers."""
         duck.publish_views(self.layout().catalog, views)

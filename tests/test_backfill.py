@@ -11,6 +11,7 @@ from platform_assets.jobs import BATCHES, PREPARE, PUBLISH
 from platform_assets.partitions import batch_partitions
 from platform_assets.run_quarter import run_quarter
 from platform_core.staging import bucket_dir
+from platform_core.storage import current
 from tests.conftest import QUARTER
 from tests.test_quarter_end_to_end import CONTENT_HASH, definitions
 
@@ -28,7 +29,7 @@ def test_failed_batch_rerun_alone_gives_the_undisturbed_table(data_layout, insta
 
     defs = definitions(other)
     assert defs.resolve_job_def(PREPARE).execute_in_process(instance=instance, partition_key=QUARTER.partition_key).success
-    broken = next(bucket_dir(other.table("staging_features", QUARTER), 3).glob("*.parquet"))
+    broken = next(bucket_dir(current(other.table("staging_features", QUARTER)), 3).glob("*.parquet"))
     saved = broken.read_bytes()
     broken.write_bytes(b"not parquet")  # batch 003 fails reading its slice
     for batch in batch_partitions.get_partition_keys():

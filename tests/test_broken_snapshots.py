@@ -9,7 +9,7 @@ import pytest
 from platform_assets.predict_age import source_snapshot
 from platform_core.generator import generate_chunk
 from platform_core.source import SourceContractError, build_source_snapshot
-from platform_core.storage import SUCCESS_MARKER
+from platform_core.storage import SUCCESS_MARKER, current
 from resources import PredictAgeConfig, Warehouse
 from tests.conftest import QUARTER
 
@@ -95,7 +95,7 @@ def test_extreme_ages_future_years_and_unicode_junk_are_quarantined(tmp_path):
     assert q[("birth_year", "future")] == 2 * n and q[("birth_year", "not_a_year")] == 2 * n
     assert q[("gender", "unknown_category")] == 2 * n
     assert stats.usable_approximate_age == 0 and stats.usable_birth_year == n and stats.rows_out == ROWS
-    names = pl.read_parquet(tmp_path / "out" / "source_snapshot.parquet")["first_name"].unique().to_list()
+    names = pl.read_parquet(current(tmp_path / "out") / "source_snapshot.parquet")["first_name"].unique().to_list()
     assert {"ZOË", "MARY", "JOSÉ", "🙂", None} == set(names)
 
 
@@ -109,7 +109,7 @@ def test_extra_columns_are_listed_and_ignored(tmp_path):
     frame = valid().with_columns(pl.lit("x").alias("loyalty_tier"))
     stats = build_source_snapshot(deliver(tmp_path, frame), tmp_path / "out", QUARTER.start, 18, 100)
     assert stats.extra_columns == ["loyalty_tier"]
-    assert "loyalty_tier" not in pl.read_parquet(tmp_path / "out" / "source_snapshot.parquet").columns
+    assert "loyalty_tier" not in pl.read_parquet(current(tmp_path / "out") / "source_snapshot.parquet").columns
 
 
 def test_all_null_ages_fail_the_usable_age_check(tmp_path):

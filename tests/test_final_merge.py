@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from platform_core.publish import batch_file, build_final_results
+from platform_core.storage import current
 
 STAGING_COLUMNS = {"pid": pl.Int64, "existing_age": pl.Int32, "existing_age_source": pl.String,
                    "needs_prediction": pl.Boolean}
@@ -43,13 +44,13 @@ def test_existing_values_win_and_gaps_stay_null(tmp_path):
         "rows": 5, "distinct_pids": 5, "source_pids": 5, "null_ages": 1, "bad_confidence": 1,
         "inconsistent_sources": 1, "out_of_range_ages": 0}
     con = duckdb.connect()
-    rows = {r[0]: r[1:6] for r in con.execute(f"SELECT * FROM '{tmp_path}/final/*.parquet'").fetchall()}
+    rows = {r[0]: r[1:6] for r in con.execute(f"SELECT * FROM '{current(tmp_path / 'final')}/*.parquet'").fetchall()}
     assert rows[1] == (47, 1.0, "EXISTING_APPROX_AGE", None, "EXISTING")
     assert rows[2] == (61, 1.0, "EXISTING_BIRTH_YEAR", None, "EXISTING")
     assert rows[3] == (35, 0.7, "ML_PREDICTION", "xgboost/v1", "PREDICTED")
     assert rows[4] == (None, None, None, None, "MISSING")  # no prediction: the coverage check will fail
     assert rows[5] == (58, 0.22, "DEFAULT_RULE", "xgboost/v1", "DEFAULTED")
-    schema = con.execute(f"DESCRIBE SELECT * FROM '{tmp_path}/final/*.parquet'").fetchall()
+    schema = con.execute(f"DESCRIBE SELECT * FROM '{current(tmp_path / 'final')}/*.parquet'").fetchall()
     assert [(c[0], c[1]) for c in schema] == [
         ("pid", "BIGINT"), ("predicted_age", "INTEGER"), ("confidence_score", "DOUBLE"),
         ("prediction_source", "VARCHAR"), ("model_version", "VARCHAR"), ("prediction_status", "VARCHAR"),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
-from platform_core.storage import SUCCESS_MARKER
+from platform_core.storage import SUCCESS_MARKER, current
 from tests.conftest import QUARTER
 
 AGE_STATUSES = {"usable", "null", "blank", "unknown_code", "not_a_number", "zero", "out_of_range"}
@@ -35,8 +35,8 @@ def run(rows: list[dict]):
                      ).write_parquet(landing / "part-00000.parquet")
         (landing / SUCCESS_MARKER).write_text("")
         stats = build_source_snapshot(landing, work / "source", QUARTER.start, 18, 100)
-        staged = build_staging_features(work / "source", work / "staging", QUARTER.start, 3)
-        snapshot = pl.read_parquet(work / "source" / "source_snapshot.parquet")
+        staged = build_staging_features(current(work / "source"), work / "staging", QUARTER.start, 3)
+        snapshot = pl.read_parquet(current(work / "source") / "source_snapshot.parquet")
         return stats, staged, snapshot
     finally:
         shutil.rmtree(work)

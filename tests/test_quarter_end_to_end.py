@@ -8,6 +8,7 @@ from platform_assets.definitions import build_definitions
 from platform_assets.jobs import PREPARE, PUBLISH
 from platform_assets.run_quarter import QuarterRunFailed, run_quarter
 from platform_core.registry import ModelRegistry
+from platform_core.storage import current
 from platform_core.summary import format_summary
 from resources import PredictAgeConfig, Warehouse
 from tests.conftest import QUARTER, SMALL_ROWS
@@ -76,6 +77,18 @@ def test_a_quarter_end_to_end(data_layout, instance):
     with catalog(data_layout) as con:
         assert con.execute(CONTENT_HASH).fetchone() == first_hash
     assert not list(data_layout.root.rglob(".*.tmp-*"))
+
+    # a re-run whose table fails its checks (twice) leaves what the catalog shows untouched
+    published = current(data_layout.table("final_results", QUARTER))
+    strict = definitions(data_layout, max_age=50)  # existing ages above 50 now count as out of range
+    for _ in range(2):
+        failed = strict.resolve_job_def(PUBLISH).execute_in_process(
+            instance=instance, partition_key=QUARTER.partition_key, raise_on_error=False)
+        assert [e.check_name for e in failed.get_asset_check_evaluations() if not e.passed] == ["age_in_bounds"]
+    assert current(data_layout.table("final_results", QUARTER)) != published  # the failed table is the newest
+    with catalog(data_layout) as con:
+        assert con.execute(CONTENT_HASH).fetchone() == first_hash
+    assert published.exists()
 
 
 def test_a_failing_blocking_check_stops_downstream_assets(data_layout, instance):

@@ -7,6 +7,7 @@ import pytest
 
 from platform_core.quarters import Quarter
 from platform_core.source import SourceContractError, build_source_snapshot
+from platform_core.storage import current
 
 Q = Quarter.parse("2025q3")
 
@@ -28,7 +29,7 @@ def snapshot_rows(tmp_path):
     con = duckdb.connect()
     return {r[0]: r[1:] for r in con.execute(
         f"SELECT pid, approximate_age, approximate_age_status, birth_year, birth_year_status, birth_year_age "
-        f"FROM '{tmp_path}/out/source_snapshot.parquet'").fetchall()}
+        f"FROM '{current(tmp_path / 'out')}/source_snapshot.parquet'").fetchall()}
 
 
 def test_ages_and_birth_years_are_classified_never_dropped(tmp_path):
@@ -63,7 +64,7 @@ def test_duplicate_pids_are_quarantined_with_a_count(tmp_path):
     stats = build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
     assert (stats.rows_in, stats.rows_out, stats.duplicate_pids) == (6, 3, 3)
     assert {"column_name": "pid", "reason": "duplicate", "rows": 3} in stats.quarantine
-    dupes = duckdb.connect().execute(f"SELECT count(*) FROM '{tmp_path}/out/duplicate_pids.parquet'").fetchone()[0]
+    dupes = duckdb.connect().execute(f"SELECT count(*) FROM '{current(tmp_path / 'out')}/duplicate_pids.parquet'").fetchone()[0]
     assert dupes == 3
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
+from platform_core.storage import current
 from platform_core.training import XGBoostSettings, build_training_features, train_age_models
 from tests.conftest import QUARTER
 
@@ -15,8 +16,8 @@ from tests.conftest import QUARTER
 def training_path(small_snapshot, tmp_path_factory):
     root = tmp_path_factory.mktemp("training")
     build_source_snapshot(small_snapshot.landing("predict_age", QUARTER), root / "source", QUARTER.start, 18, 100)
-    build_staging_features(root / "source", root / "staging", QUARTER.start, 4)
-    build_training_features(root / "staging", root / "training.parquet", max_rows=1_000_000, seed=7)
+    build_staging_features(current(root / "source"), root / "staging", QUARTER.start, 4)
+    build_training_features(current(root / "staging"), root / "training.parquet", max_rows=1_000_000, seed=7)
     return root / "training.parquet"
 
 
@@ -47,8 +48,8 @@ def test_training_data_never_contains_truth_and_truth_cannot_change_it(training_
     for f in truth.glob("*.parquet"):
         pl.read_parquet(f).with_columns(pl.lit(99).alias("true_age")).write_parquet(f)
     build_source_snapshot(copy / "landing" / "predict_age" / QUARTER.label, tmp_path / "s", QUARTER.start, 18, 100)
-    build_staging_features(tmp_path / "s", tmp_path / "st", QUARTER.start, 4)
-    build_training_features(tmp_path / "st", tmp_path / "t.parquet", max_rows=1_000_000, seed=7)
+    build_staging_features(current(tmp_path / "s"), tmp_path / "st", QUARTER.start, 4)
+    build_training_features(current(tmp_path / "st"), tmp_path / "t.parquet", max_rows=1_000_000, seed=7)
     assert pl.read_parquet(tmp_path / "t.parquet").equals(frame)
 
 

@@ -3,7 +3,10 @@ instance in PostgreSQL, compared row by row with the same quarter on local disk;
 publication on an object store; the snapshot sensor watching the S3 prefix."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -12,15 +15,16 @@ import dagster as dg
 import duckdb
 import pytest
 
-from platform_assets.common import JOB
+from platform_assets.common import JOB, latest_metadata
 from platform_assets.jobs import PUBLISH
+from platform_assets.partitions import batch_partitions
 from platform_assets.run_quarter import run_quarter
 from platform_assets.sensors import predict_age_snapshot_sensor
 from platform_core import duck
 from platform_core.generator import generate_snapshot
 from platform_core.storage import CURRENT_POINTER, SUCCESS_MARKER, DataLayout, atomic_dir, current, scratch_dir
 from tests.conftest import QUARTER, SMALL_ROWS
-from tests.integration.conftest import BUCKET
+from tests.integration.servers import BUCKET
 from tests.test_quarter_end_to_end import definitions
 from tests.test_sensors import tick
 
@@ -30,15 +34,14 @@ FINAL_COLUMNS = "pid, predicted_age, confidence_score, prediction_source, model_
 
 
 @pytest.fixture
-def s3_instance(postgres_url, s3_endpoint, tmp_path, monkeypatch):
-    """A Dagster instance configured like production's `s3` shape (deploy/s3/dagster.yaml)."""
+def s3_home(postgres_url, s3_endpoint, tmp_path, monkeypatch) -> Path:
+    """DAGSTER_HOME of the `s3` shape (deploy/s3/dagster.yaml) and its variables, as `make` sets them."""
     home = tmp_path / "s3_home"
     home.mkdir()
     shutil.copy(REPO / "deploy" / "s3" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
     monkeypatch.setenv("PLATFORM_LOG_BUCKET", BUCKET)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
+    return home
 
 
 def remote_layout(name: str) -> DataLayout:
@@ -52,23 +55,35 @@ def final_rows(table) -> list[tuple]:
     return rows
 
 
-def test_quarter_on_object_storage_matches_local_disk(s3_instance, data_layout, instance):
+def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, instance):
     remote = remote_layout("quarter")
-    generate_snapshot(remote.landing(JOB, QUARTER), remote.truth(JOB, QUARTER), QUARTER, SMALL_ROWS, seed=7)
     before_scratch = set(scratch_dir().iterdir())
-
-    on_s3 = run_quarter(QUARTER, s3_instance, definitions(remote))
+    env = {**os.environ, "PLATFORM_ENV": "s3", "PLATFORM_DATA_DIR": str(remote.root), "DAGSTER_HOME": str(s3_home),
+           "PLATFORM_SENSORS": "off"}
+    done = subprocess.run([sys.executable, "-m", "platform_assets.run_quarter", "--quarter", QUARTER.label,
+                           "--rows", str(SMALL_ROWS), "--seed", "7"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"view predict_age_final_results_2025q3 in s3://{BUCKET}/quarter/catalog.duckdb" in done.stdout
     on_disk = run_quarter(QUARTER, instance, definitions(data_layout))
 
-    assert len(on_s3["checks"]) == 15 and all(c["passed"] for c in on_s3["checks"])
-    assert type(s3_instance.run_storage).__name__ == "PostgresRunStorage"
+    with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:  # what the s3 shape recorded, in PostgreSQL
+        assert type(s3_instance.run_storage).__name__ == "PostgresRunStorage"
+        runs = s3_instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
+        assert len(runs) == 2 + len(batch_partitions.get_partition_keys())
+        checks = [r.event_log_entry.dagster_event.event_specific_data for run in runs
+                  for r in s3_instance.get_records_for_run(run.dagster_run.run_id,
+                                                           of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
+        assert len(checks) == 15 and all(c.passed for c in checks)
+        versions = latest_metadata(s3_instance, "age_models", QUARTER.partition_key)["versions"]
+    assert versions == on_disk["stages"]["age_models"][0]["versions"]  # byte-identical models, same registry entries
+
     remote_final = remote.table("final_results", QUARTER)
     assert (remote_final / CURRENT_POINTER).exists()
     rows = final_rows(current(remote_final))
     assert len(rows) == SMALL_ROWS
     assert rows == final_rows(data_layout.table("final_results", QUARTER))  # same table, row for row
-    assert on_s3["stages"]["age_models"][0]["versions"] == on_disk["stages"]["age_models"][0]["versions"]
     assert set(scratch_dir().iterdir()) == before_scratch  # no local temporary left behind
+    assert any(remote.root.fs.find(f"{BUCKET}/dagster-logs"))  # step logs in the object store
 
     with tempfile.TemporaryDirectory() as tmp:  # the catalog is an object; its views read S3
         local_catalog = Path(tmp) / "catalog.duckdb"
@@ -80,8 +95,9 @@ def test_quarter_on_object_storage_matches_local_disk(s3_instance, data_layout, 
         con.close()
 
     first = json.loads((remote_final / CURRENT_POINTER).read_text())["version"]
-    rerun = definitions(remote).resolve_job_def(PUBLISH).execute_in_process(instance=s3_instance,
-                                                                              partition_key=QUARTER.partition_key)
+    with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:
+        rerun = definitions(remote).resolve_job_def(PUBLISH).execute_in_process(instance=s3_instance,
+                                                                                  partition_key=QUARTER.partition_key)
     assert rerun.success
     pointer = json.loads((remote_final / CURRENT_POINTER).read_text())
     assert pointer["previous"] == first and pointer["version"] != first

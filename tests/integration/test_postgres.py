@@ -13,7 +13,7 @@ import pytest
 from platform_assets.jobs import PREPARE
 from platform_assets.partitions import batch_partitions
 from tests.conftest import QUARTER
-from tests.integration.conftest import BUCKET
+from tests.integration.servers import BUCKET
 from tests.test_quarter_end_to_end import definitions
 
 pytestmark = pytest.mark.integration
