@@ -152,6 +152,21 @@ def _upload(local: Path, remote: Location) -> None:
 
 
 @contextmanager
+def _sibling_temp_dir(target: Path) -> Iterator[Path]:
+    """An empty hidden sibling of `target` (same filesystem, so it renames into place), removed
+    if the block fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(target)
+    tmp = _temp_sibling(target)
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
 def _local_temp_dir() -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=scratch_dir()))
     try:
@@ -170,17 +185,10 @@ def atomic_dir(target: Location) -> Iterator[Path]:
             yield tmp
             _upload(tmp, target / version)
     else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(target)
-        tmp = _temp_sibling(target)
-        tmp.mkdir()
-        try:
+        with _sibling_temp_dir(target) as tmp:
             yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        target.mkdir(exist_ok=True)
-        tmp.rename(target / version)
+            target.mkdir(exist_ok=True)
+            tmp.rename(target / version)
     previous = _version_of(target, CURRENT_POINTER)
     write_json(target / CURRENT_POINTER, {"version": version, "previous": previous})
     keep = {version, previous, _version_of(target, PUBLISHED_POINTER), CURRENT_POINTER, PUBLISHED_POINTER}
@@ -195,20 +203,13 @@ def write_once_dir(target: Location, last: str) -> Iterator[Path]:
     the file named `last` is the completion marker. Locally the directory is renamed into
     place whole; on an object store its files are uploaded with `last` after all others."""
     if not is_remote(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(target)
-        tmp = _temp_sibling(target)
-        tmp.mkdir()
-        try:
+        with _sibling_temp_dir(target) as tmp:
             yield tmp
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        old = None
-        if target.exists():
-            old = _temp_sibling(target)
-            target.rename(old)
-        tmp.rename(target)
+            old = None
+            if target.exists():
+                old = _temp_sibling(target)
+                target.rename(old)
+            tmp.rename(target)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return
