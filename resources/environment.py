@@ -34,7 +34,7 @@ def platform_environment(env: Mapping[str, str] = os.environ) -> str:
     if name == "local":
         return name
     missing = [f"{var} ({what})" for var, what in REMOTE_NEEDS.items() if not env.get(var)]
-    if not missing and not env["PLATFORM_DATA_DIR"].startswith("s3://"):
+    if env.get("PLATFORM_DATA_DIR") and not env["PLATFORM_DATA_DIR"].startswith("s3://"):
         missing.append(f"PLATFORM_DATA_DIR as s3://... (got {env['PLATFORM_DATA_DIR']!r})")
     if missing:
         raise PlatformEnvironmentError(f"PLATFORM_ENV={name} needs: " + "; ".join(missing))
