@@ -13,7 +13,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
-.PHONY: setup run test test-integration dev generate validate clean models rollback bench bench-s3 bench-shapes backfill
+.PHONY: setup run test test-integration dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ clean:
 ## run several quarters, one after another: make backfill QUARTERS="2025q2 2025q3"
 backfill: setup
 	for q in $(QUARTERS); do $(BIN)/python -m platform_assets.run_quarter --quarter $$q --rows $(ROWS) --seed $(SEED) || exit 1; done
+
+## run SQL against the catalog's views (local or S3): make query SQL="SELECT ..."
+query: setup
+	$(BIN)/python -m platform_assets.query "$(SQL)"
 
 ## show the champion models; `make rollback REASON="..."` returns to the previous champion
 models: setup

@@ -11,12 +11,14 @@ import os
 import re
 import tempfile
 import time
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
-from platform_core.storage import Location, atomic_file, is_remote, remote_filesystems
+from platform_core.storage import Location, atomic_file, is_remote, remote_filesystems, scratch_dir
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -100,6 +102,23 @@ def connect_catalog(path: Path, attempts: int = 20, wait_s: float = 0.5) -> duck
                 raise
             time.sleep(wait_s)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def read_catalog(catalog: Location) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The catalog opened read-only, so the pipeline can still replace its views; a catalog on an
+    object store is read from a local copy, and its views read the store through fsspec."""
+    if not is_remote(catalog):
+        con = _with_filesystems(duckdb.connect(str(catalog), read_only=True))
+        yield con
+        con.close()
+        return
+    with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
+        local = Path(tmp) / catalog.name
+        catalog.fs.get_file(catalog.path, str(local))
+        con = _with_filesystems(duckdb.connect(str(local), read_only=True))
+        yield con
+        con.close()
 
 
 def publish_views(catalog: Location, views: dict[str, Location | list[Location]]) -> None:

@@ -143,12 +143,13 @@ def _remove_stale_temps(target: Path) -> None:
 
 
 def _upload(local: Path, remote: Location) -> None:
-    """Upload a local file, or every file under a local directory, to `remote`."""
+    """Upload a local file, or every file under a local directory (concurrently), to `remote`."""
     if local.is_file():
         remote.fs.put_file(str(local), remote.path)
         return
-    for file in sorted(p for p in local.rglob("*") if p.is_file()):
-        remote.fs.put_file(str(file), (remote / file.relative_to(local).as_posix()).path)
+    files = sorted(p for p in local.rglob("*") if p.is_file())
+    if files:
+        remote.fs.put([str(f) for f in files], [(remote / f.relative_to(local).as_posix()).path for f in files])
 
 
 @contextmanager
@@ -214,11 +215,13 @@ def write_once_dir(target: Location, last: str) -> Iterator[Path]:
             shutil.rmtree(old, ignore_errors=True)
         return
     with _local_temp_dir() as tmp:
-        yield tmp
+        content = tmp / "content"
+        content.mkdir()
+        yield content
         remove_tree(target)
-        for file in sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != last):
-            _upload(file, target / file.relative_to(tmp).as_posix())
-        _upload(tmp / last, target / last)
+        marker = (content / last).rename(tmp / last)
+        _upload(content, target)
+        _upload(marker, target / last)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import pytest
 
 from platform_assets.definitions import build_definitions
 from platform_assets.jobs import PREPARE, PUBLISH
+from platform_assets.query import main as query
 from platform_assets.run_quarter import QuarterRunFailed, run_quarter
 from platform_core.registry import ModelRegistry
 from platform_core.storage import current
@@ -25,7 +26,7 @@ def catalog(layout):
     return duckdb.connect(str(layout.catalog), read_only=True)
 
 
-def test_a_quarter_end_to_end(data_layout, instance):
+def test_a_quarter_end_to_end(data_layout, instance, capfd):
     defs = definitions(data_layout)
     recorded = run_quarter(QUARTER, instance, defs)
     assert recorded["checks"] and all(c["passed"] for c in recorded["checks"])
@@ -70,6 +71,9 @@ def test_a_quarter_end_to_end(data_layout, instance):
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)
     assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary and "Checks: 15/15 passed" in summary
+    capfd.readouterr()
+    assert query(["--data-dir", str(data_layout.root), "SELECT count(*) AS n FROM predict_age_final_results_2025q3"]) == 0
+    assert f"{SMALL_ROWS}" in capfd.readouterr().out  # `make query`
 
     # re-running the publish stage replaces its outputs: same content, no duplicates
     run = defs.resolve_job_def(PUBLISH).execute_in_process(instance=instance, partition_key=QUARTER.partition_key)

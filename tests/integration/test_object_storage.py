@@ -7,12 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from platform_assets.common import JOB, latest_metadata
@@ -85,14 +83,14 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     assert set(scratch_dir().iterdir()) == before_scratch  # no local temporary left behind
     assert any(remote.root.fs.find(f"{BUCKET}/dagster-logs"))  # step logs in the object store
 
-    with tempfile.TemporaryDirectory() as tmp:  # the catalog is an object; its views read S3
-        local_catalog = Path(tmp) / "catalog.duckdb"
-        remote.catalog.fs.get_file(remote.catalog.path, str(local_catalog))
-        con = duck._with_filesystems(duckdb.connect(str(local_catalog), read_only=True))
+    with duck.read_catalog(remote.catalog) as con:  # the catalog is an object; its views read S3
         assert con.execute("SELECT count(*) FROM predict_age_final_results_2025q3").fetchone()[0] == SMALL_ROWS
         sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'predict_age_final_results_2025q3'").fetchone()[0]
         assert f"s3://{BUCKET}/quarter/warehouse/final_results/2025q3/v-" in sql
-        con.close()
+    query = subprocess.run([sys.executable, "-m", "platform_assets.query", "--data-dir", str(remote.root),
+                            "SELECT count(*) AS n FROM predict_age_final_results_2025q3"],
+                           cwd=REPO, env=env, capture_output=True, text=True)
+    assert query.returncode == 0 and f"{SMALL_ROWS}" in query.stdout, query.stderr
 
     first = json.loads((remote_final / CURRENT_POINTER).read_text())["version"]
     with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:
