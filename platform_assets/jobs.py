@@ -1,9 +1,9 @@
 """Jobs of predict_age: one per partitions definition, run in this order for a quarter.
 
 Each job carries its container size and longest allowed run, read by the ECS and Kubernetes
-run launchers and by run monitoring (deploy/); locally they are inert. Sizes follow the peak
-memory measured in BENCHMARKS.md: the prepare steps are DuckDB-bound (capped at 4 GB by
-default), a prediction batch needs well under 1 GB.
+run launchers and by run monitoring (deploy/); locally only the run time limit applies, under
+the daemon (`make dev`). Sizes follow the peak memory measured in BENCHMARKS.md: the prepare
+steps are DuckDB-bound (capped at 4 GB by default), a prediction batch needs well under 1 GB.
 """
 
 from __future__ import annotations

@@ -108,17 +108,16 @@ def connect_catalog(path: Path, attempts: int = 20, wait_s: float = 0.5) -> duck
 def read_catalog(catalog: Location) -> Iterator[duckdb.DuckDBPyConnection]:
     """The catalog opened read-only, so the pipeline can still replace its views; a catalog on an
     object store is read from a local copy, and its views read the store through fsspec."""
-    if not is_remote(catalog):
-        con = _with_filesystems(duckdb.connect(str(catalog), read_only=True))
-        yield con
-        con.close()
-        return
     with tempfile.TemporaryDirectory(dir=scratch_dir()) as tmp:
-        local = Path(tmp) / catalog.name
-        catalog.fs.get_file(catalog.path, str(local))
+        local = catalog
+        if is_remote(catalog):
+            local = Path(tmp) / catalog.name
+            catalog.fs.get_file(catalog.path, str(local))
         con = _with_filesystems(duckdb.connect(str(local), read_only=True))
-        yield con
-        con.close()
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def publish_views(catalog: Location, views: dict[str, Location | list[Location]]) -> None:
