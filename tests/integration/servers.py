@@ -78,7 +78,7 @@ def postgres_server() -> Iterator[str]:
     url = f"postgresql+psycopg2://dagster@127.0.0.1:{port}/postgres"  # SQLAlchemy 2.1 would pick psycopg 3
     cmd = as_postgres_user([str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(root)])
     try:
-        with process_group(cmd, Path(tempfile.gettempdir()) / f"postgres-{port}.log") as server:
+        with process_group(cmd, root / "postgres.log") as server:
             import psycopg2
 
             def ready() -> bool:
@@ -88,7 +88,7 @@ def postgres_server() -> Iterator[str]:
                 except psycopg2.OperationalError:
                     return False
 
-            wait_until(ready, server, "PostgreSQL", Path(tempfile.gettempdir()) / f"postgres-{port}.log")
+            wait_until(ready, server, "PostgreSQL", root / "postgres.log")
             yield url
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -118,7 +118,7 @@ def weed_binary() -> str:
 @contextmanager
 def s3_server() -> Iterator[str]:
     """SeaweedFS in one process (`weed mini`) with every port chosen free, a bucket created, the
-    standard AWS variables pointing at it for the whole session; removed with its data after."""
+    standard AWS variables pointing at it while it runs; stopped and removed with its data after."""
     root = Path(tempfile.mkdtemp(prefix="seaweedfs-"))
     ports = {name: free_port() for name in (
         "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port", "master.port.grpc",
