@@ -12,7 +12,7 @@ from platform_core.quarters import parse_day
 from platform_core.registry import ModelRef
 from platform_core.source import build_source_snapshot
 from platform_core.staging import build_staging_features
-from platform_core.storage import current
+from platform_core.storage import current, pin_published
 from resources import PredictAgeConfig, Warehouse
 
 GROUP = "predict_age_daily"
@@ -59,6 +59,7 @@ def daily_predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, p
     passed = (f["rows"] == f["distinct_pids"] == f["source_pids"] and f["null_ages"] == 0
               and f["out_of_range_ages"] == 0 and f["bad_confidence"] == 0 and f["inconsistent_sources"] == 0)
     if passed:
+        pin_published(current(target / "final"))
         warehouse.publish_views({DAILY_VIEW: daily_finals(layout)})
     return dg.MaterializeResult(
         metadata={"day": day.isoformat(), "duration_s": timing["duration_s"], "rows_in": f["source_pids"],

@@ -15,7 +15,7 @@ from platform_core.prediction import LoadedModels, load_encoder, predict_batch
 from platform_core.publish import batch_file, build_final_results
 from platform_core.quarters import parse_day
 from platform_core.registry import ModelRef, ModelRegistry
-from platform_core.storage import DataLayout, Location, current
+from platform_core.storage import DataLayout, Location, published
 
 
 def score_day(staging_dir: Location, predictions_dir: Location, final_dir: Location, models: LoadedModels, *, min_features: int,
@@ -40,10 +40,12 @@ def monitor_day(staging_dir: Location, final_dir: Location, registry: ModelRegis
 
 
 def daily_finals(layout: DataLayout) -> list[Location]:
-    """The current final table of every scored day: the files behind the daily catalog view."""
+    """The published final table of every day that passed its check: the files behind the daily
+    catalog view (a day whose latest scoring failed keeps its last passing version, if any)."""
     area = layout.root / "warehouse" / "daily_predictions"
-    days = sorted(d.name for d in area.iterdir() if _is_day(d.name) and (d / "final").exists()) if area.exists() else []
-    return [current(area / day / "final") / "*.parquet" for day in days]
+    days = sorted(d.name for d in area.iterdir() if _is_day(d.name)) if area.exists() else []
+    versions = [published(area / day / "final") for day in days]
+    return [v / "*.parquet" for v in versions if v is not None]
 
 
 def _is_day(name: str) -> bool:

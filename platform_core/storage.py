@@ -122,9 +122,15 @@ def current(path: Location) -> Location:
 
 
 def pin_published(version: Location) -> None:
-    """Record that the catalog shows this version, so it is kept while newer ones come and go
-    (a re-run that fails its checks must not remove what the catalog still reads)."""
+    """Record that this version passed its checks and is what the catalog shows, so it is kept
+    while newer ones come and go (a re-run that fails its checks must not remove it)."""
     write_json(version.parent / PUBLISHED_POINTER, {"version": version.name})
+
+
+def published(path: Location) -> Location | None:
+    """The version of a table directory that the catalog shows, if any passed its checks."""
+    version = _version_of(path, PUBLISHED_POINTER)
+    return path / version if version else None
 
 
 def _version_of(target: Location, pointer: str) -> str | None:

@@ -33,6 +33,17 @@ def test_a_daily_file_is_scored_with_the_champion_and_lands_in_the_catalog(data_
     monitoring = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == "daily_monitoring"]
     assert monitoring and "first_name_age" in monitoring[0].materialization.metadata["drift"].value
 
+    # a day that fails its check stays out of the view; the next good day joins it
+    strict = build_definitions(Warehouse(data_dir=str(data_layout.root)), PredictAgeConfig(max_age=50))
+    for key, defs_of_day in (("2025-08-16", strict), ("2025-08-17", defs)):
+        day = parse_day(key)
+        generate_daily_arrivals(data_layout.daily_landing("predict_age", day), data_layout.daily_truth("predict_age", day),
+                                day, 1_000)
+        run = defs_of_day.resolve_job_def(DAILY).execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
+        assert {e.check_name: e.passed for e in run.get_asset_check_evaluations()}["daily_full_coverage"] == (key != "2025-08-16")
+    with duckdb.connect(str(data_layout.catalog), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM predict_age_daily_predictions").fetchone()[0] == 3_000 + 1_000
+
 
 def test_psi_is_near_zero_for_the_same_distribution_and_large_for_a_shift():
     rng = np.random.default_rng(0)
