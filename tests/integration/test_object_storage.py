@@ -14,12 +14,13 @@ import dagster as dg
 import pytest
 
 from platform_assets.common import JOB, latest_metadata
-from platform_assets.jobs import PUBLISH
+from platform_assets.jobs import DAILY, PUBLISH
 from platform_assets.partitions import batch_partitions
 from platform_assets.run_quarter import run_quarter
 from platform_assets.sensors import predict_age_snapshot_sensor
 from platform_core import duck
-from platform_core.generator import generate_snapshot
+from platform_core.generator import generate_daily_arrivals, generate_snapshot
+from platform_core.quarters import parse_day
 from platform_core.storage import CURRENT_POINTER, SUCCESS_MARKER, DataLayout, atomic_dir, current, scratch_dir
 from tests.conftest import QUARTER, SMALL_ROWS
 from tests.integration.servers import BUCKET
@@ -101,6 +102,14 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     assert pointer["previous"] == first and pointer["version"] != first
     assert sorted(p.name for p in remote_final.iterdir() if p.name.startswith("v-")) == sorted([first, pointer["version"]])
     assert final_rows(current(remote_final)) == rows  # re-running the partition gives the same table
+
+    day = parse_day("2025-08-15")  # a daily partition on S3: scored by the champion stored there
+    generate_daily_arrivals(remote.daily_landing(JOB, day), remote.daily_truth(JOB, day), day, 2_000)
+    with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:
+        daily = definitions(remote).resolve_job_def(DAILY).execute_in_process(instance=s3_instance, partition_key="2025-08-15")
+    assert daily.success
+    with duck.read_catalog(remote.catalog) as con:
+        assert con.execute("SELECT count(DISTINCT pid) FROM predict_age_daily_predictions").fetchone()[0] == 2_000
 
 
 def test_failed_write_leaves_the_current_version(s3_endpoint):
