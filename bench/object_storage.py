@@ -44,9 +44,10 @@ ext = next(Path(duckdb_extension_httpfs.__file__).parent.rglob("httpfs.duckdb_ex
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
 con.execute(f"LOAD '{ext}'")
-con.execute("CREATE SECRET (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', USE_SSL false)".replace("?", "'{}'").format(
-    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_REGION"],
-    os.environ["AWS_ENDPOINT_URL"].removeprefix("http://")))
+env = os.environ
+con.execute(f"CREATE SECRET (TYPE s3, KEY_ID '{env['AWS_ACCESS_KEY_ID']}', SECRET '{env['AWS_SECRET_ACCESS_KEY']}', "
+            f"REGION '{env['AWS_REGION']}', ENDPOINT '{env['AWS_ENDPOINT_URL'].removeprefix('http://')}', "
+            "URL_STYLE 'path', USE_SSL false)")
 out = {}
 for name, sql in json.loads(sys.argv[1]).items():
     con.execute(sql)

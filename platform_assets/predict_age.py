@@ -290,7 +290,8 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
         f = build_final_results(staging, layout.table("prediction_batches", quarter), target, PREDICT_AGE_BATCHES,
                                 existing_confidence=predict_age.existing_confidence, min_age=predict_age.min_age,
                                 max_age=predict_age.max_age, threads=warehouse.threads)
-        summary = final_results_summary(current(target))
+        written = current(target)
+        summary = final_results_summary(written)
     checks = [
         result(FINAL_CHECKS[0], f["rows"] == f["source_pids"], rows=f["rows"], source_pids=f["source_pids"]),
         result(FINAL_CHECKS[1], f["distinct_pids"] == f["rows"], rows=f["rows"], distinct_pids=f["distinct_pids"]),
@@ -301,9 +302,8 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     ]
     view = f"predict_age_final_results_{quarter.label}"
     if all(c.passed for c in checks):
-        published = current(target)
-        warehouse.publish_views({view: published})
-        pin_published(published)
+        warehouse.publish_views({view: written})
+        pin_published(written)
     else:
         context.log.error(f"final_results failed its checks: catalog view {view} left as it was")
     return dg.MaterializeResult(
@@ -313,7 +313,7 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
             "schema": summary["schema"],
             "catalog_view": view,
             "preview": md(markdown_table(summary["preview"])),
-            "bytes_written": dir_bytes(current(target)),
+            "bytes_written": dir_bytes(written),
         },
         check_results=checks,
     )
@@ -336,7 +336,8 @@ def human_qa(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         plot = target.parent / f"{quarter.label}-age_groups.png"
         age_distribution_png(tables["qa_age_groups"], plot)
     image = base64.b64encode(plot.read_bytes()).decode()
-    warehouse.publish_views({f"predict_age_{name}_{quarter.label}": current(target) / f"{name}.parquet"
+    written = current(target)
+    warehouse.publish_views({f"predict_age_{name}_{quarter.label}": written / f"{name}.parquet"
                              for name in ("qa_by_source", "qa_age_groups", "qa_confidence")})
     return dg.MaterializeResult(metadata={
         "quarter": quarter.label, "duration_s": timing["duration_s"],

@@ -75,10 +75,6 @@ class DataLayout:
     def at(cls, root: str | os.PathLike) -> "DataLayout":
         return cls(location(root))
 
-    @property
-    def remote(self) -> bool:
-        return is_remote(self.root)
-
     def landing(self, job: str, quarter: Quarter) -> Location:
         return self.root / "landing" / job / quarter.label
 
