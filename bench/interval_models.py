@@ -25,9 +25,9 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from platform_core.features import NameEncoder, feature_matrix, feature_names  # noqa: E402
+from platform_assets.predict_age.logic.features import NameEncoder, feature_matrix, feature_names  # noqa: E402
 from platform_core.metrics import interval_metrics  # noqa: E402
-from platform_core.models import (  # noqa: E402
+from platform_assets.predict_age.logic.models import (  # noqa: E402
     conformal_margin,
     conformal_quantile,
     normalized_bounds,
@@ -37,7 +37,7 @@ from platform_core.models import (  # noqa: E402
 )
 from platform_core.quarters import Quarter  # noqa: E402
 from platform_core.storage import DataLayout  # noqa: E402
-from platform_core.training import XGBoostSettings  # noqa: E402
+from platform_assets.predict_age.logic.training import XGBoostSettings  # noqa: E402
 
 NOMINAL = 0.8
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the forest is trained on at most this many rows (its cost grows fast)")
     args = parser.parse_args(argv)
     layout = DataLayout.at(ROOT / "bench" / "cache" / str(args.rows))
-    frame = pl.read_parquet(layout.table("training_features", Quarter.parse("2025q3")) / "training_features.parquet")
+    frame = pl.read_parquet(layout.table("predict_age", "training_features", Quarter.parse("2025q3")) / "training_features.parquet")
     split = {k: frame.filter(pl.col("split") == k) for k in ("train", "validation", "calibration", "test")}
     features = feature_names(False)
     y = {k: v["existing_age"].to_numpy().astype(np.float32) for k, v in split.items()}

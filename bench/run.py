@@ -70,7 +70,7 @@ def in_process(fn_name: str, **kwargs) -> dict:
 # ---- stages: each calls the same plain functions as the assets ----
 
 def stage_generate(root: str, rows: int) -> dict:
-    from platform_core.generator import generate_snapshot
+    from platform_assets.predict_age.logic.generator import generate_snapshot
 
     layout = DataLayout.at(root)
     generate_snapshot(layout.landing(JOB, QUARTER), layout.truth(JOB, QUARTER), QUARTER, rows, seed=7)
@@ -78,30 +78,30 @@ def stage_generate(root: str, rows: int) -> dict:
 
 
 def stage_source(root: str, threads: int) -> dict:
-    from platform_core.source import build_source_snapshot
+    from platform_assets.predict_age.logic.source import build_source_snapshot
 
     layout = DataLayout.at(root)
-    target = layout.table("source_snapshot", QUARTER)
+    target = layout.table("predict_age", "source_snapshot", QUARTER)
     s = build_source_snapshot(layout.landing(JOB, QUARTER), target, QUARTER.start, 18, 100, threads)
     return {"rows_in": s.rows_in, "rows_out": s.rows_out, "bytes_written": dir_bytes(current(target))}
 
 
 def stage_staging(root: str, buckets: int, threads: int) -> dict:
-    from platform_core.staging import build_staging_features
+    from platform_assets.predict_age.logic.staging import build_staging_features
 
     layout = DataLayout.at(root)
-    target = layout.table("staging_features", QUARTER)
-    s = build_staging_features(current(layout.table("source_snapshot", QUARTER)), target, QUARTER.start, buckets, threads)
+    target = layout.table("predict_age", "staging_features", QUARTER)
+    s = build_staging_features(current(layout.table("predict_age", "source_snapshot", QUARTER)), target, QUARTER.start, buckets, threads)
     return {"rows_in": s["rows"], "rows_out": s["rows"], "bytes_written": dir_bytes(current(target))}
 
 
 def stage_training(root: str, max_rows: int, threads: int) -> dict:
     from platform_core.registry import ModelRegistry
-    from platform_core.training import XGBoostSettings, build_training_features, train_age_models
+    from platform_assets.predict_age.logic.training import XGBoostSettings, build_training_features, train_age_models
 
     layout = DataLayout.at(root)
-    path = layout.table("training_features", QUARTER) / "training_features.parquet"
-    tf = build_training_features(current(layout.table("staging_features", QUARTER)), path, max_rows, 7, threads)
+    path = layout.table("predict_age", "training_features", QUARTER) / "training_features.parquet"
+    tf = build_training_features(current(layout.table("predict_age", "staging_features", QUARTER)), path, max_rows, 7, threads)
     trained = train_age_models(path, sensitive_as_features=False, interval_coverage=0.8, xgb=XGBoostSettings(nthread=threads))
     registry = ModelRegistry(layout.models)
     refs = {n: registry.register(JOB, n, QUARTER.label, trained.files[n], trained.metadata[n]) for n in trained.files}
@@ -112,16 +112,16 @@ def stage_training(root: str, max_rows: int, threads: int) -> dict:
 
 
 def stage_prediction(root: str, buckets: int, threads: int) -> dict:
-    from platform_core.prediction import LoadedModels, predict_batch
-    from platform_core.publish import batch_file
+    from platform_assets.predict_age.logic.prediction import LoadedModels, predict_batch
+    from platform_assets.predict_age.logic.publish import batch_file
     from platform_core.registry import ModelRegistry
 
     layout = DataLayout.at(root)
-    out_dir = layout.table("prediction_batches", QUARTER)
+    out_dir = layout.table("predict_age", "prediction_batches", QUARTER)
     rows_in = rows_out = 0
     for b in range(buckets):  # as the batch runs do: load the champion, score one bucket, write it
         models = LoadedModels.champion(ModelRegistry(layout.models), JOB, threads)
-        s = predict_batch(current(layout.table("staging_features", QUARTER)), b, batch_file(out_dir, b), models,
+        s = predict_batch(current(layout.table("predict_age", "staging_features", QUARTER)), b, batch_file(out_dir, b), models,
                           min_features=3, min_age=18, max_age=100)
         rows_in, rows_out = rows_in + s["rows_in"], rows_out + s["rows_out"]
     return {"rows_in": rows_in, "rows_out": rows_out, "bytes_written": dir_bytes(out_dir)}
@@ -129,23 +129,23 @@ def stage_prediction(root: str, buckets: int, threads: int) -> dict:
 
 def stage_final_merge(root: str, buckets: int, threads: int) -> dict:
     """The merge with its check figures, as final_results runs it."""
-    from platform_core.publish import build_final_results
+    from platform_assets.predict_age.logic.publish import build_final_results
 
     layout = DataLayout.at(root)
-    final = layout.table("final_results", QUARTER)
-    f = build_final_results(current(layout.table("staging_features", QUARTER)), layout.table("prediction_batches", QUARTER),
+    final = layout.table("predict_age", "final_results", QUARTER)
+    f = build_final_results(current(layout.table("predict_age", "staging_features", QUARTER)), layout.table("predict_age", "prediction_batches", QUARTER),
                             final, buckets, existing_confidence=1.0, min_age=18, max_age=100, threads=threads)
     ok = f["rows"] == f["source_pids"] == f["distinct_pids"] and f["null_ages"] == 0 and f["inconsistent_sources"] == 0
     return {"rows_in": f["source_pids"], "rows_out": f["rows"], "checks_pass": ok, "bytes_written": dir_bytes(current(final))}
 
 
 def stage_qa(root: str, threads: int) -> dict:
-    from platform_core.publish import build_human_qa, final_results_summary
+    from platform_assets.predict_age.logic.publish import build_human_qa, final_results_summary
 
     layout = DataLayout.at(root)
-    final = current(layout.table("final_results", QUARTER))
+    final = current(layout.table("predict_age", "final_results", QUARTER))
     summary = final_results_summary(final)
-    build_human_qa(final, current(layout.table("source_snapshot", QUARTER)), None, None, layout.table("human_qa", QUARTER))
+    build_human_qa(final, current(layout.table("predict_age", "source_snapshot", QUARTER)), None, None, layout.table("predict_age", "human_qa", QUARTER))
     rows = sum(r["rows"] for r in summary["by_source"])
     return {"rows_in": rows, "rows_out": rows}
 
@@ -158,13 +158,13 @@ def baseline_naive_inference(root: str, max_rows: int) -> dict:
     import pandas as pd
     import xgboost as xgb
 
-    from platform_core.prediction import LoadedModels
+    from platform_assets.predict_age.logic.prediction import LoadedModels
     from platform_core.registry import ModelRegistry
 
     layout = DataLayout.at(root)
     models = LoadedModels.champion(ModelRegistry(layout.models), JOB, 2)
     pm = models.point
-    frame = pd.read_parquet(current(layout.table("staging_features", QUARTER)))
+    frame = pd.read_parquet(current(layout.table("predict_age", "staging_features", QUARTER)))
     frame = frame[frame["needs_prediction"]].head(max_rows)
     regressor = xgb.XGBRegressor()
     regressor.load_model(bytearray(pm.booster.save_raw("ubj")))
@@ -184,7 +184,7 @@ def baseline_naive_inference(root: str, max_rows: int) -> dict:
             results.append((pid, int(round(p)), float(s)))
     seconds = time.perf_counter() - start
     naive = pd.DataFrame(results, columns=["pid", "naive_age", "naive_scale"])
-    fast = pd.read_parquet(layout.table("prediction_batches", QUARTER), columns=["pid", "predicted_age", "prediction_source"])
+    fast = pd.read_parquet(layout.table("predict_age", "prediction_batches", QUARTER), columns=["pid", "predicted_age", "prediction_source"])
     truth = pd.read_parquet(layout.truth(JOB, QUARTER))
     both = naive.merge(fast, on="pid").merge(truth, on="pid")
     both = both[both["prediction_source"] == "ML_PREDICTION"]
@@ -203,9 +203,9 @@ def baseline_pandas_merge(root: str) -> dict:
 
     layout = DataLayout.at(root)
     start = time.perf_counter()
-    staging = pd.read_parquet(current(layout.table("staging_features", QUARTER)),
+    staging = pd.read_parquet(current(layout.table("predict_age", "staging_features", QUARTER)),
                               columns=["pid", "existing_age", "existing_age_source"])
-    preds = pd.read_parquet(layout.table("prediction_batches", QUARTER))
+    preds = pd.read_parquet(layout.table("predict_age", "prediction_batches", QUARTER))
     merged = staging.merge(preds, on="pid", how="left")
     has = merged["existing_age"].notna()
     merged["predicted_age"] = np.where(has, merged["existing_age"], merged["predicted_age"])
@@ -226,8 +226,8 @@ def baseline_spark_merge(root: str) -> dict:
     spark = SparkSession.builder.master("local[2]").config("spark.driver.memory", "6g").getOrCreate()
     try:
         start = time.perf_counter()
-        staging = spark.read.parquet(str(current(layout.table("staging_features", QUARTER)))).select("pid", "existing_age", "existing_age_source")
-        preds = spark.read.parquet(str(layout.table("prediction_batches", QUARTER)))
+        staging = spark.read.parquet(str(current(layout.table("predict_age", "staging_features", QUARTER)))).select("pid", "existing_age", "existing_age_source")
+        preds = spark.read.parquet(str(layout.table("predict_age", "prediction_batches", QUARTER)))
         merged = staging.join(preds, "pid", "left").select(
             "pid", F.coalesce("existing_age", "predicted_age").alias("predicted_age"),
             F.when(F.col("existing_age").isNotNull(), F.lit(1.0)).otherwise(F.col("confidence_score")).alias("confidence_score"),

@@ -1,35 +1,63 @@
-"""Small helpers every asset module uses: asset keys, check specs and results, timing, metadata."""
+"""Wiring helpers every job folder uses: keys prefixed by job, check specs and results matched by
+name, timing, standard metadata, the guarded automation condition, container tags."""
 
+from __future__ import annotations
+
+import json
 import time
 from contextlib import contextmanager
+from datetime import timedelta
 
 import dagster as dg
 
-from platform_core.quarters import Quarter
+from platform_core.gates import GateResult
 
-JOB = "predict_age"
-PREFIX = [JOB]
 CATALOG_POOL = "duckdb_catalog"
+OWNERS = ["team:ml-platform"]
+AC = dg.AutomationCondition
+
+# What runs after what, declared once on the assets. eager() alone looks only at the latest
+# time window and has no failure or check guards (DAGSTER_NOTES_2 §2); this one:
+#  - fires for any partition whose dependencies were updated (past quarters too),
+#  - waits while a dependency failed its last run or failed a blocking check,
+#  - waits while a dependency is itself stale (its own dependencies updated after it), so a
+#    publish never reads a batch older than the model that should have produced it.
+GUARDED_EAGER = (
+    AC.eager().without(AC.in_latest_time_window())
+    & ~AC.any_deps_match(AC.execution_failed())
+    & AC.all_deps_blocking_checks_passed()
+    & ~AC.any_deps_match(AC.any_deps_updated().since(AC.newly_updated()))
+).with_label("eager, guarded by failed runs, blocking checks and stale dependencies")
 
 
-def latest_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict | None:
+def asset_key(job: str, name: str) -> dg.AssetKey:
+    return dg.AssetKey([job, name])
+
+
+def check_specs(key: dg.AssetKey, described: dict[str, str], blocking: bool = True) -> list[dg.AssetCheckSpec]:
+    """Check specs of an asset from {name: description}; names are what results match on."""
+    return [dg.AssetCheckSpec(name, asset=key, blocking=blocking, description=text) for name, text in described.items()]
+
+
+def check_results(specs: list[dg.AssetCheckSpec], gates: list[GateResult]) -> list[dg.AssetCheckResult]:
+    """One result per spec, matched by name; a spec without a gate, or a gate without a spec,
+    is a programming error and raises."""
+    by_name = {g.name: g for g in gates}
+    names = {s.name for s in specs}
+    if set(by_name) != names:
+        raise ValueError(f"gates {sorted(by_name)} do not match check specs {sorted(names)}")
+    return [dg.AssetCheckResult(
+        check_name=s.name, asset_key=s.asset_key, passed=bool(by_name[s.name].passed),
+        severity=dg.AssetCheckSeverity.ERROR if by_name[s.name].blocking else dg.AssetCheckSeverity.WARN,
+        metadata={k: md(v) if isinstance(v, str) and v.startswith("|") else v for k, v in by_name[s.name].metadata.items()},
+    ) for s in specs]
+
+
+def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> dict | None:
     """Metadata values of an asset partition's latest materialization (None if never materialized)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key(asset), asset_partitions=[partition]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else None
-
-
-def key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([*PREFIX, name])
-
-
-def check(name: str, asset: str, description: str, blocking: bool = True) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(name, asset=key(asset), blocking=blocking, description=description)
-
-
-def result(spec: dg.AssetCheckSpec, passed: bool, severity=dg.AssetCheckSeverity.ERROR, **metadata) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(check_name=spec.name, asset_key=spec.asset_key, passed=bool(passed),
-                               severity=severity, metadata=metadata)
 
 
 @contextmanager
@@ -39,14 +67,55 @@ def timed(metadata: dict):
     metadata["duration_s"] = round(time.perf_counter() - start, 3)
 
 
-def stage_metadata(quarter: Quarter, rows_in: int, rows_out: int, duration: float, **extra) -> dict:
-    return {"quarter": quarter.label, "rows_in": rows_in, "rows_out": rows_out, "duration_s": duration,
-            "rows_per_s": round(rows_in / duration) if duration else None, **extra}
+def stage_metadata(partition: str, rows_in: int, rows_out: int, duration: float, **extra) -> dict:
+    """Figures every stage reports; `dagster/row_count` is the standard key the UI shows."""
+    return {"partition": partition, "dagster/row_count": int(rows_out), "rows_in": int(rows_in), "rows_out": int(rows_out),
+            "duration_s": duration, "rows_per_s": round(rows_in / duration) if duration else None, **extra}
 
 
 def md(text: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(text)
 
 
-def quarter_of(context: dg.AssetExecutionContext) -> Quarter:
-    return Quarter.parse(context.partition_key)
+def column_schema(columns: dict[str, str], descriptions: dict[str, str] | None = None,
+                  unique: tuple[str, ...] = ()) -> dg.TableSchema:
+    """`dagster/column_schema` from a {column: type} mapping (a contract or an output schema)."""
+    descriptions = descriptions or {}
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name, kind, description=descriptions.get(name),
+                       constraints=dg.TableColumnConstraints(nullable=name not in unique, unique=name in unique))
+        for name, kind in columns.items()])
+
+
+def table_preview(rows: list[dict]) -> dg.MetadataValue:
+    """A small table the UI renders as a table (MetadataValue.table)."""
+    if not rows:
+        return dg.MetadataValue.text("(no rows)")
+    columns = list(rows[0])
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: _plain(r.get(c)) for c in columns}) for r in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, _kind(rows[0].get(c))) for c in columns]))
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def _kind(value) -> str:
+    return {bool: "bool", int: "int", float: "float"}.get(type(value), "string")
+
+
+def container_tags(vcpu: int, memory_gib: int, max_runtime_s: int) -> dict[str, str]:
+    """Run tags read by the ECS and Kubernetes run launchers and by run monitoring (deploy/)."""
+    resources = {"cpu": str(vcpu), "memory": f"{memory_gib}Gi"}
+    return {
+        "ecs/cpu": str(vcpu * 1024),
+        "ecs/memory": str(memory_gib * 1024),
+        "dagster-k8s/config": json.dumps({"container_config": {"resources": {"requests": resources, "limits": resources}}}),
+        "dagster/max_runtime": str(max_runtime_s),
+    }
+
+
+def freshness(days: int) -> dg.FreshnessPolicy:
+    """A published table older than its job's cadence plus slack shows as degraded in the UI."""
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(days=days))

@@ -1,26 +1,31 @@
-"""The one Definitions object of the platform."""
+"""The one Definitions object of the platform, merged from the job folders in JOBS.
+
+Adding a job: a folder under platform_assets/ exporting `job` (platform_assets/job.py) and one
+line below. Resources are bound here, once: the shared warehouse and each job's settings.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from platform_assets import daily, predict_age
-from platform_assets.jobs import jobs
-from platform_assets.sensors import schedules, sensors
-from resources import PredictAgeConfig, Warehouse
+from platform_assets import predict_age
+from platform_assets.job import PlatformJob
+from platform_assets.sensors import run_failure_alert
+from resources import Warehouse
 from resources.environment import platform_environment
 
+JOBS: list[PlatformJob] = [
+    predict_age.job,
+]
 
-def build_definitions(warehouse: Warehouse, predict_age_config: PredictAgeConfig) -> dg.Definitions:
-    """Tests build their own with a temporary data directory; everyone else uses `defs`."""
-    return dg.Definitions(
-        assets=predict_age.assets + daily.assets,
-        jobs=jobs,
-        sensors=sensors,
-        schedules=schedules,
-        resources={"warehouse": warehouse, "predict_age": predict_age_config},
-    )
+
+def build_definitions(warehouse: Warehouse, configs: dict[str, dg.ConfigurableResource] | None = None,
+                      jobs: list[PlatformJob] = JOBS) -> dg.Definitions:
+    """Tests build their own with a temporary data directory (and settings); everyone else uses `defs`."""
+    configs = configs or {}
+    resources = {"warehouse": warehouse, **{j.config_key: configs.get(j.config_key) or j.config() for j in jobs}}
+    return dg.Definitions.merge(*(j.defs for j in jobs), dg.Definitions(sensors=[run_failure_alert], resources=resources))
 
 
 platform_environment()  # a deployment shape with missing settings refuses to load, naming them
-defs = build_definitions(Warehouse.from_env(), PredictAgeConfig.from_env())
+defs = build_definitions(Warehouse.from_env())

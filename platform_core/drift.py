@@ -43,8 +43,9 @@ def drift_reference(X: np.ndarray, features: list[str], predictions: np.ndarray)
             "prediction": reference_histogram(predictions)}
 
 
-def drift_report(reference: dict, X: np.ndarray, features: list[str], predictions: np.ndarray) -> list[dict]:
+def drift_report(reference: dict, X: np.ndarray, features: list[str], predictions: np.ndarray,
+                 prediction_name: str = "prediction") -> list[dict]:
     rows = [{"name": f, "kind": "feature", "psi": psi(reference["features"][f], X[:, j])}
             for j, f in enumerate(features) if f in reference["features"]]
-    rows.append({"name": "predicted_age", "kind": "prediction", "psi": psi(reference["prediction"], predictions)})
+    rows.append({"name": prediction_name, "kind": "prediction", "psi": psi(reference["prediction"], predictions)})
     return sorted(rows, key=lambda r: -r["psi"])

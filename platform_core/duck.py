@@ -1,4 +1,4 @@
-"""DuckDB helpers: SQL from `sql/`, in-memory connections, views over validated paths.
+"""DuckDB helpers: SQL from `sql/<job>/`, in-memory connections, views over validated paths.
 
 Values always travel as bound parameters. The only text spliced into SQL is a view name that
 matches `IDENTIFIER` and a file path quoted as a literal; paths are built from validated
@@ -25,10 +25,9 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @cache
-def load_sql(name: str) -> str:
-    if not IDENTIFIER.match(name):
-        raise ValueError(f"invalid SQL file name {name!r}")
-    return (SQL_DIR / f"{name}.sql").read_text()
+def load_sql(job: str, name: str) -> str:
+    """A job's SQL file, `sql/<job>/<name>.sql`."""
+    return (SQL_DIR / ident(job) / f"{ident(name)}.sql").read_text()
 
 
 def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
@@ -78,8 +77,8 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def query(con: duckdb.DuckDBPyConnection, sql_name: str, params: dict | None = None) -> list[dict]:
-    return rows(con, load_sql(sql_name), params)
+def query(con: duckdb.DuckDBPyConnection, job: str, sql_name: str, params: dict | None = None) -> list[dict]:
+    return rows(con, load_sql(job, sql_name), params)
 
 
 def copy_to_parquet(

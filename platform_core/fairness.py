@@ -1,4 +1,4 @@
-"""Fairness of a model's errors across groups (gender, region, age band), with gates.
+"""Fairness of a model's errors across groups of any attribute, with gates.
 
 For each attribute: per group MAE and mean signed error (bias) on held-out rows. A gate holds
 when the largest group MAE is at most `max_mae_ratio` times the smallest, and every group's
@@ -14,10 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from platform_core.metrics import AGE_BANDS, band_label
-
-GENDERS = {0: "M", 1: "F"}
-REGIONS = {0: "northeast", 1: "midwest", 2: "south", 3: "west"}
 
 
 @dataclass(frozen=True)
@@ -35,13 +31,6 @@ def group_errors(attribute: str, groups: np.ndarray, y_true: np.ndarray, y_pred:
         rows.append({"attribute": attribute, "group": group, "rows": int(mask.sum()),
                      "mae": round(float(np.abs(err[mask]).mean()), 4), "bias": round(float(err[mask].mean()), 4)})
     return rows
-
-
-def age_band_labels(ages: np.ndarray) -> np.ndarray:
-    out = np.empty(len(ages), dtype=object)
-    for low, high in AGE_BANDS:
-        out[(ages >= low) & (ages <= high)] = band_label(low, high)
-    return out
 
 
 def code_labels(codes: np.ndarray, names: dict[int, str]) -> np.ndarray:

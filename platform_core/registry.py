@@ -1,10 +1,17 @@
 """A versioned, immutable model registry on the data directory.
 
 `models/<job>/<model>/<version>/` holds the model files (non-executable formats only) and
-`metadata.json` with their SHA-256. The version id is derived from the content, so training
-the same data with the same code twice gives the same version, and a version once written is
-never changed. Every load re-hashes the file and refuses a mismatch. A champion pointer per
-job names the versions in use; promote and rollback append to its history, never delete.
+`metadata.json` with their SHA-256. A version is `<partition label>-<content hash>` (`2025q3-…`,
+`2025-08-15-…`, `e0042-…`), so training the same data with the same code twice gives the same
+version, and a version once written is never changed. Every load re-hashes the file and
+refuses a mismatch.
+
+Champions: one pointer per (job, slot), where a slot is a set of models promoted together
+(predict_age's three models) or one model or entity. A pointer is an append-only log under
+`models/<job>/_champions/<slot>/`: each promotion or rollback writes one new immutable entry
+(one atomic file write; no read-modify-write), and the current champion is the newest entry.
+Parallel promotions of different slots never touch the same file; two of the same slot both
+land in the history and the later one wins.
 """
 
 from __future__ import annotations
@@ -15,10 +22,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from platform_core.storage import Location, location, read_json, write_json, write_once_dir
+import time
+import uuid
+
+from platform_core.storage import Location, location, partition_label, read_json, write_json, write_once_dir
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-_VERSION = re.compile(r"^[0-9]{4}q[1-4]-[0-9a-f]{12}$")
+_VERSION = re.compile(r"^[0-9a-z][0-9a-z_-]{0,63}-[0-9a-f]{12}$")
+DEFAULT_SLOT = "champion"
 FORBIDDEN_SUFFIXES = (".pkl", ".pickle", ".joblib")
 
 
@@ -53,6 +64,8 @@ class ModelRef:
     def parse(cls, job: str, text: str) -> "ModelRef":
         """The inverse of str(): `xgboost/2025q3-0123456789ab` as written in `model_version`."""
         model, _, version = text.partition("/")
+        _check_name("model", model, _NAME)
+        _check_name("version", version, _VERSION)
         return cls(job, model, version)
 
 
@@ -71,7 +84,7 @@ class ModelRegistry:
                 raise ValueError(f"refusing to store {name!r}: models are stored in non-executable formats only")
         checksums = {name: sha256(data) for name, data in sorted(files.items())}
         fingerprint = sha256(json.dumps({"files": checksums, "metadata": metadata}, sort_keys=True, default=str).encode())
-        version = f"{label}-{fingerprint[:12]}"
+        version = f"{partition_label(label)}-{fingerprint[:12]}"
         target = self._dir(job, model, version)
         if not (target / "metadata.json").exists():
             with write_once_dir(target, last="metadata.json") as tmp:
@@ -103,39 +116,44 @@ class ModelRegistry:
         path = self._dir(job, model)
         return sorted(p.name for p in path.iterdir() if _VERSION.match(p.name)) if path.exists() else []
 
-    def _champion_path(self, job: str) -> Location:
-        return self.root / _check_name("job", job, _NAME) / "champion.json"
+    def _champion_log(self, job: str, slot: str) -> Location:
+        return self.root / _check_name("job", job, _NAME) / "_champions" / _check_name("slot", slot, _NAME)
 
-    def champion(self, job: str) -> dict[str, ModelRef]:
-        path = self._champion_path(job)
-        if not path.exists():
-            raise NoChampionError(f"no champion model for {job!r} yet: materialize its models first")
-        current = read_json(path)["current"]
-        return {model: ModelRef(job, model, version) for model, version in current["models"].items()}
+    def champion_history(self, job: str, slot: str = DEFAULT_SLOT) -> list[dict]:
+        log = self._champion_log(job, slot)
+        entries = sorted(p.name for p in log.iterdir() if p.name.endswith(".json")) if log.exists() else []
+        return [read_json(log / name) for name in entries]
 
-    def champion_history(self, job: str) -> list[dict]:
-        path = self._champion_path(job)
-        return read_json(path)["history"] if path.exists() else []
+    def champion(self, job: str, slot: str = DEFAULT_SLOT) -> dict[str, ModelRef]:
+        history = self.champion_history(job, slot)
+        if not history:
+            raise NoChampionError(f"no champion model for {job!r} ({slot}) yet: materialize its models first")
+        return {model: ModelRef(job, model, version) for model, version in history[-1]["models"].items()}
 
-    def promote(self, job: str, models: dict[str, ModelRef], reason: str) -> None:
+    def slots(self, job: str) -> list[str]:
+        area = self.root / _check_name("job", job, _NAME) / "_champions"
+        return sorted(p.name for p in area.iterdir() if _NAME.match(p.name)) if area.exists() else []
+
+    def _append(self, job: str, slot: str, models: dict[str, str], reason: str) -> None:
+        entry = {"models": dict(sorted(models.items())), "reason": reason,
+                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        write_json(self._champion_log(job, slot) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json", entry)
+
+    def promote(self, job: str, models: dict[str, ModelRef], reason: str, slot: str = DEFAULT_SLOT) -> None:
         for ref in models.values():
             self.metadata(ref)  # must exist
-        history = self.champion_history(job)
-        entry = {"models": {m: r.version for m, r in sorted(models.items())}, "reason": reason,
-                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        if history and history[-1]["models"] == entry["models"]:
+        history = self.champion_history(job, slot)
+        versions = {m: r.version for m, r in models.items()}
+        if history and history[-1]["models"] == versions:
             return
-        write_json(self._champion_path(job), {"current": entry, "history": history + [entry]})
+        self._append(job, slot, versions, reason)
 
-    def rollback(self, job: str, reason: str) -> dict[str, ModelRef]:
+    def rollback(self, job: str, reason: str, slot: str = DEFAULT_SLOT) -> dict[str, ModelRef]:
         """Point the champion back at the previous distinct entry; nothing is deleted."""
-        history = self.champion_history(job)
+        history = self.champion_history(job, slot)
         current = history[-1]["models"] if history else None
         previous = next((h for h in reversed(history) if h["models"] != current), None)
         if previous is None:
-            raise NoChampionError(f"{job!r} has no earlier champion to roll back to")
-        refs = {m: ModelRef(job, m, v) for m, v in previous["models"].items()}
-        entry = {"models": previous["models"], "reason": f"rollback: {reason}",
-                 "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_json(self._champion_path(job), {"current": entry, "history": history + [entry]})
-        return refs
+            raise NoChampionError(f"{job!r} ({slot}) has no earlier champion to roll back to")
+        self._append(job, slot, previous["models"], f"rollback: {reason}")
+        return {m: ModelRef(job, m, v) for m, v in previous["models"].items()}

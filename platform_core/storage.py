@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Iterator, Union
 
 from upath import UPath
-
-from platform_core.quarters import Quarter
 
 SUCCESS_MARKER = "_SUCCESS"
 CURRENT_POINTER = "_CURRENT"
@@ -67,32 +65,55 @@ def remote_filesystems() -> list:
     return list(_filesystems.values())
 
 
+_LABEL = re.compile(r"^[0-9a-z][0-9a-z_-]{0,63}$")
+
+
+def partition_label(partition: object) -> str:
+    """The text a partition is filed under (`2025q3`, `2025-08-15`, `2025-07`, `e0042`): only
+    lowercase letters, digits, `-` and `_`, so no label can reach outside its folder."""
+    label = str(partition)
+    if not _LABEL.match(label):
+        raise ValueError(f"invalid partition label {label!r}: expected lowercase letters, digits, '-' and '_'")
+    return label
+
+
+def _name(kind: str, value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"invalid {kind} {value!r}: expected lowercase letters, digits and '_'")
+    return value
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
 @dataclass(frozen=True)
 class DataLayout:
+    """Every path, keyed by job and partition: `landing/<job>[_<feed>]/<partition>`,
+    `truth/...` likewise, `warehouse/<job>/<table>/<partition>`, `models/<job>/...`."""
+
     root: Location
 
     @classmethod
     def at(cls, root: str | os.PathLike) -> "DataLayout":
         return cls(location(root))
 
-    def landing(self, job: str, quarter: Quarter) -> Location:
-        return self.root / "landing" / job / quarter.label
+    def landing_area(self, job: str, feed: str | None = None) -> Location:
+        """Where a job's deliveries of one feed arrive, one folder per partition."""
+        return self.root / "landing" / (_name("job", job) + (f"_{_name('feed', feed)}" if feed else ""))
 
-    def truth(self, job: str, quarter: Quarter) -> Location:
+    def landing(self, job: str, partition: object, feed: str | None = None) -> Location:
+        return self.landing_area(job, feed) / partition_label(partition)
+
+    def truth(self, job: str, partition: object, feed: str | None = None) -> Location:
         """Ground truth of the synthetic world: kept apart, never read by training."""
-        return self.root / "truth" / job / quarter.label
+        return self.root / "truth" / (_name("job", job) + (f"_{_name('feed', feed)}" if feed else "")) / partition_label(partition)
 
-    def table(self, name: str, quarter: Quarter) -> Location:
-        return self.root / "warehouse" / name / quarter.label
+    def table_area(self, job: str, name: str) -> Location:
+        """A table's folder, one sub-folder per partition."""
+        return self.root / "warehouse" / _name("job", job) / _name("table", name)
 
-    def daily_landing(self, job: str, day: date) -> Location:
-        return self.root / "landing" / f"{job}_daily" / day.isoformat()
-
-    def daily_truth(self, job: str, day: date) -> Location:
-        return self.root / "truth" / f"{job}_daily" / day.isoformat()
-
-    def daily_table(self, name: str, day: date) -> Location:
-        return self.root / "warehouse" / name / day.isoformat()
+    def table(self, job: str, name: str, partition: object) -> Location:
+        return self.table_area(job, name) / partition_label(partition)
 
     @property
     def models(self) -> Location:

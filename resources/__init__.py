@@ -1,6 +1,6 @@
-"""Dagster resources: configured from environment variables, with working local defaults."""
+"""Dagster resources shared by every job: the warehouse (data directory, registry, catalog).
+Each job's own settings resource lives in its folder (platform_assets/<job>/config.py)."""
 
-from resources.predict_age_config import PredictAgeConfig
 from resources.warehouse import Warehouse
 
-__all__ = ["PredictAgeConfig", "Warehouse"]
+__all__ = ["Warehouse"]

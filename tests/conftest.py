@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_core.generator import generate_snapshot
+from platform_assets.predict_age.logic.generator import generate_snapshot
 from platform_core.quarters import Quarter
 from platform_core.storage import DataLayout
 

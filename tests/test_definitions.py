@@ -1,7 +1,7 @@
 import dagster as dg
 
 from platform_assets.definitions import defs
-from platform_assets.partitions import PREDICT_AGE_BATCHES
+from platform_assets.predict_age.partitions import PREDICT_AGE_BATCHES
 
 
 def test_definitions_load_and_validate():

@@ -12,7 +12,7 @@ import yaml
 from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 
-from platform_assets.jobs import jobs
+from platform_assets.predict_age.jobs import jobs
 from resources.environment import ENVIRONMENTS, PlatformEnvironmentError, platform_environment
 
 pytestmark = pytest.mark.integration

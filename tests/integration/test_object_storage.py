@@ -14,18 +14,18 @@ import dagster as dg
 import pytest
 
 from platform_assets.common import JOB, latest_metadata
-from platform_assets.jobs import DAILY, PUBLISH
-from platform_assets.partitions import batch_partitions
-from platform_assets.run_quarter import run_quarter
-from platform_assets.sensors import predict_age_snapshot_sensor
+from platform_assets.predict_age.jobs import DAILY, PUBLISH
+from platform_assets.predict_age.partitions import batch_partitions
+from tests.predict_age.helpers import run_quarter
+from platform_assets.predict_age.sensors import predict_age_snapshot_sensor
 from platform_core import duck
-from platform_core.generator import generate_daily_arrivals, generate_snapshot
+from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
 from platform_core.quarters import parse_day
 from platform_core.storage import CURRENT_POINTER, SUCCESS_MARKER, DataLayout, atomic_dir, current, scratch_dir
 from tests.conftest import QUARTER, SMALL_ROWS
 from tests.integration.servers import BUCKET
-from tests.test_quarter_end_to_end import definitions
-from tests.test_sensors import tick
+from tests.predict_age.helpers import definitions
+from tests.predict_age.test_sensors import tick
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -76,11 +76,11 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
         versions = latest_metadata(s3_instance, "age_models", QUARTER.partition_key)["versions"]
     assert versions == on_disk["stages"]["age_models"][0]["versions"]  # byte-identical models, same registry entries
 
-    remote_final = remote.table("final_results", QUARTER)
+    remote_final = remote.table("predict_age", "final_results", QUARTER)
     assert (remote_final / CURRENT_POINTER).exists()
     rows = final_rows(current(remote_final))
     assert len(rows) == SMALL_ROWS
-    assert rows == final_rows(data_layout.table("final_results", QUARTER))  # same table, row for row
+    assert rows == final_rows(data_layout.table("predict_age", "final_results", QUARTER))  # same table, row for row
     assert set(scratch_dir().iterdir()) == before_scratch  # no local temporary left behind
     assert any(remote.root.fs.find(f"{BUCKET}/dagster-logs"))  # step logs in the object store
 
@@ -104,7 +104,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     assert final_rows(current(remote_final)) == rows  # re-running the partition gives the same table
 
     day = parse_day("2025-08-15")  # a daily partition on S3: scored by the champion stored there
-    generate_daily_arrivals(remote.daily_landing(JOB, day), remote.daily_truth(JOB, day), day, 2_000)
+    generate_daily_arrivals(remote.landing(JOB, day, feed="daily"), remote.truth(JOB, day, feed="daily"), day, 2_000)
     with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:
         daily = definitions(remote).resolve_job_def(DAILY).execute_in_process(instance=s3_instance, partition_key="2025-08-15")
     assert daily.success
@@ -113,7 +113,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
 
 
 def test_failed_write_leaves_the_current_version(s3_endpoint):
-    target = remote_layout("atomic").table("final_results", QUARTER)
+    target = remote_layout("atomic").table("predict_age", "final_results", QUARTER)
     with atomic_dir(target) as tmp:
         (tmp / "part-000.parquet").write_bytes(b"first")
     good = current(target)

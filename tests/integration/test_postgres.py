@@ -10,11 +10,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_assets.jobs import PREPARE
-from platform_assets.partitions import batch_partitions
+from platform_assets.predict_age.jobs import PREPARE
+from platform_assets.predict_age.partitions import batch_partitions
 from tests.conftest import QUARTER
 from tests.integration.servers import BUCKET
-from tests.test_quarter_end_to_end import definitions
+from tests.predict_age.helpers import definitions
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

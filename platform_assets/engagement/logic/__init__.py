@@ -1,0 +1,1 @@
+"""Plain-Python logic of the engagement job: synthetic world, model, scoring and gates (no Dagster)."""

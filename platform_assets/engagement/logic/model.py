@@ -1,0 +1,302 @@
+"""The engagement model: impute, SelectKBest(f_regression), StandardScaler, XGBoost; stored without pickle.
+
+`EngagementPipeline` keeps every fitted number as plain JSON plus the booster as UBJ, so a stored
+model is data, not code. `tune` measures the seed's full GridSearchCV against faster searches of
+the same grid; `train` is the whole training step (split, tune, fit, calibrate, test).
+
+Confidence has one meaning: the probability that the engagement tier assigned to a score is the
+tier of the customer's (noisy) engagement label. With F the empirical CDF of calibration
+residuals r = label - prediction (101 quantiles), the label of a customer scored s lies in tier
+[lo, hi) with probability F(hi - s) - F(lo - s); the first tier's lower edge and the last tier's
+upper edge are open (labels are clipped to [0, 1]), so F is 0 and 1 there. The residuals come
+from a calibration slice of the training split that the booster did not see.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from platform_assets.engagement.logic.scoring import ENGAGEMENT_TIERS, feature_matrix, tier_index
+from platform_assets.engagement.logic.world import FEATURES, LABEL, PROTECTED
+
+GRID = {
+    "n_estimators": [50, 100, 200],
+    "max_depth": [3, 6, 9],
+    "learning_rate": [0.01, 0.1, 0.3],
+    "subsample": [0.8, 1.0],
+    "colsample_bytree": [0.8, 1.0],
+}
+DEFAULT_SEARCH = "early_stopping"
+SearchMethod = Literal["grid", "halving", "early_stopping"]
+RESIDUAL_LEVELS = np.linspace(0.0, 1.0, 101)
+TOP_FEATURES = 15
+
+
+@dataclass
+class EngagementPipeline:
+    features: list[str]
+    medians: list[float]
+    selected: list[str]
+    mean: list[float]
+    scale: list[float]
+    booster_ubj: bytes
+    params: dict
+    residual_quantiles: list[float] = field(default_factory=list)
+    _booster: object = field(default=None, init=False, repr=False, compare=False)
+
+    def booster(self, nthread: int = 2):
+        """The XGBoost Booster, loaded once per instance."""
+        import xgboost as xgb
+
+        if self._booster is None:
+            self._booster = xgb.Booster(model_file=bytearray(self.booster_ubj))
+        self._booster.set_param({"nthread": nthread})
+        return self._booster
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Selected columns of X, medians for missing values, standardized (float32)."""
+        columns = [self.features.index(name) for name in self.selected]
+        selected = X[:, columns].astype(np.float32, copy=True)
+        medians = np.asarray(self.medians, dtype=np.float32)[columns]
+        missing = np.isnan(selected)
+        if missing.any():
+            selected[missing] = np.broadcast_to(medians, selected.shape)[missing]
+        selected -= np.asarray(self.mean, dtype=np.float32)
+        selected /= np.asarray(self.scale, dtype=np.float32)
+        return selected
+
+    def predict(self, X: np.ndarray, nthread: int = 2) -> np.ndarray:
+        """Engagement in [0, 1] for rows of X (all `features` columns, in order)."""
+        return np.clip(self.booster(nthread).inplace_predict(self.transform(X)), 0.0, 1.0)
+
+    def confidence(self, scores: np.ndarray) -> np.ndarray:
+        """P(assigned engagement tier == label's tier), from the calibration residual CDF (module docstring)."""
+        quantiles = np.asarray(self.residual_quantiles)
+        tier = tier_index(scores)
+        lows = np.array([low for low, _, _ in ENGAGEMENT_TIERS])
+        highs = np.array([high for _, high, _ in ENGAGEMENT_TIERS])
+        below = np.where(tier == 0, 0.0, np.interp(lows[tier] - scores, quantiles, RESIDUAL_LEVELS))
+        upto = np.where(tier == len(ENGAGEMENT_TIERS) - 1, 1.0, np.interp(highs[tier] - scores, quantiles, RESIDUAL_LEVELS))
+        return np.clip(upto - below, 0.0, 1.0)
+
+    def to_files(self) -> dict[str, bytes]:
+        """{"pipeline.json": every fitted number, "model.ubj": the booster}; no pickle."""
+        meta = {
+            "features": self.features, "medians": self.medians, "selected": self.selected, "mean": self.mean,
+            "scale": self.scale, "params": self.params, "residual_quantiles": self.residual_quantiles,
+        }
+        return {"pipeline.json": json.dumps(meta, indent=1).encode(), "model.ubj": bytes(self.booster_ubj)}
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes]) -> EngagementPipeline:
+        return cls(**json.loads(files["pipeline.json"]), booster_ubj=bytes(files["model.ubj"]))
+
+
+def split(y: np.ndarray, seed: int, test_share: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices, stratified by engagement quartile."""
+    from sklearn.model_selection import train_test_split
+
+    quartile = np.searchsorted(np.quantile(y, [0.25, 0.5, 0.75]), y, side="right")
+    return train_test_split(np.arange(len(y)), test_size=test_share, random_state=seed, stratify=quartile)
+
+
+def _booster_params(params: dict, seed: int, nthread: int) -> dict:
+    rest = {key: value for key, value in params.items() if key != "n_estimators"}
+    return {"objective": "reg:squarederror", "tree_method": "hist", "seed": seed, "nthread": nthread, **rest}
+
+
+def _preprocess(X: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(medians of all columns, selected column indices in input order, mean, scale) fitted on X."""
+    from sklearn.feature_selection import SelectKBest, f_regression
+
+    medians = np.nanmedian(X, axis=0)
+    imputed = np.where(np.isnan(X), medians, X)
+    columns = np.flatnonzero(SelectKBest(f_regression, k=k).fit(imputed, y).get_support())
+    mean = imputed[:, columns].mean(axis=0)
+    scale = imputed[:, columns].std(axis=0)
+    return medians, columns, mean, np.where(scale > 0, scale, 1.0)
+
+
+def fit_pipeline(X_train: np.ndarray, y_train: np.ndarray, k: int, params: dict, seed: int, nthread: int) -> EngagementPipeline:
+    """Impute, select k features, scale, boost `params["n_estimators"]` rounds (hist)."""
+    import xgboost as xgb
+
+    medians, columns, mean, scale = _preprocess(X_train, y_train, k)
+    pipeline = EngagementPipeline(
+        features=list(FEATURES), medians=[float(v) for v in medians], selected=[FEATURES[j] for j in columns],
+        mean=[float(v) for v in mean], scale=[float(v) for v in scale], booster_ubj=b"", params=dict(params),
+    )
+    data = xgb.DMatrix(pipeline.transform(X_train), label=y_train, feature_names=pipeline.selected, nthread=nthread)
+    booster = xgb.train(_booster_params(params, seed, nthread), data, num_boost_round=int(params["n_estimators"]))
+    pipeline.booster_ubj = bytes(booster.save_raw("ubj"))
+    return pipeline
+
+
+def _sklearn_search(X, y, k, grid, seed, n_jobs, folds, halving: bool) -> dict:
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.feature_selection import SelectKBest, f_regression
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, KFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from xgboost import XGBRegressor
+
+    estimator = Pipeline([
+        ("impute", SimpleImputer(strategy="median")),
+        ("select", SelectKBest(f_regression, k=k)),
+        ("scale", StandardScaler()),
+        ("model", XGBRegressor(tree_method="hist", n_jobs=1, random_state=seed)),
+    ])
+    param_grid = {f"model__{name}": values for name, values in grid.items()}
+    cv = KFold(folds, shuffle=True, random_state=seed)
+    if halving:
+        search = HalvingGridSearchCV(estimator, param_grid, factor=3, cv=cv, scoring="r2", n_jobs=n_jobs, refit=False, random_state=seed)
+    else:
+        search = GridSearchCV(estimator, param_grid, cv=cv, scoring="r2", n_jobs=n_jobs, refit=False)
+    search.fit(X, y)
+    fits = int(np.sum(search.n_candidates_)) * folds if halving else len(search.cv_results_["params"]) * folds
+    return {
+        "best_params": {name.removeprefix("model__"): value for name, value in search.best_params_.items()},
+        "cv_r2": float(search.best_score_),
+        "candidates": len(search.cv_results_["params"]) if not halving else int(search.n_candidates_[0]),
+        "fits": fits,
+    }
+
+
+def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds) -> dict:
+    """Each (depth, rate, subsample, colsample) boosted once per fold up to max(n_estimators) rounds.
+
+    The validation-fold error after every round is recorded, so the n_estimators axis costs one
+    fit instead of three, and the best round count is read from the fold-averaged R² curve (any
+    round up to the grid's largest, not only the grid's values). Preprocessing and the binned
+    training matrix are built once per fold and shared by all candidates.
+    """
+    import xgboost as xgb
+    from sklearn.model_selection import KFold
+
+    rounds = max(grid["n_estimators"])
+    others = [name for name in grid if name != "n_estimators"]
+    combos = [dict(zip(others, values)) for values in product(*(grid[name] for name in others))]
+    curves = np.zeros((len(combos), rounds))
+    for train_rows, valid_rows in KFold(folds, shuffle=True, random_state=seed).split(X):
+        medians, columns, mean, scale = _preprocess(X[train_rows], y[train_rows], k)
+
+        def prepared(rows):
+            return ((np.where(np.isnan(X[rows]), medians, X[rows])[:, columns] - mean) / scale).astype(np.float32)
+
+        train = xgb.QuantileDMatrix(prepared(train_rows), label=y[train_rows], nthread=n_jobs)
+        valid = xgb.DMatrix(prepared(valid_rows), label=y[valid_rows], nthread=n_jobs)
+        variance = float(np.var(y[valid_rows]))
+        for i, combo in enumerate(combos):
+            history: dict = {}
+            xgb.train(
+                _booster_params({**combo, "eval_metric": "rmse"}, seed, n_jobs), train, num_boost_round=rounds,
+                evals=[(valid, "valid")], evals_result=history, early_stopping_rounds=max(10, rounds // 10), verbose_eval=False,
+            )
+            rmse = np.asarray(history["valid"]["rmse"])
+            curve = np.full(rounds, rmse[-1])  # stopped early: later rounds count as no better than the last
+            curve[: len(rmse)] = rmse
+            curves[i] += 1.0 - curve**2 / variance
+    curves /= folds
+    best_combo, best_round = np.unravel_index(np.argmax(curves), curves.shape)
+    return {
+        "best_params": {"n_estimators": int(best_round) + 1, **combos[best_combo]},
+        "cv_r2": float(curves[best_combo, best_round]),
+        "candidates": len(combos),
+        "fits": len(combos) * folds,
+    }
+
+
+def tune(X: np.ndarray, y: np.ndarray, method: SearchMethod = DEFAULT_SEARCH, seed: int = 7, n_jobs: int = 2, folds: int = 5,
+         k: int = 45, grid: dict | None = None) -> dict:
+    """Best params of `grid` (default GRID) by `method`, with CV R², candidates, fits and seconds."""
+    grid = grid or GRID
+    start = time.perf_counter()
+    if method == "early_stopping":
+        result = _early_stopping_search(X, y, k, grid, seed, n_jobs, folds)
+    elif method in ("grid", "halving"):
+        result = _sklearn_search(X, y, k, grid, seed, n_jobs, folds, halving=method == "halving")
+    else:
+        raise ValueError(f"unknown search method {method!r}")
+    return {"method": method, **result, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
+    error = y - pred
+    r2 = 1.0 - float(np.sum(error**2)) / float(np.sum((y - y.mean()) ** 2))
+    return {"r2": r2, "rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error))), "rows": int(len(y))}
+
+
+def tier_accuracy(y: np.ndarray, pred: np.ndarray, confidence: np.ndarray) -> dict:
+    """Mean confidence against the observed share of rows whose label tier is the predicted tier, overall and by confidence decile."""
+    hit = tier_index(np.clip(y, 0.0, 1.0)) == tier_index(pred)
+    edges = np.quantile(confidence, np.linspace(0.0, 1.0, 11)[1:-1])
+    decile = np.searchsorted(edges, confidence, side="right")
+    by_decile = [
+        {"decile": d + 1, "rows": int(np.sum(decile == d)), "mean_confidence": round(float(confidence[decile == d].mean()), 4),
+         "observed": round(float(hit[decile == d].mean()), 4)}
+        for d in range(10) if np.any(decile == d)
+    ]
+    return {"rows": int(len(y)), "mean_confidence": float(confidence.mean()), "observed": float(hit.mean()), "hits": int(hit.sum()),
+            "by_decile": by_decile}
+
+
+@dataclass
+class TestSplit:
+    """What the gates need from the held-out test rows."""
+
+    y: np.ndarray
+    pred: np.ndarray
+    confidence: np.ndarray
+    groups: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]  # selected feature columns, as seen by the model (before imputation)
+
+
+@dataclass
+class TrainedEngagement:
+    pipeline: EngagementPipeline
+    metrics: dict
+    search: dict
+    test: TestSplit
+    selected: list[str]
+    feature_importance: list[dict]
+
+
+def feature_importance(pipeline: EngagementPipeline, top: int = TOP_FEATURES) -> list[dict]:
+    """Top features by share of total gain."""
+    gain = pipeline.booster().get_score(importance_type="total_gain")
+    total = sum(gain.values()) or 1.0
+    ranked = sorted(gain.items(), key=lambda item: -item[1])[:top]
+    return [{"feature": name, "gain_share": round(value / total, 4)} for name, value in ranked]
+
+
+def train(labelled: pl.DataFrame, k: int = 45, seed: int = 7, search: SearchMethod = DEFAULT_SEARCH, nthread: int = 2,
+          calibration_share: float = 0.15, grid: dict | None = None, folds: int = 5) -> TrainedEngagement:
+    """Split 80/20 by quartile, tune and fit on the training split less a calibration slice, calibrate, test."""
+    X = feature_matrix(labelled)
+    y = labelled[LABEL].to_numpy().astype(np.float64)
+    train_rows, test_rows = split(y, seed)
+    fit_part, calibration_part = split(y[train_rows], seed + 1, calibration_share)
+    fit_rows, calibration_rows = train_rows[fit_part], train_rows[calibration_part]
+
+    searched = tune(X[fit_rows], y[fit_rows], search, seed, nthread, folds, k, grid)
+    pipeline = fit_pipeline(X[fit_rows], y[fit_rows], k, searched["best_params"], seed, nthread)
+    residuals = y[calibration_rows] - pipeline.predict(X[calibration_rows], nthread)
+    pipeline.residual_quantiles = [float(v) for v in np.quantile(residuals, RESIDUAL_LEVELS)]
+
+    pred = pipeline.predict(X[test_rows], nthread).astype(np.float64)
+    metrics = regression_metrics(y[test_rows], pred)
+    metrics["rounded"] = {"r2": round(metrics["r2"], 4), "rmse": round(metrics["rmse"], 4), "mae": round(metrics["mae"], 4)}
+    test = TestSplit(
+        y=y[test_rows], pred=pred, confidence=pipeline.confidence(pred),
+        groups={name: labelled[name].to_numpy()[test_rows] for name in PROTECTED},
+        features={name: X[test_rows, FEATURES.index(name)] for name in pipeline.selected},
+    )
+    return TrainedEngagement(pipeline, metrics, searched, test, list(pipeline.selected), feature_importance(pipeline))

@@ -1,0 +1,1 @@
+"""predict_age's plain logic: never imports dagster."""

@@ -1,0 +1,92 @@
+"""predict_age's gates as plain functions: the model gates that decide promotion and the
+final-table checks that quarterly and daily tables share."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from platform_core.fairness import FairnessThresholds, evaluate_gate
+from platform_core.gates import GateResult
+from platform_core.reports import markdown_table
+
+MODEL_GATES = {
+    "holdout_quality": "XGBoost held-out MAE and share within 5 years meet the configured floors.",
+    "beats_baseline": "XGBoost beats the Ridge baseline on held-out MAE.",
+    "interval_calibration": "The calibrated interval covers its nominal share of held-out rows, within the tolerance.",
+    "confidence_ranks_errors": "Held-out MAE falls as confidence rises: decile MAE strongly anti-correlated with confidence.",
+    "fairness": "Per-group MAE ratio and |bias| across gender, region and age band within the configured thresholds.",
+    "not_worse_than_champion": "Held-out MAE no worse than the current champion's on the same rows, beyond the tolerance.",
+}
+FINAL_TABLE_GATES = {
+    "row_count_matches_source": "One row per distinct source pid.",
+    "pid_unique": "No pid appears twice.",
+    "full_coverage": "Every row has a predicted_age.",
+    "age_in_bounds": "Every predicted_age lies within the configured bounds.",
+    "confidence_in_unit_range": "Every confidence_score lies in [0, 1].",
+    "sources_consistent": "Rows with a usable existing age carry it (EXISTING_*); the rest are ML_PREDICTION or DEFAULT_RULE.",
+}
+
+
+def fairness_gates(fairness: list[dict], general: FairnessThresholds, age_bands: FairnessThresholds) -> list[dict]:
+    """One gate per attribute; age bands have their own thresholds (see platform_core.fairness)."""
+    return [{"attribute": attribute, **evaluate_gate([r for r in fairness if r["attribute"] == attribute],
+                                                     age_bands if attribute == "age_band" else general)}
+            for attribute in ("gender", "region", "age_band")]
+
+
+def decile_correlation(deciles: list[dict]) -> float:
+    """Spearman correlation between confidence decile and MAE (-1: MAE falls as confidence rises);
+    scipy ranks ties by their average rank."""
+    mae = np.array([d["mae"] for d in deciles])
+    if len(mae) <= 2 or np.all(mae == mae[0]):
+        return -1.0 if len(mae) <= 2 else 0.0
+    return float(spearmanr(np.arange(len(mae)), mae).statistic)
+
+
+def model_gates(ev: dict, config) -> tuple[list[GateResult], list[dict]]:
+    """The six model gates of a quarter's evaluation (`train_age_models`), and the per-attribute
+    fairness table. `config` carries the thresholds (PredictAgeConfig's fields)."""
+    coverage, nominal = ev["interval"]["coverage"], config.interval_coverage
+    # the configured tolerance, widened to the 99% binomial band when the test split is small
+    allowed = max(config.interval_tolerance, 2.576 * float(np.sqrt(nominal * (1 - nominal) / ev["test_rows"])))
+    deciles = ev["confidence_deciles"]
+    correlation = decile_correlation(deciles)
+    fairness = fairness_gates(
+        ev["fairness"],
+        FairnessThresholds(config.fairness_max_mae_ratio, config.fairness_max_abs_bias, config.fairness_min_group_rows),
+        FairnessThresholds(config.fairness_age_band_max_mae_ratio, config.fairness_age_band_max_abs_bias,
+                           config.fairness_min_group_rows))
+    xgb, champion_mae = ev["xgboost"], ev.get("champion", {}).get("mae")
+    gates = [
+        GateResult("holdout_quality", xgb["mae"] <= config.max_holdout_mae and xgb["within_5"] >= config.min_holdout_within_5,
+                   {"mae": xgb["mae"], "within_5": xgb["within_5"], "max_mae": config.max_holdout_mae,
+                    "min_within_5": config.min_holdout_within_5}),
+        GateResult("beats_baseline", xgb["mae"] < ev["ridge"]["mae"],
+                   {"xgboost_mae": xgb["mae"], "ridge_mae": ev["ridge"]["mae"]}),
+        GateResult("interval_calibration", abs(coverage - nominal) <= allowed,
+                   {"coverage": coverage, "nominal": nominal, "allowed_deviation": round(allowed, 4),
+                    "mean_width": ev["interval"]["mean_width"]}),
+        GateResult("confidence_ranks_errors", correlation <= -0.6 and deciles[-1]["mae"] < deciles[0]["mae"],
+                   {"spearman": round(correlation, 4), "lowest_decile_mae": deciles[0]["mae"],
+                    "highest_decile_mae": deciles[-1]["mae"]}),
+        GateResult("fairness", all(g["passed"] for g in fairness),
+                   {"gates": markdown_table(fairness), "groups": markdown_table(ev["fairness"])}),
+        GateResult("not_worse_than_champion",
+                   champion_mae is None or xgb["mae"] <= champion_mae * (1 + config.champion_tolerance),
+                   {"candidate_mae": xgb["mae"], "champion_mae": champion_mae,
+                    "champion": ev.get("champion", {}).get("version", "none yet"), "tolerance": config.champion_tolerance}),
+    ]
+    return gates, fairness
+
+
+def final_table_gates(f: dict) -> list[GateResult]:
+    """The checks of a final table (a quarter's or a day's), from the merge's figures."""
+    return [
+        GateResult("row_count_matches_source", f["rows"] == f["source_pids"], {"rows": f["rows"], "source_pids": f["source_pids"]}),
+        GateResult("pid_unique", f["distinct_pids"] == f["rows"], {"rows": f["rows"], "distinct_pids": f["distinct_pids"]}),
+        GateResult("full_coverage", f["null_ages"] == 0, {"null_ages": f["null_ages"]}),
+        GateResult("age_in_bounds", f["out_of_range_ages"] == 0, {"out_of_range": f["out_of_range_ages"]}),
+        GateResult("confidence_in_unit_range", f["bad_confidence"] == 0, {"bad_confidence": f["bad_confidence"]}),
+        GateResult("sources_consistent", f["inconsistent_sources"] == 0, {"inconsistent": f["inconsistent_sources"]}),
+    ]

@@ -1,0 +1,76 @@
+"""The execution summary `make run` prints, modelled on the reference run's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platform_core.quarters import Quarter
+
+SOURCES = ["EXISTING_APPROX_AGE", "EXISTING_BIRTH_YEAR", "ML_PREDICTION", "DEFAULT_RULE"]
+
+
+def _n(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _stage_row(name: str, records: list[dict]) -> str:
+    seconds = sum(r.get("duration_s", 0) or 0 for r in records)
+    rows_in = sum(r.get("rows_in", 0) or 0 for r in records) if any("rows_in" in r for r in records) else None
+    rows_out = sum(r.get("rows_out", 0) or 0 for r in records) if any("rows_out" in r for r in records) else None
+    rate = f"{rows_in / seconds:,.0f}" if rows_in and seconds else "-"
+    label = f"{name} ({len(records)} batches)" if len(records) > 1 else name
+    return f"  {label:<34} {seconds:>9.2f} {_n(rows_in):>13} {_n(rows_out):>13} {rate:>12}"
+
+
+def _metrics_row(name: str, m: dict) -> str:
+    return (f"  {name:<10} MAE {m['mae']:>6.3f}  RMSE {m['rmse']:>6.3f}  R² {m['r2']:>6.3f}  "
+            f"within 5 y {100 * m['within_5']:>5.1f}%  bias {m['bias']:>+6.3f}  (n={m['rows']:,})")
+
+
+def format_summary(recorded: dict, catalog: Path) -> str:
+    stages, label = recorded["stages"], Quarter.parse(recorded["partition"]).label
+    lines = [f"predict_age {label}: execution summary", "",
+             f"  {'stage':<34} {'seconds':>9} {'rows in':>13} {'rows out':>13} {'rows/s':>12}"]
+    lines += [_stage_row(name, records) for name, records in stages.items() if records]
+    lines.append(f"  {'end to end (wall, incl. Dagster runs)':<34} {recorded['wall_s']:>9.2f}   {len(recorded['runs'])} runs")
+
+    qa = stages["human_qa"][0]
+    by_source = {r["prediction_source"]: r for r in qa["by_source"]}
+    total = sum(r["rows"] for r in by_source.values())
+    lines += ["", f"Final table: {total:,} rows, view predict_age_final_results_{label} in {catalog}"]
+    for source in SOURCES:
+        r = by_source.get(source, {"rows": 0, "pct": 0.0, "mean_confidence": None})
+        conf = "-" if r["mean_confidence"] is None else f"{r['mean_confidence']:.3f}"
+        lines.append(f"  {source:<22} {r['rows']:>13,}  {r['pct']:>6.2f}%  mean confidence {conf}")
+
+    models = stages["age_models"][0]
+    interval = models["interval"]
+    lines += ["", f"Models (held-out test split of rows with an existing age; trained in {models['duration_s']:.1f}s)",
+              _metrics_row("ridge", models["ridge"]), _metrics_row("xgboost", models["xgboost"]),
+              f"  interval   nominal {100 * interval['nominal']:.0f}%: held-out coverage {100 * interval['coverage']:.1f}%, "
+              f"mean width {interval['mean_width']:.2f} y",
+              f"  champion   {', '.join(models['versions'].values())} (promoted: {models['promoted']})"]
+    for gate in models.get("fairness_gates", []):
+        lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']}, worst |bias| "
+                     f"{gate['max_abs_bias']} y over {gate['groups_gated']} groups: {'pass' if gate['passed'] else 'FAIL'}")
+    missing = stages.get("missing_rows_evaluation") or [{}]
+    if "xgboost" in missing[0]:
+        lines += [f"Same models on previously-missing rows against ground truth (synthetic world, sample n={missing[0]['rows_in']:,})",
+                  _metrics_row("ridge", missing[0]["ridge"]), _metrics_row("xgboost", missing[0]["xgboost"])]
+
+    truth = qa.get("truth_accuracy") or []
+    if truth:
+        lines += ["", "Accuracy against ground truth (synthetic world; previously-missing rows are ML_PREDICTION/DEFAULT_RULE)"]
+        for r in truth:
+            lines.append(f"  {r['prediction_source']:<22} MAE {r['mae']:>6.3f}  RMSE {r['rmse']:>6.3f}  "
+                         f"within 5 y {r['within_5_pct']:>5.1f}%  bias {r['bias']:>+6.3f}  (n={r['rows']:,})")
+
+    batches = stages["prediction_batches"]
+    predicted = sum(b["rows_out"] for b in batches)
+    seconds = sum(b["duration_s"] for b in batches)
+    checks = recorded["checks"]
+    failed = [c["check"] for c in checks if not c["passed"]]
+    lines += ["", f"Throughput: prediction {predicted:,} rows in {seconds:.2f}s = {predicted / max(seconds, 1e-9):,.0f} rows/s "
+                  f"(reference: ~1,445 rows/s per container)",
+              f"Checks: {len(checks) - len(failed)}/{len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else "")]
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""`make run JOB=<job>`: one partition of a job end to end through Dagster, then its summary.
+
+The run order is not written here: it comes from the asset graph. The job's run selection is
+cut into stages, where an asset joins the stage of its latest dependency unless its partitions
+definition differs (then it starts the next stage); each stage is one in-process run on the
+configured instance (DAGSTER_HOME), of every partition that maps to the requested one
+(predict_age: prepare, 8 batches, publish). A run that fails, or fails a blocking check, stops
+the job with one clean paragraph; the trace stays in the run's log. The summary is read back
+from the instance's records, so it shows what Dagster recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import defaultdict
+
+import dagster as dg
+
+from platform_assets.common import latest_metadata
+from platform_assets.job import PlatformJob
+from platform_assets.sensors import landing_events
+from platform_core.storage import DataLayout
+
+LOG_LEVEL = os.getenv("PLATFORM_LOG_LEVEL", "CRITICAL")  # our own lines report progress; traces stay in the run log
+
+
+class JobRunFailed(RuntimeError):
+    pass
+
+
+def stages(defs: dg.Definitions, selection: dg.AssetSelection) -> list[list[dg.AssetKey]]:
+    """The selection's assets in runs: a new run wherever the partitions definition changes."""
+    graph = defs.resolve_asset_graph()
+    keys = selection.resolve(graph)
+    stage_of: dict[dg.AssetKey, tuple[int, int]] = {}  # (stage, depth within the selection)
+
+    def stage(key: dg.AssetKey) -> tuple[int, int]:
+        if key not in stage_of:
+            node = graph.get(key)
+            parents = [p for p in node.parent_keys if p in keys]
+            stage_of[key] = (max((stage(p)[0] + (graph.get(p).partitions_def != node.partitions_def) for p in parents), default=0),
+                             max((stage(p)[1] + 1 for p in parents), default=0))
+        return stage_of[key]
+
+    grouped: dict[int, list[dg.AssetKey]] = defaultdict(list)
+    for key in sorted(keys, key=lambda k: (stage(k)[1], k.to_user_string())):
+        grouped[stage(key)[0]].append(key)
+    return [grouped[i] for i in sorted(grouped)]
+
+
+def partition_keys(partitions_def: dg.PartitionsDefinition, key: str) -> list[str]:
+    """The partitions of an asset that belong to the requested partition: the key itself, or
+    every multi-partition key that has it as one dimension (quarter x batch)."""
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return [str(k) for k in partitions_def.get_partition_keys() if key in k.keys_by_dimension.values()]
+    return [key]
+
+
+def _root_cause(error) -> str:
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1]
+
+
+def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str, instance: dg.DagsterInstance):
+    result = job_def.get_subset(asset_selection=set(keys)).execute_in_process(
+        instance=instance, partition_key=partition, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
+    failed_checks = [e for e in result.get_asset_check_evaluations()
+                     if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+    if not result.success or failed_checks:
+        errors = [f"{ev.step_key}: {_root_cause(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
+        checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
+                  + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items() if not isinstance(v.value, (dict, list)))
+                  for e in failed_checks]
+        raise JobRunFailed(f"run {result.run_id} ({partition}) stopped:\n  " + "\n  ".join(errors + checks)
+                           + f"\nThe full trace is in the run's log: `make dev`, Runs, {result.run_id}.")
+    return result
+
+
+def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance, defs: dg.Definitions,
+                  progress=print) -> dict:
+    """Materialize the job's run selection for one partition; return what the instance recorded."""
+    started, graph, runs = time.perf_counter(), defs.resolve_asset_graph(), []
+    job_def = defs.resolve_implicit_global_asset_job_def()
+    plan = stages(defs, job.run_selection)
+    recorded_keys: dict[dg.AssetKey, list[str]] = {}
+    for keys in plan:
+        partitions = partition_keys(graph.get(keys[0]).partitions_def, partition)
+        for p in partitions:
+            t = time.perf_counter()
+            result = _execute(job_def, keys, p, instance)
+            runs.append(result.run_id)
+            progress(f"  {', '.join(k.path[-1] for k in keys)} [{p}]: {time.perf_counter() - t:.1f}s")
+        recorded_keys.update({k: partitions for k in keys})
+    return {
+        "job": job.name,
+        "partition": partition,
+        "wall_s": round(time.perf_counter() - started, 2),
+        "runs": runs,
+        "stages": {k.path[-1]: [m for m in (latest_metadata(instance, k, p) for p in ps) if m is not None]
+                   for k, ps in recorded_keys.items()},
+        "checks": _check_results(instance, runs),
+    }
+
+
+def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:
+    checks = []
+    for run_id in runs:
+        for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
+            ev = record.event_log_entry.dagster_event.event_specific_data
+            checks.append({"check": f"{ev.asset_key.path[-1]}.{ev.check_name}", "passed": ev.passed})
+    return checks
+
+
+def record_delivery(job: PlatformJob, layout: DataLayout, partition: str, instance: dg.DagsterInstance) -> None:
+    """Record the delivery on the job's landing asset, as its sensor would (lineage starts there)."""
+    area = job.landing_path(layout, partition).parent
+    events, _ = landing_events(area, lambda name: job.partition_key(name), job.partition_key, job.landing.key,
+                               {partition}, None, _NullLog())
+    for event in events:
+        if event.partition == partition:
+            instance.report_runless_asset_event(event)
+
+
+class _NullLog:
+    def warning(self, _message: str) -> None:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    from platform_assets.definitions import JOBS, defs
+
+    by_name = {j.name: j for j in JOBS}
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--job", default="predict_age", choices=sorted(by_name))
+    parser.add_argument("--partition", help="the partition as a person writes it, e.g. 2025q3 (default: the job's)")
+    parser.add_argument("--rows", type=int, help="size of the synthetic world generated when the partition has no delivery")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    job = by_name[args.job]
+    label = args.partition or job.default_partition
+    try:
+        partition = job.partition_key(label)
+    except ValueError as exc:
+        print(f"{job.name}: {exc}", file=sys.stderr)
+        return 2
+    layout = DataLayout.at(os.getenv("PLATFORM_DATA_DIR", "data"))
+    landing = job.landing_path(layout, partition)
+    if landing.exists():
+        print(f"using the delivery in {landing} (read-only; delete it or pick another partition to generate one)")
+    else:
+        t = time.perf_counter()
+        print(f"{job.generate(layout, partition, args.rows or job.default_rows, args.seed)} in {time.perf_counter() - t:.1f}s")
+    with dg.DagsterInstance.get() as instance:
+        record_delivery(job, layout, partition, instance)
+        try:
+            recorded = run_partition(job, partition, instance, defs)
+        except JobRunFailed as exc:
+            print(f"{job.name} {label} stopped: {exc}", file=sys.stderr)
+            return 1
+    print(job.summary(recorded, layout))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
