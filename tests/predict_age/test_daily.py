@@ -29,7 +29,7 @@ def test_a_daily_file_is_scored_with_the_champion_and_lands_in_the_catalog(data_
     assert rows == pids == 3_000
     assert versions == [champion]
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert checks["daily_full_coverage"].passed
+    assert checks["full_coverage"].passed and checks["age_in_bounds"].passed
     assert checks["feature_drift"].metadata["max_psi"].value < 0.2  # same world as training: no drift
     monitoring = [m for m in result.get_asset_materialization_events() if m.asset_key.path[-1] == "daily_monitoring"]
     assert monitoring and "first_name_age" in monitoring[0].materialization.metadata["drift"].value
@@ -41,7 +41,7 @@ def test_a_daily_file_is_scored_with_the_champion_and_lands_in_the_catalog(data_
         generate_daily_arrivals(data_layout.landing("predict_age", day, feed="daily"), data_layout.truth("predict_age", day, feed="daily"),
                                 day, 1_000)
         run = defs_of_day.resolve_job_def(DAILY).execute_in_process(instance=instance, partition_key=key, raise_on_error=False)
-        assert {e.check_name: e.passed for e in run.get_asset_check_evaluations()}["daily_full_coverage"] == (key != "2025-08-16")
+        assert {e.check_name: e.passed for e in run.get_asset_check_evaluations()}["age_in_bounds"] == (key != "2025-08-16")
     with duckdb.connect(str(data_layout.catalog), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM predict_age_daily_predictions").fetchone()[0] == 3_000 + 1_000
 
