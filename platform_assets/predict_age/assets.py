@@ -76,7 +76,7 @@ SOURCE_CHECKS = check_specs(key("source_snapshot"), {
 
 @dg.asset(key=key("source_snapshot"), **COMMON, partitions_def=quarterly_partitions, check_specs=SOURCE_CHECKS,
           deps=[landing_snapshot], kinds={"parquet", "duckdb"},
-          metadata={"dagster/column_schema": column_schema({c: t for c, (t, _) in CONTRACT.items()}, unique=("pid",))}, description="The quarter's raw snapshot, validated, typed and cleaned; one row per pid.")
+          metadata={"dagster/column_schema": column_schema(CONTRACT.types(), unique=("pid",))}, description="The quarter's raw snapshot, validated, typed and cleaned; one row per pid.")
 def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_age: PredictAgeConfig) -> dg.MaterializeResult:
     quarter, layout, timing = Quarter.parse(context.partition_key), warehouse.layout(), {}
     target = layout.table(JOB, "source_snapshot", quarter)

@@ -8,7 +8,8 @@ import pytest
 
 from platform_assets.predict_age.assets import source_snapshot
 from platform_assets.predict_age.logic.generator import generate_chunk
-from platform_assets.predict_age.logic.source import SourceContractError, build_source_snapshot
+from platform_assets.predict_age.logic.source import build_source_snapshot
+from platform_core.contract import ContractError
 from platform_core.storage import SUCCESS_MARKER, current
 from platform_assets.predict_age.config import PredictAgeConfig
 from resources import Warehouse
@@ -52,7 +53,7 @@ FATAL = {
     "pid_as_text": (lambda f: f.with_columns(pl.col("pid").cast(pl.String)), r"column pid must be an integer, found (large_)?string \(first values: \[.1., .2."),
     "null_pid": (lambda f: f.with_columns(pl.when(pl.col("pid") == 5).then(None).otherwise(pl.col("pid")).alias("pid")),
                  r"column pid has 1 NULL"),
-    "empty_file": (lambda f: f.head(0), r"the snapshot is empty"),
+    "empty_file": (lambda f: f.head(0), r"the delivery is empty"),
 }
 
 
@@ -60,7 +61,7 @@ FATAL = {
 def test_fatal_defects_fail_with_file_and_column(tmp_path, case):
     mutate, message = FATAL[case]
     landing = deliver(tmp_path, mutate(valid()))
-    with pytest.raises(SourceContractError, match=message):
+    with pytest.raises(ContractError, match=message):
         build_source_snapshot(landing, tmp_path / "out", QUARTER.start, 18, 100)
     assert not (tmp_path / "out").exists()  # nothing half-written
 
@@ -71,7 +72,7 @@ def test_unreadable_files_are_named(tmp_path, raw):
         valid().write_parquet(tmp_path / "ok.parquet")
         raw = (tmp_path / "ok.parquet").read_bytes()[:5000]
     landing = deliver(tmp_path, raw=raw)
-    with pytest.raises(SourceContractError, match=r"part-00000\.parquet: unreadable Parquet file"):
+    with pytest.raises(ContractError, match=r"part-00000\.parquet: unreadable Parquet file"):
         build_source_snapshot(landing, tmp_path / "out", QUARTER.start, 18, 100)
 
 

@@ -21,7 +21,7 @@ def test_snapshot_follows_the_contract_and_truth_is_apart(tmp_path):
     assert snap.files == 3
     assert (tmp_path / "landing" / "_SUCCESS").exists()
     schema = pq.read_schema(next((tmp_path / "landing").glob("*.parquet")))
-    assert list(schema.names) == list(CONTRACT)
+    assert list(schema.names) == list(CONTRACT.columns)
     assert "true_age" not in schema.names
     con = duckdb.connect()
     rows, pids = con.execute(f"SELECT count(*), count(DISTINCT pid) FROM '{tmp_path}/landing/*.parquet'").fetchone()

@@ -6,7 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_core.quarters import Quarter
-from platform_assets.predict_age.logic.source import SourceContractError, build_source_snapshot
+from platform_assets.predict_age.logic.source import build_source_snapshot
+from platform_core.contract import ContractError
 from platform_core.storage import current
 
 Q = Quarter.parse("2025q3")
@@ -70,29 +71,29 @@ def test_duplicate_pids_are_quarantined_with_a_count(tmp_path):
 
 def test_missing_required_column_names_file_and_column(tmp_path):
     land = deliver(tmp_path / "landing", pa.table({"pid": [1], "approximate_age": ["40"]}))
-    with pytest.raises(SourceContractError, match=r"part-00000\.parquet: missing required column\(s\) birth_year"):
+    with pytest.raises(ContractError, match=r"part-00000\.parquet: missing required column\(s\) birth_year"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
     assert not (tmp_path / "out").exists()
 
 
 def test_string_pid_is_refused_with_sample_values(tmp_path):
     land = deliver(tmp_path / "landing", pa.table({"pid": ["x1"], "approximate_age": ["40"], "birth_year": [""]}))
-    with pytest.raises(SourceContractError, match=r"column pid must be an integer.*x1"):
+    with pytest.raises(ContractError, match=r"column pid must be an integer.*x1"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
 
 
 def test_null_pid_is_refused(tmp_path):
     land = deliver(tmp_path / "landing", raw([1, None], ["40", "41"], ["", ""]))
-    with pytest.raises(SourceContractError, match=r"column pid has 1 NULL"):
+    with pytest.raises(ContractError, match=r"column pid has 1 NULL"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
 
 
 def test_incomplete_delivery_and_empty_snapshot_are_refused(tmp_path):
     land = deliver(tmp_path / "a", raw([1], ["40"], [""]), marker=False)
-    with pytest.raises(SourceContractError, match="delivery incomplete"):
+    with pytest.raises(ContractError, match="delivery incomplete"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
     land = deliver(tmp_path / "b", raw([], [], []))
-    with pytest.raises(SourceContractError, match="snapshot is empty"):
+    with pytest.raises(ContractError, match="delivery is empty"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
 
 
@@ -101,7 +102,7 @@ def test_unreadable_file_is_named(tmp_path):
     land.mkdir()
     (land / "part-00000.parquet").write_text("pid,approximate_age\n1,40\n")
     (land / "_SUCCESS").write_text("")
-    with pytest.raises(SourceContractError, match=r"part-00000\.parquet: unreadable Parquet file"):
+    with pytest.raises(ContractError, match=r"part-00000\.parquet: unreadable Parquet file"):
         build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
 
 

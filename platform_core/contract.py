@@ -1,0 +1,154 @@
+"""The contract engine: a job declares its delivery's columns (a `Contract`), and this module
+checks a delivery against it and builds the typed, cleaned view of it in DuckDB.
+
+Fatal problems (no files, an unreadable file, a missing required column, a key that is not an
+integer or is NULL, an empty delivery) raise `ContractError` naming the file and column.
+Row-level problems (unknown codes, non-numbers) are cast to NULL and counted per column and
+reason, for the job's quarantine. Names beginning with `.` or `_` are not data (Hadoop/Spark
+convention: temporary and marker files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from platform_core import duck
+from platform_core.storage import SUCCESS_MARKER, Location
+
+
+class ContractError(ValueError):
+    """A delivery breaks its contract; the message names the file, column and values."""
+
+
+@dataclass(frozen=True)
+class Column:
+    kind: str  # DuckDB type after casting: VARCHAR, INTEGER, BIGINT, DOUBLE, DATE
+    required: bool = False
+    allowed: tuple[str, ...] = ()  # coded column: values after trim and case folding; blank means unknown
+    case: str = "upper"  # how coded values are folded before matching: upper | lower
+    text: bool = False  # free text: trimmed (and case-folded if `case`), blank -> NULL
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    key: str  # the integer id column: required, never NULL
+    columns: dict[str, Column] = field(default_factory=dict)
+    raw_columns: tuple[str, ...] = ()  # kept as text (VARCHAR) and classified by the job's own SQL, not counted here
+
+    @property
+    def required(self) -> list[str]:
+        return [c for c, col in self.columns.items() if col.required]
+
+    def types(self) -> dict[str, str]:
+        return {c: col.kind for c, col in self.columns.items()}
+
+
+def delivery_files(landing_dir: Location) -> list[Location]:
+    """The delivery's Parquet files, only once it is complete."""
+    if not landing_dir.is_dir():
+        raise ContractError(f"{landing_dir}: nothing delivered (directory missing)")
+    if not (landing_dir / SUCCESS_MARKER).exists():
+        raise ContractError(f"{landing_dir}: delivery incomplete, no {SUCCESS_MARKER} marker")
+    files = sorted(p for p in landing_dir.glob("*.parquet") if not p.name.startswith((".", "_")))
+    if not files:
+        raise ContractError(f"{landing_dir}: no Parquet files in the delivery")
+    return files
+
+
+def validate_schemas(files: list[Location], contract: Contract) -> tuple[set[str], set[str]]:
+    """Check every file's schema against the contract; return (extra, absent optional) columns."""
+    extra: set[str] = set()
+    seen: set[str] = set()
+    for path in files:
+        try:
+            with path.open("rb") as handle:
+                schema = pq.read_schema(handle)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ContractError(f"{path}: unreadable Parquet file ({exc})") from exc
+        names = set(schema.names)
+        missing = [c for c in contract.required if c not in names]
+        if missing:
+            raise ContractError(f"{path}: missing required column(s) {', '.join(missing)}")
+        key_type = schema.field(contract.key).type
+        if not pa.types.is_integer(key_type):
+            with path.open("rb") as handle:
+                sample = pq.read_table(handle, columns=[contract.key]).column(contract.key).slice(0, 5).to_pylist()
+            raise ContractError(f"{path}: column {contract.key} must be an integer, found {key_type} (first values: {sample})")
+        extra |= names - set(contract.columns)
+        seen |= names
+    return extra, {c for c in contract.columns if c not in seen}
+
+
+def _normalized(column: str, col: Column) -> str:
+    return f"{col.case}(trim(CAST({duck.ident(column)} AS VARCHAR)))"
+
+
+def _clean_column(column: str, col: Column, present: bool, contract: Contract) -> str:
+    """SQL for one contract column: cast, trimmed, unknown codes to NULL."""
+    name = duck.ident(column)
+    if not present:
+        return f"CAST(NULL AS {col.kind}) AS {name}"
+    if col.allowed:
+        allowed = ", ".join(duck.literal(v) for v in col.allowed)
+        return f"CASE WHEN {_normalized(column, col)} IN ({allowed}) THEN {_normalized(column, col)} END AS {name}"
+    if col.text:
+        return f"NULLIF({_normalized(column, col)}, '') AS {name}"
+    return f"TRY_CAST({name} AS {col.kind}) AS {name}"
+
+
+def _problems_sql(contract: Contract, present: set[str]) -> tuple[str, list[tuple[str, str]]]:
+    """One pass over raw_files counting, per column, values the cleaning turned into NULL."""
+    filters, labels = [], []
+    for column, col in contract.columns.items():
+        if column not in present or column in contract.raw_columns or column == contract.key or col.text:
+            continue
+        name = duck.ident(column)
+        if col.allowed:
+            allowed = ", ".join(duck.literal(v) for v in col.allowed)
+            condition = f"{_normalized(column, col)} <> '' AND {_normalized(column, col)} NOT IN ({allowed})"
+            labels.append((column, "unknown_category"))
+        elif col.kind != "VARCHAR":
+            condition = f"{name} IS NOT NULL AND TRY_CAST({name} AS {col.kind}) IS NULL"
+            labels.append((column, f"not_a_{col.kind.lower()}"))
+        else:
+            continue
+        filters.append(f"count(*) FILTER (WHERE {condition})")
+    return ("SELECT " + (", ".join(filters) or "0") + " FROM raw_files"), labels
+
+
+def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contract: Contract) -> dict:
+    """Validate a delivery and create the views `raw_files` (as delivered, with file name and row
+    number) and `raw_source` (every contract column typed and cleaned, absent optional columns as
+    NULL, plus source_file and source_row). Returns files, rows_in, extra and absent columns."""
+    files = delivery_files(landing_dir)
+    extra, absent = validate_schemas(files, contract)
+    present = set(contract.columns) - absent
+    file_list = "[" + ", ".join(duck.literal(f) for f in files) + "]"
+    con.execute(f"CREATE VIEW raw_files AS SELECT * FROM read_parquet({file_list}, union_by_name = true, "
+                "filename = true, file_row_number = true)")
+    columns = [_clean_column(c, col, c in present, contract) for c, col in contract.columns.items()]
+    con.execute(f"CREATE VIEW raw_source AS SELECT {', '.join(columns)}, filename AS source_file, "
+                "file_row_number AS source_row FROM raw_files")
+    key = duck.ident(contract.key)
+    per_file = con.execute(f"SELECT source_file, count(*) AS rows, count(*) FILTER (WHERE {key} IS NULL) AS null_keys "
+                           "FROM raw_source GROUP BY ALL ORDER BY ALL").fetchall()
+    for source_file, _, null_keys in per_file:
+        if null_keys:
+            raise ContractError(f"{source_file}: column {contract.key} has {null_keys} NULL value(s); {contract.key} is required")
+    rows_in = sum(r[1] for r in per_file)
+    if rows_in == 0:
+        raise ContractError(f"{landing_dir}: the delivery is empty (0 rows in {len(files)} file(s))")
+    return {"files": [str(f) for f in files], "rows_in": rows_in, "extra": sorted(extra), "absent": sorted(absent),
+            "present": present}
+
+
+def column_problems(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str]) -> list[dict]:
+    """Per column and reason, the values cast to NULL (the quarantine's row-level part)."""
+    sql, labels = _problems_sql(contract, present)
+    counts = con.execute(sql).fetchone()
+    return [{"column_name": column, "reason": reason, "rows": n} for (column, reason), n in zip(labels, counts) if n]
