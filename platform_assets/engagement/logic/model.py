@@ -170,40 +170,61 @@ def _sklearn_search(X, y, k, grid, seed, n_jobs, folds, halving: bool) -> dict:
     }
 
 
+def _fold_curves(X, y, train_rows, valid_rows, k, combos, rounds, seed) -> np.ndarray:
+    """Validation R² after every boosting round, one row per combo, for one fold (one thread)."""
+    import xgboost as xgb
+
+    medians, columns, mean, scale = _preprocess(X[train_rows], y[train_rows], k)
+
+    def prepared(rows):
+        return ((np.where(np.isnan(X[rows]), medians, X[rows])[:, columns] - mean) / scale).astype(np.float32)
+
+    train = xgb.QuantileDMatrix(prepared(train_rows), label=y[train_rows], nthread=1)
+    valid = xgb.DMatrix(prepared(valid_rows), label=y[valid_rows], nthread=1)
+    variance = float(np.var(y[valid_rows]))
+    curves = np.empty((len(combos), rounds))
+    for i, combo in enumerate(combos):
+        history: dict = {}
+        xgb.train(
+            _booster_params({**combo, "eval_metric": "rmse"}, seed, 1), train, num_boost_round=rounds,
+            evals=[(valid, "valid")], evals_result=history, early_stopping_rounds=max(10, rounds // 10), verbose_eval=False,
+        )
+        rmse = np.asarray(history["valid"]["rmse"])
+        curve = np.full(rounds, rmse[-1])  # stopped early: later rounds count as no better than the last
+        curve[: len(rmse)] = rmse
+        curves[i] = 1.0 - curve**2 / variance
+    return curves
+
+
 def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds) -> dict:
     """Each (depth, rate, subsample, colsample) boosted once per fold up to max(n_estimators) rounds.
 
     The validation-fold error after every round is recorded, so the n_estimators axis costs one
     fit instead of three, and the best round count is read from the fold-averaged R² curve (any
-    round up to the grid's largest, not only the grid's values). Preprocessing and the binned
-    training matrix are built once per fold and shared by all candidates.
+    round up to the grid's largest, not only the grid's values). A fold's preprocessing and binned
+    matrix are built once per task and shared by its candidates. Tasks (fold x depth, deepest
+    first) run in `n_jobs` single-threaded processes, like GridSearchCV's fits: multi-threaded
+    XGBoost on small matrices loses most of its time to thread synchronization.
     """
-    import xgboost as xgb
+    from joblib import Parallel, delayed
     from sklearn.model_selection import KFold
 
     rounds = max(grid["n_estimators"])
     others = [name for name in grid if name != "n_estimators"]
     combos = [dict(zip(others, values)) for values in product(*(grid[name] for name in others))]
+    depths = sorted(set(grid["max_depth"]), reverse=True)
+    fold_rows = list(KFold(folds, shuffle=True, random_state=seed).split(X))
+    tasks = [
+        ([i for i, combo in enumerate(combos) if combo["max_depth"] == depth], rows)
+        for depth in depths for rows in fold_rows
+    ]
+    outputs = Parallel(n_jobs=n_jobs)(
+        delayed(_fold_curves)(X, y, train_rows, valid_rows, k, [combos[i] for i in members], rounds, seed)
+        for members, (train_rows, valid_rows) in tasks
+    )
     curves = np.zeros((len(combos), rounds))
-    for train_rows, valid_rows in KFold(folds, shuffle=True, random_state=seed).split(X):
-        medians, columns, mean, scale = _preprocess(X[train_rows], y[train_rows], k)
-
-        def prepared(rows):
-            return ((np.where(np.isnan(X[rows]), medians, X[rows])[:, columns] - mean) / scale).astype(np.float32)
-
-        train = xgb.QuantileDMatrix(prepared(train_rows), label=y[train_rows], nthread=n_jobs)
-        valid = xgb.DMatrix(prepared(valid_rows), label=y[valid_rows], nthread=n_jobs)
-        variance = float(np.var(y[valid_rows]))
-        for i, combo in enumerate(combos):
-            history: dict = {}
-            xgb.train(
-                _booster_params({**combo, "eval_metric": "rmse"}, seed, n_jobs), train, num_boost_round=rounds,
-                evals=[(valid, "valid")], evals_result=history, early_stopping_rounds=max(10, rounds // 10), verbose_eval=False,
-            )
-            rmse = np.asarray(history["valid"]["rmse"])
-            curve = np.full(rounds, rmse[-1])  # stopped early: later rounds count as no better than the last
-            curve[: len(rmse)] = rmse
-            curves[i] += 1.0 - curve**2 / variance
+    for (members, _), output in zip(tasks, outputs):
+        curves[members] += output
     curves /= folds
     best_combo, best_round = np.unravel_index(np.argmax(curves), curves.shape)
     return {
