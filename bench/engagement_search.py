@@ -1,7 +1,7 @@
 """Hyperparameter search for the engagement model: the seed's full GridSearchCV against faster searches.
 
-    python bench/engagement_search.py --rows 100000 --seed 7 --methods grid,halving,early_stopping
-    python bench/engagement_search.py --methods halving,early_stopping --include bench/results/<grid run>.json
+    python bench/engagement_search.py --rows 100000 --seed 7 --methods grid,halving,early_stopping,halving_early_stopping
+    python bench/engagement_search.py --methods halving,early_stopping,halving_early_stopping --include bench/results/<grid run>.json
 
 Every method searches the seed's grid (162 candidates, 5-fold CV R²) on the same rows train()
 tunes on (the training split less its calibration slice), then the best params are refit on those
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--methods", default="grid,halving,early_stopping")
+    parser.add_argument("--methods", default="grid,halving,early_stopping,halving_early_stopping")
     parser.add_argument("--include", type=Path, action="append", default=[], help="earlier result JSON whose methods join the table")
     args = parser.parse_args()
 
@@ -60,7 +60,8 @@ def main() -> None:
     results = []
     for method in args.methods.split(","):
         print(f"{method}: searching on {len(fit_rows):,} rows ...", flush=True)
-        results.append({**run_method(method, X, y, fit_rows, test_rows, args.seed), "run": "this"})
+        results.append({**run_method(method, X, y, fit_rows, test_rows, args.seed), "run": "this",
+                        "load_average_after": [round(v, 2) for v in os.getloadavg()]})
     for path in args.include:
         earlier = json.loads(path.read_text())
         if (earlier["rows"], earlier["seed"]) != (args.rows, args.seed):
@@ -75,9 +76,9 @@ def main() -> None:
     }
     out.write_text(json.dumps(report, indent=1) + "\n")
 
-    print(f"\n{'method':<15}{'fits':>6}{'seconds':>9}{'cv R2':>8}{'test R2':>9}  best params")
+    print(f"\n{'method':<23}{'fits':>6}{'seconds':>9}{'cv R2':>8}{'test R2':>9}  best params")
     for r in results:
-        print(f"{r['method']:<15}{r['fits']:>6}{r['seconds']:>9.1f}{r['cv_r2']:>8.4f}{r['test_r2']:>9.4f}  {r['best_params']}")
+        print(f"{r['method']:<23}{r['fits']:>6}{r['seconds']:>9.1f}{r['cv_r2']:>8.4f}{r['test_r2']:>9.4f}  {r['best_params']}")
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 

@@ -212,3 +212,13 @@ def test_grid_and_early_stopping_searches_agree_on_a_tiny_grid(month):
     early = model.tune(X, y, "early_stopping", seed=7, folds=2, grid=TINY_GRID)
     assert (grid["fits"], grid["candidates"]) == (4, 2) and (early["fits"], early["candidates"]) == (2, 1)
     assert early["cv_r2"] >= grid["cv_r2"] - 0.01  # early stopping also sees every round count the grid tries
+
+
+def test_halving_early_stopping_races_candidates_on_growing_row_shares(month):
+    labelled, _, _ = month
+    X = scoring.feature_matrix(labelled.head(2_000))
+    y = labelled[world.LABEL].to_numpy()[:2_000]
+    grid = {**TINY_GRID, "n_estimators": [20, 40], "max_depth": [2, 3, 4], "learning_rate": [0.05, 0.1, 0.3]}
+    raced = model.tune(X, y, "halving_early_stopping", seed=7, folds=2, grid=grid)
+    assert (raced["candidates"], raced["fits"]) == (9, 9 * 2 + 3 * 2)  # 9 on a third of the rows, the best 3 on all
+    assert 1 <= raced["best_params"]["n_estimators"] <= 40 and raced["cv_r2"] > 0.5
