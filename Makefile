@@ -2,10 +2,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-ROWS ?= 1000000
-QUARTER ?= 2025q3
-QUARTERS ?= $(QUARTER)
+# dg runs the project's code with the project's interpreter
+DG = VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dg
+JOB ?= predict_age
+# The partition as a person writes it (2025q3, 2025-07); empty: the job's default. QUARTER= still works.
+PARTITION ?= $(QUARTER)
+PARTITIONS ?= $(PARTITION)
+# Size of the synthetic world generated when the partition has no delivery; empty: the job's default.
+ROWS ?=
 SEED ?= 7
+RUN_ARGS = --job $(JOB) $(if $(PARTITION),--partition $(PARTITION)) $(if $(ROWS),--rows $(ROWS)) --seed $(SEED)
 # Deployment shape (resources/environment.py): local | s3 | ecs | k8s; each has its instance file.
 export PLATFORM_ENV ?= local
 INSTANCE_FILE := $(if $(filter local,$(PLATFORM_ENV)),dagster.yaml,deploy/$(PLATFORM_ENV)/dagster.yaml)
@@ -27,9 +33,9 @@ $(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_FILE)
 
 setup: $(VENV)/.installed-$(EXTRAS) $(DAGSTER_HOME)/dagster.yaml
 
-## run one predict_age quarter end to end through Dagster and print the execution summary
+## run one partition of a job end to end through Dagster and print its summary: make run JOB=engagement
 run: setup
-	$(BIN)/python -m platform_assets.run_quarter --quarter $(QUARTER) --rows $(ROWS) --seed $(SEED)
+	$(BIN)/python -m platform_assets.run $(RUN_ARGS)
 
 ## run the test suite
 test: setup
@@ -43,44 +49,45 @@ test-integration: setup
 
 ## start the Dagster UI (webserver + daemon) on the same instance and data
 dev: setup
-	$(BIN)/dagster dev -w workspace.yaml
+	$(DG) dev
 
-## write a synthetic snapshot into the landing area
+## write a job's synthetic world into the landing area (refuses a partition that has a delivery)
 generate: setup
-	$(BIN)/python -m platform_assets.generate --quarter $(QUARTER) --rows $(ROWS) --seed $(SEED)
+	$(BIN)/python -m platform_assets.run $(RUN_ARGS) --generate-only
 
+## load and check every definition the way the code server does
 validate: setup
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(DG) check defs
 
 clean:
 	rm -rf $(PLATFORM_DATA_DIR) $(DAGSTER_HOME)
 
-## run several quarters, one after another: make backfill QUARTERS="2025q2 2025q3"
+## run several partitions of a job, one after another: make backfill PARTITIONS="2025q2 2025q3"
 backfill: setup
-	for q in $(QUARTERS); do $(BIN)/python -m platform_assets.run_quarter --quarter $$q --rows $(ROWS) --seed $(SEED) || exit 1; done
+	for p in $(PARTITIONS); do $(BIN)/python -m platform_assets.run --job $(JOB) --partition $$p $(if $(ROWS),--rows $(ROWS)) --seed $(SEED) || exit 1; done
 
 ## run SQL against the catalog's views (local or S3): make query SQL="SELECT ..."
 query: setup
 	$(BIN)/python -m platform_assets.query "$(SQL)"
 
-## show the champion models; `make rollback REASON="..."` returns to the previous champion
+## show a job's champion models; `make rollback REASON="..."` returns to the previous champion
 models: setup
-	$(BIN)/python -m platform_assets.registry_cli show
+	$(BIN)/python -m platform_assets.registry_cli --job $(JOB) show
 
 rollback: setup
-	$(BIN)/python -m platform_assets.registry_cli rollback --reason "$(REASON)"
+	$(BIN)/python -m platform_assets.registry_cli --job $(JOB) rollback --reason "$(REASON)"
 
 ## benchmark every stage at ROWS rows with side-by-side baselines (results in bench/results/)
 bench: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
-	$(BIN)/python bench/run.py --rows $(ROWS)
+	$(BIN)/python bench/run.py --rows $(or $(ROWS),1000000)
 
 ## object storage: DuckDB+fsspec vs DuckDB httpfs vs Polars vs local disk on a local S3 server
 bench-s3: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
-	$(BIN)/python bench/object_storage.py --rows $(ROWS)
+	$(BIN)/python bench/object_storage.py --rows $(or $(ROWS),1000000)
 
 ## one quarter in the local and s3 deployment shapes (PostgreSQL and S3 servers started for the run)
 bench-shapes: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
-	$(BIN)/python bench/deploy_shapes.py --rows $(ROWS)
+	$(BIN)/python bench/deploy_shapes.py --rows $(or $(ROWS),1000000)

@@ -1,12 +1,12 @@
 """One quarter, two deployment shapes, one run: `local` (disk + SQLite) against `s3` (SeaweedFS's
 S3 API + PostgreSQL, both started on 127.0.0.1 for the run). Each shape runs
-`python -m platform_assets.run_quarter` exactly as `make run` does, with only the environment
+`python -m platform_assets.run` exactly as `make run` does, with only the environment
 changed (PLATFORM_ENV, PLATFORM_DATA_DIR, DAGSTER_HOME, DAGSTER_PG_URL, PLATFORM_LOG_BUCKET).
 
     python bench/deploy_shapes.py --rows 1000000             (make bench-shapes ROWS=1000000)
 
 Reported per shape: generation of the snapshot, then the pipeline (prepare, every batch, publish)
-as `run_quarter` measured it. Results go to bench/results/<date>-shapes-<rows>.json.
+as `make run` measured it. Results go to bench/results/<date>-shapes-<rows>.json.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def run_shape(shape: str, rows: int, env: dict) -> dict:
     home.mkdir(parents=True)
     shutil.copy(ROOT / ("dagster.yaml" if shape == "local" else f"deploy/{shape}/dagster.yaml"), home / "dagster.yaml")
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "platform_assets.run_quarter", "--quarter", "2025q3", "--rows", str(rows)],
+    done = subprocess.run([sys.executable, "-m", "platform_assets.run", "--job", "predict_age", "--partition", "2025q3", "--rows", str(rows)],
                           cwd=ROOT, env={**env, "PLATFORM_ENV": shape, "PLATFORM_SENSORS": "off"},
                           capture_output=True, text=True)
     wall = time.perf_counter() - start

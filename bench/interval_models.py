@@ -35,7 +35,7 @@ from platform_assets.predict_age.logic.models import (  # noqa: E402
     predict_scale,
     train_xgboost,
 )
-from platform_core.quarters import Quarter  # noqa: E402
+from platform_core.periods import Quarter  # noqa: E402
 from platform_core.storage import DataLayout  # noqa: E402
 from platform_assets.predict_age.logic.training import XGBoostSettings  # noqa: E402
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from platform_assets.predict_age.logic.generator import generate_snapshot  # noqa: E402
-from platform_core.quarters import Quarter  # noqa: E402
+from platform_core.periods import Quarter  # noqa: E402
 from platform_core.storage import DataLayout  # noqa: E402
 from tests.integration.servers import BUCKET, s3_server  # noqa: E402
 

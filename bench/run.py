@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from platform_core.quarters import Quarter  # noqa: E402
+from platform_core.periods import Quarter  # noqa: E402
 from platform_core.storage import DataLayout, current, dir_bytes  # noqa: E402
 
 QUARTER = Quarter.parse("2025q3")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from platform_assets import predict_age
+from platform_assets import engagement, predict_age
 from platform_assets.job import PlatformJob
 from platform_assets.sensors import run_failure_alert
 from resources import Warehouse
@@ -16,6 +16,7 @@ from resources.environment import platform_environment
 
 JOBS: list[PlatformJob] = [
     predict_age.job,
+    engagement.job,
 ]
 
 

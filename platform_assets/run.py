@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partition", help="the partition as a person writes it, e.g. 2025q3 (default: the job's)")
     parser.add_argument("--rows", type=int, help="size of the synthetic world generated when the partition has no delivery")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--generate-only", action="store_true", help="write the synthetic world and stop")
     args = parser.parse_args(argv)
     job = by_name[args.job]
     label = args.partition or job.default_partition
@@ -152,9 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     landing = job.landing_path(layout, partition)
     if landing.exists():
         print(f"using the delivery in {landing} (read-only; delete it or pick another partition to generate one)")
+        if args.generate_only:
+            return 1
     else:
         t = time.perf_counter()
         print(f"{job.generate(layout, partition, args.rows or job.default_rows, args.seed)} in {time.perf_counter() - t:.1f}s")
+    if args.generate_only:
+        return 0
     with dg.DagsterInstance.get() as instance:
         record_delivery(job, layout, partition, instance)
         try:

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.predict_age.logic.generator import generate_snapshot
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
 from platform_core.storage import DataLayout
 
 QUARTER = Quarter.parse("2025q3")

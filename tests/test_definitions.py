@@ -1,31 +1,73 @@
+"""One Definitions merged from the job folders: every job loads, its names are its own, and a
+new job is a folder plus one entry in the job list."""
+
+import duckdb
 import dagster as dg
 
-from platform_assets.definitions import defs
+from platform_assets.definitions import JOBS, build_definitions, defs
 from platform_assets.predict_age.partitions import PREDICT_AGE_BATCHES
+from platform_assets.run import run_partition
+from platform_core.registry import ModelRegistry
+from platform_core.storage import DataLayout
+from resources import Warehouse
+from tests.fixtures import toy_job
 
 
-def test_definitions_load_and_validate():
+def names_of(job_defs: dg.Definitions) -> dict[str, set[str]]:
+    graph = job_defs.resolve_asset_graph()
+    return {
+        "assets": {k.to_user_string() for k in graph.get_all_asset_keys()},
+        "checks": {f"{c.asset_key.to_user_string()}.{c.name}" for c in graph.asset_check_keys},
+        "groups": {graph.get(k).group_name for k in graph.get_all_asset_keys()},
+        "jobs": {j.name for j in job_defs.jobs or []},
+        "sensors": {s.name for s in job_defs.sensors or [] if s.name != "run_failure_alert"},  # the platform's own
+        "schedules": {s.name for s in job_defs.schedules or []},
+    }
+
+
+def test_every_job_loads_and_its_names_are_prefixed_and_disjoint():
     dg.Definitions.validate_loadable(defs)
-    names = {j.name for j in defs.resolve_all_job_defs()}
-    assert {"predict_age_prepare", "predict_age_batches", "predict_age_publish", "predict_age_daily"} <= names
-    assert {s.name for s in defs.sensors} == {"predict_age_snapshot_sensor", "predict_age_daily_sensor",
-                                              "predict_age_chain_sensor"}
+    assert [j.name for j in JOBS] == ["predict_age", "engagement"]
+    seen: dict[str, set[str]] = {}
+    for job in JOBS:
+        for kind, names in names_of(build_definitions(Warehouse(), jobs=[job])).items():
+            assert names or kind in ("checks", "jobs", "schedules"), f"{job.name} declares no {kind}"
+            assert all(n.startswith(job.name) for n in names), (job.name, kind, names)
+            assert not names & seen.get(kind, set()), (job.name, kind, names & seen[kind])
+            seen.setdefault(kind, set()).update(names)
+    assert {s.name for s in defs.sensors} >= {"predict_age_snapshot_sensor", "predict_age_daily_sensor", "predict_age_automation",
+                                             "engagement_customers_sensor", "engagement_automation", "run_failure_alert"}
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in defs.schedules)
 
 
-def test_assets_checks_and_partitions_are_declared():
+def test_published_tables_carry_standard_metadata():
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {f"predict_age/{n}" for n in (
-        "source_snapshot", "staging_features", "training_features", "age_models", "missing_rows_evaluation",
-        "prediction_batches",
-        "final_results", "human_qa", "prediction_batches_cleanup", "daily_arrivals", "daily_predictions",
-        "daily_monitoring")}
-    checks = {c.name for c in graph.asset_check_keys}
-    assert {"row_count_matches_source", "pid_unique", "full_coverage", "age_in_bounds", "confidence_in_unit_range",
-            "sources_consistent", "holdout_quality", "interval_calibration", "fairness", "not_worse_than_champion",
-            "confidence_ranks_errors", "beats_baseline"} <= checks
+    for name in ("predict_age/final_results", "predict_age/daily_predictions", "engagement/engagement_scores"):
+        node = graph.get(dg.AssetKey.from_user_string(name))
+        assert node.freshness_policy is not None, name
+        assert isinstance(node.metadata["dagster/column_schema"], dg.TableSchema), name
+        assert node.owners == ["team:ml-platform"] and node.code_version, name
+        assert node.automation_condition is not None, name
+
+
+def test_predict_age_partitions():
+    graph = defs.resolve_asset_graph()
     batches = graph.get(dg.AssetKey(["predict_age", "prediction_batches"])).partitions_def
     assert isinstance(batches, dg.MultiPartitionsDefinition)
     assert len(batches.get_partition_keys()) == PREDICT_AGE_BATCHES * len(
         graph.get(dg.AssetKey(["predict_age", "final_results"])).partitions_def.get_partition_keys())
+
+
+def test_a_throwaway_job_is_loaded_stored_registered_and_published(tmp_path, instance):
+    layout = DataLayout.at(tmp_path / "data")
+    with_toy = build_definitions(Warehouse(data_dir=str(layout.root)), jobs=JOBS + [toy_job.job])
+    dg.Definitions.validate_loadable(with_toy)
+    assert "toy_job/doubled" in names_of(with_toy)["assets"]
+
+    toy_job.job.generate(layout, "2025-03-01", 5, 0)
+    recorded = run_partition(toy_job.job, "2025-03-01", instance, with_toy, progress=lambda _line: None)
+    assert recorded["checks"] == [{"check": "doubled.row_count_matches_input", "passed": True}]
+    assert (layout.table_area("toy_job", "doubled") / "2025-03-01").exists()
+    assert str(ModelRegistry(layout.models).champion("toy_job")["multiplier"]).startswith("multiplier/2025-03-01-")
+    with duckdb.connect(str(layout.catalog), read_only=True) as con:
+        assert con.execute("SELECT sum(x) FROM toy_job_doubled").fetchone()[0] == 2 * (0 + 1 + 2 + 3 + 4)

@@ -1,6 +1,6 @@
 import pytest
 
-from platform_core.quarters import Quarter, parse_batch
+from platform_core.periods import Quarter, parse_batch
 
 
 @pytest.mark.parametrize("text", ["2025q3", "2025Q3", " 2025q3 ", "2025-07-01"])

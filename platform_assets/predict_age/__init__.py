@@ -8,7 +8,7 @@ from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.predict_age.keys import JOB, key
 from platform_assets.predict_age.logic.generator import generate_snapshot
 from platform_assets.predict_age.logic.summary import format_summary
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
 from platform_core.storage import DataLayout
 
 

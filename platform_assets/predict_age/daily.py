@@ -26,7 +26,7 @@ from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_assets.predict_age.logic.staging import build_staging_features
 from platform_assets.predict_age.partitions import daily_partitions
 from platform_core.gates import GateResult, all_passed
-from platform_core.quarters import parse_day
+from platform_core.periods import parse_day
 from platform_core.registry import ModelRef
 from platform_core.reports import markdown_table
 from platform_core.storage import current, pin_published

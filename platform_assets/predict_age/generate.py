@@ -8,7 +8,7 @@ import os
 import time
 
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
-from platform_core.quarters import Quarter, parse_day
+from platform_core.periods import Quarter, parse_day
 from platform_core.storage import DataLayout
 
 JOB = "predict_age"

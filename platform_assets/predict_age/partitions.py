@@ -6,7 +6,7 @@ import os
 
 import dagster as dg
 
-from platform_core.quarters import batch_key
+from platform_core.periods import batch_key
 
 QUARTERLY_START = os.getenv("PLATFORM_FIRST_QUARTER_KEY", "2024-01-01")
 DAILY_START = os.getenv("PLATFORM_FIRST_DAY", "2025-01-01")

@@ -9,7 +9,7 @@ from platform_assets.predict_age.daily import landing_daily
 from platform_assets.predict_age.jobs import daily_job, prepare_job
 from platform_assets.predict_age.keys import JOB
 from platform_assets.sensors import automation_sensor, landing_sensor
-from platform_core.quarters import Quarter, parse_day
+from platform_core.periods import Quarter, parse_day
 
 snapshot_sensor = landing_sensor(f"{JOB}_snapshot_sensor", landing_snapshot, lambda w: w.layout().landing_area(JOB),
                                  Quarter.parse, lambda name: Quarter.parse(name).partition_key)

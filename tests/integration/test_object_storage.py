@@ -20,7 +20,7 @@ from tests.predict_age.helpers import run_quarter
 from platform_assets.predict_age.sensors import predict_age_snapshot_sensor
 from platform_core import duck
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
-from platform_core.quarters import parse_day
+from platform_core.periods import parse_day
 from platform_core.storage import CURRENT_POINTER, SUCCESS_MARKER, DataLayout, atomic_dir, current, scratch_dir
 from tests.conftest import QUARTER, SMALL_ROWS
 from tests.integration.servers import BUCKET
@@ -59,7 +59,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     before_scratch = set(scratch_dir().iterdir())
     env = {**os.environ, "PLATFORM_ENV": "s3", "PLATFORM_DATA_DIR": str(remote.root), "DAGSTER_HOME": str(s3_home),
            "PLATFORM_SENSORS": "off"}
-    done = subprocess.run([sys.executable, "-m", "platform_assets.run_quarter", "--quarter", QUARTER.label,
+    done = subprocess.run([sys.executable, "-m", "platform_assets.run", "--job", "predict_age", "--partition", QUARTER.label,
                            "--rows", str(SMALL_ROWS), "--seed", "7"], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"view predict_age_final_results_2025q3 in s3://{BUCKET}/quarter/catalog.duckdb" in done.stdout

@@ -7,7 +7,7 @@ from platform_assets import predict_age
 from platform_assets.definitions import build_definitions
 from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.run import run_partition
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
 from resources import Warehouse
 
 

@@ -13,7 +13,7 @@ import duckdb
 
 from tests.predict_age.helpers import run_quarter
 from platform_assets.predict_age.logic.generator import generate_snapshot
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
 from tests.conftest import QUARTER
 from tests.predict_age.helpers import definitions
 from tests.predict_age.test_quarter_end_to_end import CONTENT_HASH
@@ -37,7 +37,7 @@ def test_a_run_killed_mid_batches_recovers_to_the_undisturbed_table(data_layout,
     reference = final_hash(data_layout)
 
     home = Path(instance.root_directory)
-    proc = subprocess.Popen([sys.executable, "-m", "platform_assets.run_quarter", "--quarter", "2025q3", "--rows", "20000"],
+    proc = subprocess.Popen([sys.executable, "-m", "platform_assets.run", "--job", "predict_age", "--partition", "2025q3", "--rows", "20000"],
                             cwd=REPO, env=env_for(crashed, home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     batches = crashed.table("predict_age", "prediction_batches", QUARTER)

@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from platform_core import duck
-from platform_core.quarters import Quarter, parse_day
+from platform_core.periods import Quarter, parse_day
 from platform_core.registry import ModelRef, ModelRegistry
 
 

@@ -10,7 +10,7 @@ import dagster as dg
 from platform_assets.predict_age.keys import key
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals
 from platform_assets.predict_age.sensors import daily_sensor, snapshot_sensor
-from platform_core.quarters import Quarter, parse_day
+from platform_core.periods import Quarter, parse_day
 from platform_core.storage import SUCCESS_MARKER
 from resources import Warehouse
 from tests.conftest import QUARTER

@@ -13,7 +13,7 @@ from platform_core.drift import drift_report
 from platform_assets.predict_age.logic.features import feature_matrix
 from platform_assets.predict_age.logic.prediction import LoadedModels, load_encoder, predict_batch
 from platform_assets.predict_age.logic.publish import batch_file, build_final_results
-from platform_core.quarters import parse_day
+from platform_core.periods import parse_day
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.storage import DataLayout, Location, published
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
 from platform_core.storage import SUCCESS_MARKER, Location, write_once_dir
 
 PID_BASE = 1_000_000_000

@@ -4,22 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_core.quarters import Quarter
+from platform_core.periods import Quarter
+from platform_core.summary import check_line, stage_table
 
 SOURCES = ["EXISTING_APPROX_AGE", "EXISTING_BIRTH_YEAR", "ML_PREDICTION", "DEFAULT_RULE"]
-
-
-def _n(value) -> str:
-    return "-" if value is None else f"{value:,}"
-
-
-def _stage_row(name: str, records: list[dict]) -> str:
-    seconds = sum(r.get("duration_s", 0) or 0 for r in records)
-    rows_in = sum(r.get("rows_in", 0) or 0 for r in records) if any("rows_in" in r for r in records) else None
-    rows_out = sum(r.get("rows_out", 0) or 0 for r in records) if any("rows_out" in r for r in records) else None
-    rate = f"{rows_in / seconds:,.0f}" if rows_in and seconds else "-"
-    label = f"{name} ({len(records)} batches)" if len(records) > 1 else name
-    return f"  {label:<34} {seconds:>9.2f} {_n(rows_in):>13} {_n(rows_out):>13} {rate:>12}"
 
 
 def _metrics_row(name: str, m: dict) -> str:
@@ -29,10 +17,7 @@ def _metrics_row(name: str, m: dict) -> str:
 
 def format_summary(recorded: dict, catalog: Path) -> str:
     stages, label = recorded["stages"], Quarter.parse(recorded["partition"]).label
-    lines = [f"predict_age {label}: execution summary", "",
-             f"  {'stage':<34} {'seconds':>9} {'rows in':>13} {'rows out':>13} {'rows/s':>12}"]
-    lines += [_stage_row(name, records) for name, records in stages.items() if records]
-    lines.append(f"  {'end to end (wall, incl. Dagster runs)':<34} {recorded['wall_s']:>9.2f}   {len(recorded['runs'])} runs")
+    lines = [f"predict_age {label}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
 
     qa = stages["human_qa"][0]
     by_source = {r["prediction_source"]: r for r in qa["by_source"]}
@@ -68,9 +53,7 @@ def format_summary(recorded: dict, catalog: Path) -> str:
     batches = stages["prediction_batches"]
     predicted = sum(b["rows_out"] for b in batches)
     seconds = sum(b["duration_s"] for b in batches)
-    checks = recorded["checks"]
-    failed = [c["check"] for c in checks if not c["passed"]]
     lines += ["", f"Throughput: prediction {predicted:,} rows in {seconds:.2f}s = {predicted / max(seconds, 1e-9):,.0f} rows/s "
                   f"(reference: ~1,445 rows/s per container)",
-              f"Checks: {len(checks) - len(failed)}/{len(checks)} passed" + (f"; failed: {', '.join(failed)}" if failed else "")]
+              check_line(recorded["checks"])]
     return "\n".join(lines)

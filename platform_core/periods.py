@@ -1,4 +1,5 @@
-"""Quarter labels (`2025q3`) and the partition keys Dagster uses for them (`2025-07-01`).
+"""Period labels as people write them (`2025q3`, `2025-07`, `2025-08-15`) and the partition keys
+Dagster uses for them (`2025-07-01`).
 
 Every identifier that reaches a path or a SQL view name passes through here, so a label
 like `2025q3; DROP VIEW x` or `../../etc` is refused before it can go anywhere.
@@ -57,6 +58,18 @@ def parse_day(text: str) -> date:
     if not re.match(r"^\d{4}-\d{2}-\d{2}$", str(text)):
         raise ValueError(f"invalid day {text!r}: expected YYYY-MM-DD")
     return date.fromisoformat(text)
+
+
+def parse_month(text: str) -> date:
+    """A month as `YYYY-MM` or its partition key `YYYY-MM-01`; returns the month's first day."""
+    m = re.match(r"^(\d{4})-(\d{2})(?:-01)?$", str(text).strip())
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise ValueError(f"invalid month {text!r}: expected a label like '2025-07' or a partition key like '2025-07-01'")
+    return date(int(m.group(1)), int(m.group(2)), 1)
+
+
+def month_label(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
 
 
 def batch_key(index: int) -> str:

@@ -1,0 +1,214 @@
+"""engagement as software-defined assets: thin wiring around `engagement.logic`.
+
+landing_customers (external) -> customers -> engagement_model -> engagement_scores (monthly)
+The model's gates (quality, fairness, proxies, calibration, champion) are blocking checks: a
+model that fails one is registered but not promoted, and nothing downstream runs in that run.
+"""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+
+from platform_assets.common import (
+    CATALOG_POOL,
+    GUARDED_EAGER,
+    OWNERS,
+    check_results,
+    check_specs,
+    column_schema,
+    freshness,
+    md,
+    stage_metadata,
+    table_preview,
+    timed,
+)
+from platform_assets.engagement.config import EngagementConfig
+from platform_assets.engagement.keys import JOB, key
+from platform_assets.engagement.logic.customers import CONTRACT, build_customers
+from platform_assets.engagement.logic.world import KEY, LABEL, PROTECTED
+from platform_assets.engagement.partitions import monthly_partitions
+from platform_core.gates import GateResult, all_passed
+from platform_core.periods import month_label, parse_month
+from platform_core.registry import ModelRef, NoChampionError
+from platform_core.reports import markdown_table
+from platform_core.storage import atomic_dir, current, dir_bytes, pin_published
+from resources import Warehouse
+
+GROUP = JOB
+MODEL = "pipeline"
+COMMON = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "automation_condition": GUARDED_EAGER}
+SCORE_COLUMNS = {KEY: "BIGINT", "engagement_score": "DOUBLE", "confidence": "DOUBLE", "engagement_tier": "VARCHAR",
+                 "churn_probability": "DOUBLE", "churn_risk_tier": "VARCHAR", "model_version": "VARCHAR", "scored_at": "VARCHAR"}
+
+landing_customers = dg.AssetSpec(
+    key("landing_customers"), group_name=GROUP, owners=OWNERS, partitions_def=monthly_partitions, kinds={"parquet"},
+    description="A delivered month of customers in landing/engagement/<YYYY-MM>/ (read-only to the platform); "
+                "each delivery is recorded by engagement_customers_sensor with its version.")
+
+
+def view_name(month) -> str:
+    return f"engagement_scores_{month_label(month).replace('-', '_')}"
+
+
+CUSTOMER_CHECKS = check_specs(key("customers"), {
+    "duplicate_rate": "Share of duplicate customer ids is below the configured limit.",
+    "unknown_value_rate": "In every column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit.",
+    "enough_labelled_customers": "At least the configured number of customers with a known engagement to train on.",
+})
+
+
+@dg.asset(key=key("customers"), **COMMON, partitions_def=monthly_partitions, deps=[landing_customers],
+          check_specs=CUSTOMER_CHECKS, kinds={"parquet", "duckdb"},
+          metadata={"dagster/column_schema": column_schema(CONTRACT.types(), unique=(KEY,))},
+          description="The month's customers, validated against the contract, typed, one row per customer_id.")
+def customers(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
+    month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
+    target = layout.table(JOB, "customers", month_label(month))
+    with timed(timing):
+        stats = build_customers(layout.landing(JOB, month_label(month)), target, warehouse.threads)
+    unknown = [{**q, "rate": round(q["rows"] / stats.rows_in, 6)} for q in stats.quarantine
+               if q["reason"] not in ("duplicate", "out_of_range") and q["rows"] / stats.rows_in > engagement.max_unknown_value_rate]
+    duplicate_rate = stats.duplicates / stats.rows_in
+    return dg.MaterializeResult(
+        metadata={**stage_metadata(month_label(month), stats.rows_in, stats.rows_out, timing["duration_s"]),
+                  "labelled": stats.labelled, "to_score": stats.to_score, "duplicates": stats.duplicates,
+                  "quarantine": table_preview(stats.quarantine), "extra_columns": stats.extra_columns,
+                  "bytes_written": dir_bytes(current(target))},
+        check_results=check_results(CUSTOMER_CHECKS, [
+            GateResult("duplicate_rate", duplicate_rate <= engagement.max_duplicate_rate,
+                       {"duplicates": stats.duplicates, "rate": round(duplicate_rate, 6), "limit": engagement.max_duplicate_rate}),
+            GateResult("unknown_value_rate", not unknown,
+                       {"over_limit": markdown_table(unknown), "limit": engagement.max_unknown_value_rate}),
+            GateResult("enough_labelled_customers", stats.labelled >= engagement.min_labelled_rows,
+                       {"labelled": stats.labelled, "minimum": engagement.min_labelled_rows}),
+        ]),
+    )
+
+
+MODEL_CHECKS = check_specs(key("engagement_model"), {
+    "holdout_quality": "Test R² and RMSE of the engagement score meet the configured floors.",
+    **{f"demographic_parity_{a}": f"Selection rates of the binarized score (> 0.5) by {a}: not confidently further apart "
+                                  "than the limit (Newcombe interval of the largest gap)." for a in PROTECTED},
+    **{f"equalized_odds_{a}": f"True- and false-positive rates by {a}: not confidently further apart than the limit."
+       for a in PROTECTED},
+    "no_proxy_features": "No selected feature predicts a protected attribute above the configured strength (AUC).",
+    "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the tolerance.",
+    "not_worse_than_champion": "Test R² no lower than the current champion's on the same rows, beyond the tolerance.",
+})
+
+
+@dg.asset(key=key("engagement_model"), **COMMON, partitions_def=monthly_partitions, deps=[key("customers")],
+          check_specs=MODEL_CHECKS, kinds={"xgboost", "scikitlearn"},
+          description="SelectKBest + StandardScaler + tuned XGBoost as one pipeline (JSON + UBJ, SHA-256) in the registry; "
+                      "promoted to champion only when every gate passes.")
+def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
+    from platform_assets.engagement.logic.gates import calibration_gate, champion_gate, fairness_gates, proxy_gate, quality_gate
+    from platform_assets.engagement.logic.model import EngagementPipeline, regression_metrics, train
+    from platform_assets.engagement.logic.scoring import feature_matrix
+
+    month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
+    registry = warehouse.registry()
+    table = pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "*.parquet"))
+    labelled = table.filter(pl.col(LABEL).is_not_null())
+    with timed(timing):
+        trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
+                        nthread=engagement.nthread)
+    test = trained.test
+    champion_r2, champion_version = None, None
+    try:
+        ref = registry.champion(JOB)[MODEL]
+        champion = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
+        test_rows = labelled.filter(pl.col(KEY).is_in(pl.Series(test.ids)))
+        champion_r2 = regression_metrics(test_rows[LABEL].to_numpy(), champion.predict(feature_matrix(test_rows)))["r2"]
+        champion_version = str(ref)
+    except NoChampionError:
+        pass
+    gates = [
+        quality_gate(trained.metrics, engagement.min_r2, engagement.max_rmse),
+        *fairness_gates(test.pred, test.y, test.groups, engagement.max_dp_difference, engagement.max_eo_difference,
+                        min_group_rows=engagement.min_group_rows),
+        proxy_gate(test.features, test.groups, engagement.max_proxy_auc),
+        calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance),
+        champion_gate(trained.metrics["r2"], champion_r2, engagement.champion_tolerance),
+    ]
+    fairness = [{"gate": g.name, "difference": g.metadata.get("difference"), "interval": g.metadata.get("interval"),
+                 "limit": g.metadata.get("max_difference"), "verdict": "pass" if g.passed else "FAIL"}
+                for g in gates if g.name.startswith(("demographic_parity", "equalized_odds"))]
+    metadata = {"metrics": trained.metrics["rounded"], "search": trained.search, "selected_features": trained.selected,
+                "feature_importance": trained.feature_importance, "training_rows": len(labelled),
+                "gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness": fairness}
+    ref = registry.register(JOB, MODEL, month_label(month), trained.pipeline.to_files(), metadata)
+    promoted = all_passed(gates)
+    if promoted:
+        registry.promote(JOB, {MODEL: ref}, reason=f"trained on {month_label(month)}, all model gates passed")
+    else:
+        context.log.error("a model gate failed: the new pipeline stays in the registry but is not promoted")
+    return dg.MaterializeResult(
+        metadata={"partition": month_label(month), "duration_s": timing["duration_s"], "rows_in": len(labelled),
+                  "version": str(ref), "promoted": promoted, "champion_before": champion_version,
+                  "champion_r2_before": champion_r2, **trained.metrics["rounded"], "search": trained.search,
+                  "fairness": fairness, "fairness_table": md(markdown_table(fairness)),
+                  "feature_importance": table_preview(trained.feature_importance)},
+        check_results=check_results(MODEL_CHECKS, gates),
+    )
+
+
+SCORE_CHECKS = check_specs(key("engagement_scores"), {
+    "row_count_matches_input": "One score per customer without a known engagement.",
+    "customer_id_unique": "No customer_id appears twice.",
+    "scores_in_unit_range": "engagement_score, churn_probability and confidence in [0, 1], never NULL.",
+    "tiers_complete": "Every row has a known engagement_tier and churn_risk_tier.",
+})
+
+
+@dg.asset(key=key("engagement_scores"), **COMMON, partitions_def=monthly_partitions, pool=CATALOG_POOL,
+          deps=[key("engagement_model"), key("customers")], check_specs=SCORE_CHECKS, kinds={"parquet", "xgboost"},
+          freshness_policy=freshness(days=35),
+          metadata={"dagster/column_schema": column_schema(SCORE_COLUMNS, unique=(KEY,))},
+          description="Every customer without a known engagement, scored by the champion pipeline with tiers, churn risk "
+                      "and confidence; exposed in the catalog as engagement_scores_<YYYY_MM> once its checks pass.")
+def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
+    from platform_assets.engagement.logic.evaluation import accuracy_against_truth
+    from platform_assets.engagement.logic.gates import output_checks
+    from platform_assets.engagement.logic.model import EngagementPipeline
+    from platform_assets.engagement.logic.scoring import CHURN_RISK_TIERS, score_customers, tier_distribution
+
+    month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
+    registry = warehouse.registry()
+    ref: ModelRef = registry.champion(JOB)[MODEL]
+    pipeline = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
+    to_score = (pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "*.parquet"))
+                .filter(pl.col(LABEL).is_null()))
+    target = layout.table(JOB, "engagement_scores", month_label(month))
+    with timed(timing):
+        scores = score_customers(pipeline, to_score, str(ref), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        with atomic_dir(target) as tmp:
+            scores.write_parquet(tmp / "engagement_scores.parquet")
+    written = current(target)
+    gates = output_checks(scores, len(to_score))
+    view = view_name(month)
+    if all_passed(gates):
+        warehouse.publish_views({view: written})
+        pin_published(written)
+    else:
+        context.log.error(f"engagement_scores failed its checks: catalog view {view} left as it was")
+    truth_dir = layout.truth(JOB, month_label(month))
+    truth = accuracy_against_truth(scores, truth_dir) if truth_dir.exists() else None
+    return dg.MaterializeResult(
+        metadata={**stage_metadata(month_label(month), len(to_score), len(scores), timing["duration_s"]),
+                  "model_version": str(ref), "catalog_view": view, "dagster/table_name": view,
+                  "tiers": tier_distribution(scores), "churn_risk": _distribution(scores, "churn_risk_tier", CHURN_RISK_TIERS),
+                  "against_truth": truth, "preview": table_preview(scores.head(5).to_dicts()),
+                  "bytes_written": dir_bytes(written)},
+        check_results=check_results(SCORE_CHECKS, gates),
+    )
+
+
+def _distribution(scores: pl.DataFrame, column: str, tiers: list[tuple[float, float, str]]) -> list[dict]:
+    counts = dict(scores.group_by(column).len().iter_rows())
+    return [{"tier": t, "rows": counts.get(t, 0), "share": round(counts.get(t, 0) / max(len(scores), 1), 4)} for *_, t in tiers]
+
+
+assets = [landing_customers, customers, engagement_model, engagement_scores]

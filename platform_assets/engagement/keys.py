@@ -1,0 +1,11 @@
+"""engagement's name: the prefix of its asset keys, group, views, paths and registry entries."""
+
+import dagster as dg
+
+from platform_assets.common import asset_key
+
+JOB = "engagement"
+
+
+def key(name: str) -> dg.AssetKey:
+    return asset_key(JOB, name)

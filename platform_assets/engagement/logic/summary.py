@@ -1,0 +1,39 @@
+"""The execution summary `make run JOB=engagement` prints."""
+
+from __future__ import annotations
+
+from platform_core.periods import month_label, parse_month
+from platform_core.storage import DataLayout
+from platform_core.summary import check_line, stage_table
+
+
+def _tiers(rows: list[dict]) -> str:
+    return "  ".join(f"{r['tier']} {r['rows']:,} ({100 * r['share']:.1f}%)" for r in rows)
+
+
+def format_summary(recorded: dict, layout: DataLayout) -> str:
+    stages, label = recorded["stages"], month_label(parse_month(recorded["partition"]))
+    lines = [f"engagement {label}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
+    model, scores = stages["engagement_model"][0], stages["engagement_scores"][0]
+    search = model["search"]
+    lines += ["", f"Model {model['version']} (promoted: {model['promoted']}; trained on {model['rows_in']:,} labelled customers "
+                  f"in {model['duration_s']:.1f}s)",
+              f"  test split   R² {model['r2']:.4f}  RMSE {model['rmse']:.4f}  MAE {model['mae']:.4f}",
+              f"  search       {search['method']}: {search['candidates']} candidates, {search['fits']} fits, "
+              f"{search['seconds']:.1f}s, CV R² {search['cv_r2']:.4f}"]
+    truth = scores.get("against_truth")
+    if truth:
+        lines.append(f"  vs truth     R² {truth['r2']:.4f}  RMSE {truth['rmse']:.4f}  MAE {truth['mae']:.4f} on "
+                     f"{truth['scored_with_truth']:,} scored customers (synthetic world); in their true tier "
+                     f"{100 * truth['true_tier_share']:.1f}%, mean confidence {100 * truth['mean_confidence']:.1f}%")
+    lines += ["", "Fairness (binarized score > 0.5; fails only when the 95% interval of the gap clears the limit)"]
+    for f in model["fairness"]:
+        lines.append(f"  {f['gate']:<30} gap {f['difference']:.4f}  interval {f['interval']}  limit {f['limit']}  {f['verdict']}")
+    seconds = scores["duration_s"]
+    lines += ["", f"Scores: {scores['rows_out']:,} customers, view {scores['catalog_view']} in {layout.catalog}",
+              f"  engagement_tier  {_tiers(scores['tiers'])}",
+              f"  churn_risk_tier  {_tiers(scores['churn_risk'])}",
+              f"Throughput: scoring {scores['rows_out']:,} customers in {seconds:.2f}s = "
+              f"{scores['rows_out'] / max(seconds, 1e-9):,.0f} customers/s (select, scale, predict, tiers, Parquet; the seed: 83/s)",
+              check_line(recorded["checks"])]
+    return "\n".join(lines)
