@@ -13,11 +13,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_assets.common import JOB, latest_metadata
+from platform_assets.common import latest_metadata
+from platform_assets.predict_age.keys import JOB, key
 from platform_assets.predict_age.jobs import DAILY, PUBLISH
 from platform_assets.predict_age.partitions import batch_partitions
 from tests.predict_age.helpers import run_quarter
-from platform_assets.predict_age.sensors import predict_age_snapshot_sensor
+from platform_assets.predict_age.sensors import snapshot_sensor
 from platform_core import duck
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
 from platform_core.periods import parse_day
@@ -73,7 +74,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
                   for r in s3_instance.get_records_for_run(run.dagster_run.run_id,
                                                            of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
         assert len(checks) == 15 and all(c.passed for c in checks)
-        versions = latest_metadata(s3_instance, "age_models", QUARTER.partition_key)["versions"]
+        versions = latest_metadata(s3_instance, key("age_models"), QUARTER.partition_key)["versions"]
     assert versions == on_disk["stages"]["age_models"][0]["versions"]  # byte-identical models, same registry entries
 
     remote_final = remote.table("predict_age", "final_results", QUARTER)
@@ -131,12 +132,12 @@ def test_snapshot_sensor_watches_the_s3_prefix(s3_endpoint, instance):
     (landing.parent / "2025q2" / "part-00000.parquet").write_bytes(b"PAR1 still copying")  # no _SUCCESS yet
     generate_snapshot(landing, remote.truth(JOB, QUARTER), QUARTER, 2_000, seed=3)
 
-    first = tick(predict_age_snapshot_sensor, remote, instance)
-    assert [r.partition_key for r in first.run_requests] == [QUARTER.partition_key]
-    assert tick(predict_age_snapshot_sensor, remote, instance, first.cursor).run_requests == []
+    first = tick(snapshot_sensor, remote, instance)
+    assert [e.partition for e in first.asset_events] == [QUARTER.partition_key]
+    assert tick(snapshot_sensor, remote, instance, first.cursor).asset_events == []
 
     time.sleep(1.1)  # object timestamps have one-second resolution
     (landing / SUCCESS_MARKER).write_text("re-delivered\n")
-    again = tick(predict_age_snapshot_sensor, remote, instance, first.cursor)
-    assert [r.partition_key for r in again.run_requests] == [QUARTER.partition_key]
-    assert again.run_requests[0].run_key != first.run_requests[0].run_key
+    again = tick(snapshot_sensor, remote, instance, first.cursor)
+    assert [e.partition for e in again.asset_events] == [QUARTER.partition_key]
+    assert again.asset_events[0].tags["dagster/data_version"] != first.asset_events[0].tags["dagster/data_version"]
