@@ -1,4 +1,5 @@
-"""`python -m platform_assets.registry_cli show|promote|rollback`: the champion pointer by hand.
+"""`python -m platform_assets.registry_cli --job <job> show|promote|rollback`: a job's champion
+pointer by hand (`make models JOB=...`, `make rollback JOB=... REASON=...`).
 
 Promote names exact versions; rollback moves the pointer to the previous champion. Both record
 a reason in the pointer's history; nothing is ever deleted from the registry.
@@ -11,16 +12,15 @@ import json
 import os
 import sys
 
-from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
+from platform_core.registry import DEFAULT_SLOT, ModelRef, ModelRegistry, NoChampionError
 from platform_core.storage import DataLayout
-
-JOB = "predict_age"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=os.getenv("PLATFORM_DATA_DIR", "data"))
-    parser.add_argument("--job", default=JOB)
+    parser.add_argument("--job", default="predict_age")
+    parser.add_argument("--slot", default=DEFAULT_SLOT, help="the set of models promoted together (default: the job's)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("show", help="current champion, its history and every stored version")
     promote = sub.add_parser("promote", help="make exact versions the champion")
@@ -34,16 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "promote":
             refs = {ref.model: ref for ref in (ModelRef.parse(args.job, item) for item in args.versions)}
-            current = {m: r for m, r in registry.champion(args.job).items()} if registry.champion_history(args.job) else {}
-            registry.promote(args.job, {**current, **refs}, reason=args.reason)
+            current = registry.champion(args.job, args.slot) if registry.champion_history(args.job, args.slot) else {}
+            registry.promote(args.job, {**current, **refs}, reason=args.reason, slot=args.slot)
         elif args.command == "rollback":
-            registry.rollback(args.job, reason=args.reason)
-        champion = {m: str(r) for m, r in registry.champion(args.job).items()}
+            registry.rollback(args.job, reason=args.reason, slot=args.slot)
+        champion = {m: str(r) for m, r in registry.champion(args.job, args.slot).items()}
     except (NoChampionError, FileNotFoundError, ValueError) as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return 1
-    models = {m: registry.versions(args.job, m) for m in ("ridge", "xgboost", "interval")}
-    print(json.dumps({"champion": champion, "history": registry.champion_history(args.job), "versions": models}, indent=2))
+    models = {m: registry.versions(args.job, m) for m in registry.models(args.job)}
+    print(json.dumps({"champion": champion, "history": registry.champion_history(args.job, args.slot), "versions": models},
+                     indent=2))
     return 0
 
 

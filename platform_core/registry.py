@@ -112,6 +112,10 @@ class ModelRegistry:
             )
         return data
 
+    def models(self, job: str) -> list[str]:
+        area = self.root / _check_name("job", job, _NAME)
+        return sorted(p.name for p in area.iterdir() if _NAME.match(p.name)) if area.exists() else []
+
     def versions(self, job: str, model: str) -> list[str]:
         path = self._dir(job, model)
         return sorted(p.name for p in path.iterdir() if _VERSION.match(p.name)) if path.exists() else []

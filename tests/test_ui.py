@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from platform_core.registry import ModelRegistry
+
 import pytest
 
 from tests.conftest import QUARTER
@@ -101,9 +103,15 @@ def test_ui_lists_assets_checks_partitions_and_runs_a_quarter(dagster_dev, data_
     entries = workspace["workspaceOrError"]["locationEntries"]
     assert [(e["name"], e["locationOrLoadError"]["__typename"]) for e in entries] == [("batch_ml_platform", "RepositoryLocation")]
 
-    nodes = dagster_dev.graphql("""{ assetNodes { assetKey { path } isPartitioned partitionDefinition { description }
+    nodes = dagster_dev.graphql("""{ assetNodes { assetKey { path } groupName isPartitioned partitionDefinition { description }
+        metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type } } } }
         assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""")["assetNodes"]
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+    assert {n["groupName"] for n in nodes} == {"predict_age", "predict_age_daily", "engagement"}
+    schemas = {k: {c["name"] for e in n["metadataEntries"] if e["label"] == "dagster/column_schema" for c in e["schema"]["columns"]}
+               for k, n in by_key.items()}
+    assert {"pid", "predicted_age", "confidence_score", "prediction_source"} <= schemas["predict_age/final_results"]
+    assert {"customer_id", "engagement_score", "engagement_tier", "churn_risk_tier"} <= schemas["engagement/engagement_scores"]
     assert {"predict_age/source_snapshot", "predict_age/age_models", "predict_age/prediction_batches",
             "predict_age/final_results", "predict_age/human_qa"} <= set(by_key)
     assert all(n["isPartitioned"] for k, n in by_key.items() if k.startswith("predict_age/"))
@@ -134,4 +142,10 @@ def test_ui_lists_assets_checks_partitions_and_runs_a_quarter(dagster_dev, data_
                   for c in checks["assetNodeOrError"]["assetChecksOrError"]["checks"]}
     assert {"holdout_quality", "fairness", "interval_calibration"} <= set(executions)
     assert all(e["runId"] == run_id and e["evaluation"]["success"] for e in executions.values())
-    assert (data_layout.models / "predict_age" / "champion.json").exists()
+    assert ModelRegistry(data_layout.models).champion_history("predict_age")
+
+    counts = dagster_dev.graphql("""{ assetNodeOrError(assetKey: {path: ["predict_age", "source_snapshot"]}) {
+        ... on AssetNode { latestMaterializationByPartition(partitions: ["%s"]) {
+            metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }""" % QUARTER.partition_key)
+    entries = counts["assetNodeOrError"]["latestMaterializationByPartition"][0]["metadataEntries"]
+    assert {e["label"]: e.get("intValue") for e in entries}["dagster/row_count"] == 20_000  # the UI's row count

@@ -114,7 +114,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     labelled = table.filter(pl.col(LABEL).is_not_null())
     with timed(timing):
         trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
-                        nthread=engagement.nthread)
+                        nthread=engagement.nthread, folds=engagement.folds)
     test = trained.test
     champion_r2, champion_version = None, None
     try:

@@ -14,6 +14,7 @@ class EngagementConfig(dg.ConfigurableResource):
     search: str = Field(default="early_stopping",
                         description="Hyperparameter search over the seed's grid: early_stopping (default: the n_estimators "
                                     "axis read off one early-stopped fit), halving (successive halving) or grid (all 810 fits).")
+    folds: int = Field(default=5, description="Cross-validation folds of the search (the seed's: 5).")
     seed: int = Field(default=7, description="Seed for the split, the search and the model.")
     nthread: int = Field(default=2, description="Threads for training and scoring.")
     min_labelled_rows: int = Field(default=2_000, description="Fewer labelled customers than this: the month is not trained on.")

@@ -36,7 +36,7 @@ def test_biased_training_data_fails_the_fairness_gate_and_blocks_downstream(data
     assert "region" in fairness.metadata["gates"].value
     materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert "missing_rows_evaluation" not in materialized  # blocked in the same run
-    assert not (data_layout.models / "predict_age" / "champion.json").exists()
+    assert not ModelRegistry(data_layout.models).champion_history("predict_age")
 
 
 def test_worse_challenger_is_not_promoted_and_rollback_is_used_by_the_next_prediction(data_layout, instance):

@@ -109,7 +109,7 @@ def test_a_failed_model_gate_is_not_promoted_and_nothing_is_predicted(data_layou
     defs = definitions(data_layout, max_holdout_mae=0.5)
     with pytest.raises(JobRunFailed, match="holdout_quality"):
         run_quarter(QUARTER, instance, defs)
-    assert not (data_layout.models / "predict_age" / "champion.json").exists()
+    assert not ModelRegistry(data_layout.models).champion_history("predict_age")
     assert ModelRegistry(data_layout.models).versions("predict_age", "xgboost")  # kept for inspection
     batch = dg.MultiPartitionKey({"batch": "000", "quarter": QUARTER.partition_key})
     result = defs.resolve_job_def("predict_age_batches").execute_in_process(

@@ -63,7 +63,7 @@ class EngagementPipeline:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Selected columns of X, medians for missing values, standardized (float32)."""
         columns = [self.features.index(name) for name in self.selected]
-        selected = X[:, columns].astype(np.float32, copy=True)
+        selected = np.asarray(X[:, columns], dtype=np.float32)  # fancy indexing copies: X is never modified
         medians = np.asarray(self.medians, dtype=np.float32)[columns]
         missing = np.isnan(selected)
         if missing.any():

@@ -1,0 +1,41 @@
+"""The shared registry: versions labelled by any partition, champion pointers per (job, slot)
+that parallel promotions cannot corrupt."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from platform_core.registry import ModelRef, ModelRegistry
+
+
+@pytest.mark.parametrize("label", ["2025q3", "2025-08-15", "2025-07", "e0042"])
+def test_versions_are_labelled_by_any_partition(tmp_path, label):
+    ref = ModelRegistry(tmp_path).register("wait_times", "forecast", label, {"model.ubj": label.encode()}, {})
+    assert ref.version.startswith(f"{label}-") and ModelRef.parse("wait_times", str(ref)) == ref
+
+
+@pytest.mark.parametrize("label", ["2025Q3", "../x", "a b", "", "2025q3;drop"])
+def test_labels_that_could_reach_outside_their_folder_are_refused(tmp_path, label):
+    with pytest.raises(ValueError, match="invalid partition label"):
+        ModelRegistry(tmp_path).register("predict_age", "xgboost", label, {"m": b"1"}, {})
+
+
+def test_parallel_promotions_of_many_slots_lose_nothing(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    refs = {f"e{i:04d}": registry.register("wait_times", "forecast", f"e{i:04d}", {"m": str(i).encode()}, {}) for i in range(40)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: registry.promote("wait_times", {"forecast": item[1]}, "trained", slot=item[0]),
+                      refs.items()))
+    assert registry.slots("wait_times") == sorted(refs)
+    assert all(registry.champion("wait_times", slot)["forecast"] == ref for slot, ref in refs.items())
+
+
+def test_concurrent_promotions_of_one_slot_both_land_in_its_history(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    a = registry.register("engagement", "pipeline", "2025-07", {"m": b"a"}, {})
+    b = registry.register("engagement", "pipeline", "2025-08", {"m": b"b"}, {})
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda ref: registry.promote("engagement", {"pipeline": ref}, str(ref)), [a, b]))
+    history = registry.champion_history("engagement")
+    assert sorted(h["reason"] for h in history) == sorted([str(a), str(b)])
+    assert registry.champion("engagement")["pipeline"].version == history[-1]["models"]["pipeline"]
