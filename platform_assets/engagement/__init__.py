@@ -27,7 +27,7 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
 
 job = PlatformJob(
     name=JOB,
-    defs=dg.Definitions(assets=assets.assets, jobs=[monthly_job], sensors=sensors.sensors),
+    defs=dg.Definitions(assets=dg.with_source_code_references(assets.assets), jobs=[monthly_job], sensors=sensors.sensors),
     config_key=JOB,
     config=EngagementConfig.from_env,
     landing=assets.landing_customers,

@@ -20,7 +20,7 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
 
 job = PlatformJob(
     name=JOB,
-    defs=dg.Definitions(assets=assets.assets + daily.assets, jobs=jobs.jobs, sensors=sensors.sensors,
+    defs=dg.Definitions(assets=dg.with_source_code_references(assets.assets + daily.assets), jobs=jobs.jobs, sensors=sensors.sensors,
                         schedules=sensors.schedules),
     config_key=JOB,
     config=PredictAgeConfig.from_env,
