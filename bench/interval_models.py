@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from platform_assets.predict_age.logic.features import NameEncoder, feature_matrix, feature_names  # noqa: E402
-from platform_core.metrics import interval_metrics  # noqa: E402
 from platform_assets.predict_age.logic.models import (  # noqa: E402
     conformal_margin,
     conformal_quantile,
@@ -35,9 +34,10 @@ from platform_assets.predict_age.logic.models import (  # noqa: E402
     predict_scale,
     train_xgboost,
 )
+from platform_assets.predict_age.logic.training import XGBoostSettings  # noqa: E402
+from platform_core.metrics import interval_metrics  # noqa: E402
 from platform_core.periods import Quarter  # noqa: E402
 from platform_core.storage import DataLayout  # noqa: E402
-from platform_assets.predict_age.logic.training import XGBoostSettings  # noqa: E402
 
 NOMINAL = 0.8
 

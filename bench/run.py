@@ -96,8 +96,8 @@ def stage_staging(root: str, buckets: int, threads: int) -> dict:
 
 
 def stage_training(root: str, max_rows: int, threads: int) -> dict:
-    from platform_core.registry import ModelRegistry
     from platform_assets.predict_age.logic.training import XGBoostSettings, build_training_features, train_age_models
+    from platform_core.registry import ModelRegistry
 
     layout = DataLayout.at(root)
     path = layout.table("predict_age", "training_features", QUARTER) / "training_features.parquet"

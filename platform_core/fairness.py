@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass(frozen=True)
 class FairnessThresholds:
     max_mae_ratio: float

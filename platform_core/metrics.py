@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, within: float | None = None) -> dict[str, float]:
     """MAE, RMSE, R², bias; with `within`, also the share of rows whose |error| <= within
     (keyed `within_<within>`, e.g. `within_5`)."""

@@ -19,11 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
-
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from platform_core.storage import Location, location, partition_label, read_json, write_json, write_once_dir
 

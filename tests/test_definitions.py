@@ -1,8 +1,8 @@
 """One Definitions merged from the job folders: every job loads, its names are its own, and a
 new job is a folder plus one entry in the job list."""
 
-import duckdb
 import dagster as dg
+import duckdb
 
 from platform_assets.definitions import JOBS, build_definitions, defs
 from platform_assets.predict_age.partitions import PREDICT_AGE_BATCHES

@@ -11,10 +11,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from platform_core.registry import ModelRegistry
-
 import pytest
 
+from platform_core.registry import ModelRegistry
 from tests.conftest import QUARTER
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,13 +3,16 @@ ENGAGEMENT_<FIELD> in the environment; the defaults train on 100,000 customers o
 
 from __future__ import annotations
 
-import os
+from typing import ClassVar
 
-import dagster as dg
 from pydantic import Field
 
+from resources.settings import JobSettings
 
-class EngagementConfig(dg.ConfigurableResource):
+
+class EngagementConfig(JobSettings):
+    env_prefix: ClassVar[str] = "ENGAGEMENT_"
+
     selected_features: int = Field(default=45, description="k of SelectKBest(f_regression): features the model sees.")
     search: str = Field(default="early_stopping",
                         description="Hyperparameter search over the seed's grid: early_stopping (default: the n_estimators "
@@ -31,7 +34,3 @@ class EngagementConfig(dg.ConfigurableResource):
     calibration_tolerance: float = Field(default=0.05, description="Allowed gap between mean confidence and observed tier accuracy.")
     champion_tolerance: float = Field(default=0.01, description="A candidate whose test R² is lower than the champion's by more is not promoted.")
 
-    @classmethod
-    def from_env(cls, prefix: str = "ENGAGEMENT_") -> "EngagementConfig":
-        values = {name: os.environ[prefix + name.upper()] for name in cls.model_fields if prefix + name.upper() in os.environ}
-        return cls(**values)

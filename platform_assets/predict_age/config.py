@@ -3,14 +3,16 @@ environment; the defaults run a 1M-row quarter on a 2-core laptop."""
 
 from __future__ import annotations
 
-import os
-from typing import Literal
+from typing import ClassVar, Literal
 
-import dagster as dg
 from pydantic import Field
 
+from resources.settings import JobSettings
 
-class PredictAgeConfig(dg.ConfigurableResource):
+
+class PredictAgeConfig(JobSettings):
+    env_prefix: ClassVar[str] = "PREDICT_AGE_"
+
     min_age: int = Field(default=18, description="Lowest valid age; existing values below are unusable.")
     max_age: int = Field(default=100, description="Highest valid age.")
     training_max_rows: int = Field(
@@ -54,7 +56,3 @@ class PredictAgeConfig(dg.ConfigurableResource):
     drift_psi_threshold: float = Field(default=0.2, description="Daily monitoring warns above this PSI.")
     fairness_min_group_rows: int = Field(default=200, description="Smaller groups are reported but not gated.")
 
-    @classmethod
-    def from_env(cls, prefix: str = "PREDICT_AGE_") -> "PredictAgeConfig":
-        values = {name: os.environ[prefix + name.upper()] for name in cls.model_fields if prefix + name.upper() in os.environ}
-        return cls(**values)

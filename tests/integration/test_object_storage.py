@@ -14,18 +14,17 @@ import dagster as dg
 import pytest
 
 from platform_assets.common import latest_metadata
-from platform_assets.predict_age.keys import JOB, key
 from platform_assets.predict_age.jobs import DAILY, PUBLISH
+from platform_assets.predict_age.keys import JOB, key
+from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
 from platform_assets.predict_age.partitions import batch_partitions
-from tests.predict_age.helpers import run_quarter
 from platform_assets.predict_age.sensors import snapshot_sensor
 from platform_core import duck
-from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
 from platform_core.periods import parse_day
 from platform_core.storage import CURRENT_POINTER, SUCCESS_MARKER, DataLayout, atomic_dir, current, scratch_dir
 from tests.conftest import QUARTER, SMALL_ROWS
 from tests.integration.servers import BUCKET
-from tests.predict_age.helpers import definitions
+from tests.predict_age.helpers import definitions, run_quarter
 from tests.predict_age.test_sensors import tick
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,11 @@ import duckdb
 import pytest
 
 from platform_assets.predict_age.jobs import BATCHES, PREPARE, PUBLISH
-from platform_assets.predict_age.partitions import batch_partitions
-from tests.predict_age.helpers import run_quarter
 from platform_assets.predict_age.logic.staging import bucket_dir
+from platform_assets.predict_age.partitions import batch_partitions
 from platform_core.storage import current
 from tests.conftest import QUARTER
-from tests.predict_age.helpers import definitions
+from tests.predict_age.helpers import definitions, run_quarter
 from tests.predict_age.test_quarter_end_to_end import CONTENT_HASH
 
 

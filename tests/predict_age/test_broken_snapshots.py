@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 
 from platform_assets.predict_age.assets import source_snapshot
+from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.predict_age.logic.generator import generate_chunk
 from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_core.contract import ContractError
 from platform_core.storage import SUCCESS_MARKER, current
-from platform_assets.predict_age.config import PredictAgeConfig
 from resources import Warehouse
 from tests.conftest import QUARTER
 

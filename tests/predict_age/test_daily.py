@@ -4,12 +4,10 @@ import duckdb
 import numpy as np
 
 from platform_assets.predict_age.jobs import DAILY, PREPARE
-from platform_core.drift import psi, reference_histogram
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals
+from platform_core.drift import psi, reference_histogram
 from platform_core.periods import parse_day
 from platform_core.registry import ModelRegistry
-from platform_assets.predict_age.config import PredictAgeConfig
-from resources import Warehouse
 from tests.conftest import QUARTER
 from tests.predict_age.helpers import definitions
 

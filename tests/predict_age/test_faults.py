@@ -11,11 +11,10 @@ from pathlib import Path
 
 import duckdb
 
-from tests.predict_age.helpers import run_quarter
 from platform_assets.predict_age.logic.generator import generate_snapshot
 from platform_core.periods import Quarter
 from tests.conftest import QUARTER
-from tests.predict_age.helpers import definitions
+from tests.predict_age.helpers import definitions, run_quarter
 from tests.predict_age.test_quarter_end_to_end import CONTENT_HASH
 
 REPO = Path(__file__).resolve().parent.parent

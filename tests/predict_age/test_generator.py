@@ -2,8 +2,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from platform_assets.predict_age.logic.generator import generate_chunk, generate_snapshot
-from platform_core.periods import Quarter
 from platform_assets.predict_age.logic.source import CONTRACT
+from platform_core.periods import Quarter
 
 Q = Quarter.parse("2025q3")
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from platform_assets.predict_age.logic.age_metrics import age_metrics as regression_metrics, confidence_deciles
+from platform_assets.predict_age.logic.age_metrics import age_metrics as regression_metrics
+from platform_assets.predict_age.logic.age_metrics import confidence_deciles
 from platform_assets.predict_age.logic.models import RidgeModel, confidence_from_interval, conformal_margin
 from platform_core.registry import ModelIntegrityError, ModelRegistry, NoChampionError
 

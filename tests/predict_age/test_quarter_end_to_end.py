@@ -4,17 +4,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from platform_assets.definitions import build_definitions
 from platform_assets.predict_age.jobs import PREPARE, PUBLISH
+from platform_assets.predict_age.logic.summary import format_summary
 from platform_assets.query import main as query
 from platform_assets.run import JobRunFailed
-from tests.predict_age.helpers import definitions, run_quarter
 from platform_core.registry import ModelRegistry
 from platform_core.storage import current
-from platform_assets.predict_age.logic.summary import format_summary
-from platform_assets.predict_age.config import PredictAgeConfig
-from resources import Warehouse
 from tests.conftest import QUARTER, SMALL_ROWS
+from tests.predict_age.helpers import definitions, run_quarter
 
 CONTENT_HASH = ("SELECT count(*), sum(hash(pid, predicted_age, confidence_score, prediction_source, model_version, "
                 "prediction_status)) FROM predict_age_final_results_2025q3")

@@ -5,9 +5,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from platform_core.periods import Quarter
 from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_core.contract import ContractError
+from platform_core.periods import Quarter
 from platform_core.storage import current
 
 Q = Quarter.parse("2025q3")

@@ -7,8 +7,8 @@ import pytest
 
 from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_assets.predict_age.logic.staging import build_staging_features
-from platform_core.storage import current
 from platform_assets.predict_age.logic.training import XGBoostSettings, build_training_features, train_age_models
+from platform_core.storage import current
 from tests.conftest import QUARTER
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from platform_core import duck
-from platform_core.drift import drift_report
 from platform_assets.predict_age.logic.features import feature_matrix
 from platform_assets.predict_age.logic.prediction import LoadedModels, load_encoder, predict_batch
 from platform_assets.predict_age.logic.publish import batch_file, build_final_results
+from platform_core import duck
+from platform_core.drift import drift_report
 from platform_core.periods import parse_day
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.storage import DataLayout, Location, published

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from platform_assets.predict_age.logic.features import feature_matrix
 from platform_assets.predict_age.logic.age_metrics import age_metrics, metrics_by_age_band
+from platform_assets.predict_age.logic.features import feature_matrix
 from platform_assets.predict_age.logic.models import RidgeModel
 from platform_assets.predict_age.logic.prediction import PointModel, load_encoder
 from platform_core.registry import ModelRef, ModelRegistry

@@ -15,9 +15,15 @@ import numpy as np
 import polars as pl
 
 from platform_assets.predict_age.logic.features import NameEncoder, feature_matrix, usable_feature_count
-from platform_assets.predict_age.logic.models import booster_from_bytes, confidence_from_interval, normalized_bounds, predict_booster, predict_scale
-from platform_core.registry import ModelRef, ModelRegistry
+from platform_assets.predict_age.logic.models import (
+    booster_from_bytes,
+    confidence_from_interval,
+    normalized_bounds,
+    predict_booster,
+    predict_scale,
+)
 from platform_assets.predict_age.logic.staging import bucket_dir
+from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.storage import Location, atomic_file
 
 PREDICTION_SCHEMA = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from platform_assets.predict_age.logic.staging import bucket_dir
 from platform_core import duck
 from platform_core.reports import markdown_table
-from platform_assets.predict_age.logic.staging import bucket_dir
 from platform_core.storage import Location, atomic_dir, atomic_file, remove_tree
 
 FINAL_COLUMNS = {

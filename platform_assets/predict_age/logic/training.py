@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from platform_core import duck
-from platform_core.drift import drift_reference
 from platform_assets.predict_age.logic.age_metrics import (
     GENDERS,
     REGIONS,
@@ -26,9 +24,7 @@ from platform_assets.predict_age.logic.age_metrics import (
     confidence_deciles,
     metrics_by_age_band,
 )
-from platform_core.fairness import code_labels, group_errors
 from platform_assets.predict_age.logic.features import NameEncoder, categorical_levels, feature_matrix, feature_names
-from platform_core.metrics import interval_metrics
 from platform_assets.predict_age.logic.models import (
     RidgeModel,
     booster_to_bytes,
@@ -40,6 +36,10 @@ from platform_assets.predict_age.logic.models import (
     train_xgboost,
 )
 from platform_assets.predict_age.logic.prediction import PointModel
+from platform_core import duck
+from platform_core.drift import drift_reference
+from platform_core.fairness import code_labels, group_errors
+from platform_core.metrics import interval_metrics
 from platform_core.storage import Location, atomic_file
 
 CODE_FILES = ["features.py", "models.py", "training.py"]
