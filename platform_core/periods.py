@@ -46,6 +46,10 @@ class Quarter:
         """The quarter's reference date: ages from birth years are computed against it."""
         return date(self.year, 3 * (self.q - 1) + 1, 1)
 
+    @classmethod
+    def containing(cls, day: date) -> "Quarter":
+        return cls(day.year, (day.month - 1) // 3 + 1)
+
     def previous(self) -> "Quarter":
         return Quarter(self.year - 1, 4) if self.q == 1 else Quarter(self.year, self.q - 1)
 

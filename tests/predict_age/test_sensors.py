@@ -71,3 +71,17 @@ def test_a_recorded_delivery_starts_the_quarter_through_automation(data_layout, 
     assert requested == {"source_snapshot": {QUARTER.partition_key}}
     assert key("source_snapshot") in {r.key for r in result.results}
     assert Quarter.parse(next(iter(requested["source_snapshot"]))) == QUARTER
+
+
+def test_schedules_request_the_closed_quarter_and_the_previous_day():
+    from datetime import datetime, timezone
+
+    from platform_assets.predict_age.sensors import daily_schedule, quarterly_schedule
+
+    def requested(schedule, at: datetime) -> str:
+        return schedule(dg.build_schedule_context(scheduled_execution_time=at)).partition_key
+
+    assert requested(quarterly_schedule, datetime(2025, 10, 1, 6, tzinfo=timezone.utc)) == "2025-07-01"
+    assert requested(quarterly_schedule, datetime(2026, 1, 1, 6, tzinfo=timezone.utc)) == "2025-10-01"
+    assert requested(daily_schedule, datetime(2025, 8, 16, 6, tzinfo=timezone.utc)) == "2025-08-15"
+    assert requested(daily_schedule, datetime(2025, 1, 1, 6, tzinfo=timezone.utc)) == "2024-12-31"
