@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 
+import duckdb
+
 from platform_core import duck
 from platform_core.storage import DataLayout
 
@@ -21,8 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sql", help="a query over the catalog's views")
     parser.add_argument("--data-dir", default=os.getenv("PLATFORM_DATA_DIR", "data"))
     args = parser.parse_args(argv)
-    with duck.read_catalog(DataLayout.at(args.data_dir).catalog) as con:
-        con.sql(args.sql).show(max_rows=100)
+    catalog = DataLayout.at(args.data_dir).catalog
+    if not catalog.exists():
+        print(f"query: no catalog at {catalog} yet: run a job first (make run)", file=sys.stderr)
+        return 1
+    with duck.read_catalog(catalog) as con:
+        try:
+            con.sql(args.sql).show(max_rows=100)
+        except duckdb.Error as exc:
+            views = sorted(name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall())
+            print(f"query: {str(exc).splitlines()[0]}\nviews in {catalog}: {', '.join(views) or 'none'}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -59,10 +59,12 @@ def partition_keys(partitions_def: dg.PartitionsDefinition, key: str) -> list[st
     return [key]
 
 
-def _root_cause(error) -> str:
-    while error.cause is not None:
+def _user_error(error) -> str:
+    """The first error below Dagster's own wrappers: the one our code raised, whose message
+    names the file, column or value (its own causes, e.g. pyarrow's, would not)."""
+    while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
-    return error.message.strip().splitlines()[-1]
+    return f"{error.cls_name}: {error.message.strip().splitlines()[-1].removeprefix(f'{error.cls_name}: ')}"
 
 
 def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str, instance: dg.DagsterInstance):
@@ -72,7 +74,7 @@ def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str,
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     if not result.success or failed_checks:
-        errors = [f"{ev.step_key}: {_root_cause(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
+        errors = [f"{ev.step_key}: {_user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
         checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
                   + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items() if not isinstance(v.value, (dict, list)))
                   for e in failed_checks]
@@ -148,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         partition = job.partition_key(label)
     except ValueError as exc:
         print(f"{job.name}: {exc}", file=sys.stderr)
+        return 2
+    valid = job.landing.partitions_def.get_partition_keys()
+    if partition not in valid:
+        print(f"{job.name}: partition {label} ({partition}) is outside the job's partitions, {valid[0]} to {valid[-1]}; "
+              "pick one in that range (the first is set by the partitions definition)", file=sys.stderr)
         return 2
     layout = DataLayout.at(os.getenv("PLATFORM_DATA_DIR", "data"))
     landing = job.landing_path(layout, partition)

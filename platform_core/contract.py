@@ -134,10 +134,15 @@ def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contrac
     columns = [_clean_column(c, col, c in present, contract) for c, col in contract.columns.items()]
     con.execute(f"CREATE VIEW raw_source AS SELECT {', '.join(columns)}, filename AS source_file, "
                 "file_row_number AS source_row FROM raw_files")
-    key = duck.ident(contract.key)
-    per_file = con.execute(f"SELECT source_file, count(*) AS rows, count(*) FILTER (WHERE {key} IS NULL) AS null_keys "
-                           "FROM raw_source GROUP BY ALL ORDER BY ALL").fetchall()
-    for source_file, _, null_keys in per_file:
+    key, kind = duck.ident(contract.key), contract.columns[contract.key].kind
+    per_file = con.execute(
+        f"SELECT filename, count(*), count(*) FILTER (WHERE {key} IS NULL), "
+        f"count(*) FILTER (WHERE {key} IS NOT NULL AND TRY_CAST({key} AS {kind}) IS NULL), "
+        f"max({key}) FILTER (WHERE TRY_CAST({key} AS {kind}) IS NULL) FROM raw_files GROUP BY ALL ORDER BY ALL").fetchall()
+    for source_file, _, null_keys, out_of_range, example in per_file:
+        if out_of_range:
+            raise ContractError(f"{source_file}: column {contract.key} has {out_of_range} value(s) out of range for {kind} "
+                                f"(e.g. {example}); ids must fit a signed 64-bit integer")
         if null_keys:
             raise ContractError(f"{source_file}: column {contract.key} has {null_keys} NULL value(s); {contract.key} is required")
     rows_in = sum(r[1] for r in per_file)

@@ -20,10 +20,10 @@ MONTH = "2025-07"
 LABELLED, NEW = 6_000, 1_500
 
 
-def run(layout: DataLayout, instance) -> dict:
+def run(layout: DataLayout, instance, month: str = MONTH) -> dict:
     config = EngagementConfig(folds=2, min_labelled_rows=1_000, min_group_rows=50)
     defs = build_definitions(Warehouse(data_dir=str(layout.root)), {"engagement": config})
-    return run_partition(engagement.job, parse_month(MONTH).isoformat(), instance, defs, progress=lambda _line: None)
+    return run_partition(engagement.job, parse_month(month).isoformat(), instance, defs, progress=lambda _line: None)
 
 
 @pytest.fixture
@@ -58,6 +58,15 @@ def test_a_month_end_to_end(month, instance):
     for expected in ("test split   R²", "vs truth", "demographic_parity_location", "engagement_tier  Low",
                      "customers/s", f"Checks: {len(recorded['checks'])}/{len(recorded['checks'])} passed"):
         assert expected in summary, expected
+
+    # the next month is judged against this champion on its own test rows, then replaces it
+    deliver_month(month.landing("engagement", "2025-08"), month.truth("engagement", "2025-08"), parse_month("2025-08"),
+                  LABELLED, 7, NEW)
+    august = run(month, instance, "2025-08")
+    model = august["stages"]["engagement_model"][0]
+    assert model["champion_before"] == str(champion) and 0.6 < model["champion_r2_before"] <= 1
+    assert all(c["passed"] for c in august["checks"])
+    assert ModelRegistry(month.models).champion("engagement")["pipeline"].version.startswith("2025-08-")
 
 
 def test_a_proxy_feature_blocks_deployment(month, instance):

@@ -111,3 +111,17 @@ def test_extra_and_absent_optional_columns_are_reported(tmp_path):
     stats = build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
     assert stats.extra_columns == ["favourite_colour"]
     assert "first_name" in stats.absent_optional_columns and "pid" not in stats.absent_optional_columns
+
+
+def test_a_pid_beyond_signed_64_bits_is_out_of_range_not_null(tmp_path):
+    table = pa.table({"pid": pa.array([1, 2**63 + 5], pa.uint64()), "approximate_age": ["40", "41"], "birth_year": ["", ""]})
+    land = deliver(tmp_path / "landing", table)
+    with pytest.raises(ContractError, match=r"column pid has 1 value\(s\) out of range for BIGINT \(e.g. 9223372036854775813\)"):
+        build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
+
+
+def test_hidden_and_underscore_files_are_not_data(tmp_path):
+    land = deliver(tmp_path / "landing", raw([1, 2], ["40", "41"], ["", ""]))
+    pq.write_table(raw([3], ["50"], [""]), land / ".part-00001.parquet")  # a writer's temporary
+    (land / "_tmp.parquet").write_text("not parquet at all")
+    assert build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100).rows_in == 2

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from platform_assets.engagement.logic.scoring import ENGAGEMENT_TIERS, feature_matrix, tier_index
-from platform_assets.engagement.logic.world import FEATURES, LABEL, PROTECTED
+from platform_assets.engagement.logic.world import FEATURES, KEY, LABEL, PROTECTED
 
 GRID = {
     "n_estimators": [50, 100, 200],
@@ -288,6 +288,7 @@ def tier_accuracy(y: np.ndarray, pred: np.ndarray, confidence: np.ndarray) -> di
 class TestSplit:
     """What the gates need from the held-out test rows."""
 
+    ids: np.ndarray  # customer ids of the test rows, so a champion is scored on the same rows
     y: np.ndarray
     pred: np.ndarray
     confidence: np.ndarray
@@ -331,7 +332,7 @@ def train(labelled: pl.DataFrame, k: int = 45, seed: int = 7, search: SearchMeth
     metrics = regression_metrics(y[test_rows], pred)
     metrics["rounded"] = {"r2": round(metrics["r2"], 4), "rmse": round(metrics["rmse"], 4), "mae": round(metrics["mae"], 4)}
     test = TestSplit(
-        y=y[test_rows], pred=pred, confidence=pipeline.confidence(pred),
+        ids=labelled[KEY].to_numpy()[test_rows], y=y[test_rows], pred=pred, confidence=pipeline.confidence(pred),
         groups={name: labelled[name].to_numpy()[test_rows] for name in PROTECTED},
         features={name: X[test_rows, FEATURES.index(name)] for name in pipeline.selected},
     )
