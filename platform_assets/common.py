@@ -57,7 +57,12 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: s
     """Metadata values of an asset partition's latest materialization (None if never materialized)."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()} if records else None
+    return {k: _plain_value(v) for k, v in records[0].asset_materialization.metadata.items()} if records else None
+
+
+def _plain_value(value: dg.MetadataValue):
+    """A metadata value as plain data: tables as lists of dicts."""
+    return [r.data for r in value.records] if isinstance(value, dg.TableMetadataValue) else value.value
 
 
 @contextmanager

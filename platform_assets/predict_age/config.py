@@ -54,5 +54,6 @@ class PredictAgeConfig(JobSettings):
         default=200_000, description="Synthetic world: previously-missing rows scored against ground truth per model."
     )
     drift_psi_threshold: float = Field(default=0.2, description="Daily monitoring warns above this PSI.")
-    fairness_min_group_rows: int = Field(default=200, description="Smaller groups are reported but not gated.")
+    fairness_min_group_rows: int = Field(
+        default=30, description="Smaller groups are reported but not gated (every gated group is judged with its interval).")
 

@@ -36,12 +36,19 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               f"mean width {interval['mean_width']:.2f} y",
               f"  champion   {', '.join(models['versions'].values())} (promoted: {models['promoted']})"]
     for gate in models.get("fairness_gates", []):
-        lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']}, worst |bias| "
-                     f"{gate['max_abs_bias']} y over {gate['groups_gated']} groups: {'pass' if gate['passed'] else 'FAIL'}")
+        lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']} (95% lower bound "
+                     f"{gate['mae_ratio_lower']}), worst |bias| {gate['max_abs_bias']} y (lower bound {gate['abs_bias_lower']}) "
+                     f"over {gate['groups_gated']} groups: {'pass' if gate['passed'] else 'FAIL'}")
     missing = stages.get("missing_rows_evaluation") or [{}]
     if "xgboost" in missing[0]:
         lines += [f"Same models on previously-missing rows against ground truth (synthetic world, sample n={missing[0]['rows_in']:,})",
                   _metrics_row("ridge", missing[0]["ridge"]), _metrics_row("xgboost", missing[0]["xgboost"])]
+
+    source = stages["source_snapshot"][0]
+    quarantine = source.get("quarantine") or []
+    lines += ["", f"Quarantine (source_snapshot: values cast to NULL, duplicates set aside; {source['rows_in']:,} rows in)"]
+    lines += [f"  {q['column_name']:<22} {q['reason']:<18} {q['rows']:>13,}  {100 * q['rows'] / source['rows_in']:>6.2f}%"
+              for q in quarantine] or ["  nothing quarantined"]
 
     truth = qa.get("truth_accuracy") or []
     if truth:
