@@ -28,7 +28,13 @@ from platform_assets.common import (
 from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.predict_age.keys import JOB, key
 from platform_assets.predict_age.logic.evaluation import evaluate_on_missing_rows, missing_rows_sample
-from platform_assets.predict_age.logic.gates import FINAL_TABLE_GATES, MODEL_GATES, final_table_gates, model_gates
+from platform_assets.predict_age.logic.gates import (
+    FINAL_TABLE_GATES,
+    MODEL_GATES,
+    final_table_gates,
+    model_gates,
+    usable_age_gate,
+)
 from platform_assets.predict_age.logic.model_report import model_card
 from platform_assets.predict_age.logic.prediction import LoadedModels, PointModel, predict_batch
 from platform_assets.predict_age.logic.publish import (
@@ -68,7 +74,8 @@ landing_snapshot = dg.AssetSpec(
 
 
 SOURCE_CHECKS = check_specs(key("source_snapshot"), {
-    "usable_age_rate": "Share of rows with a usable existing age is above the configured floor (a collapse means a format change).",
+    "usable_age_rate": "Each existing-age column's usable share is above the floor and has not collapsed since the previous "
+                       "quarter (a collapse means a format change).",
     "duplicate_pid_rate": "Share of duplicate pids is below the configured limit.",
     "unknown_value_rate": "In every optional column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit.",
 })
@@ -83,9 +90,9 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
     with timed(timing):
         stats = build_source_snapshot(layout.landing(JOB, quarter), target, quarter.start, predict_age.min_age,
                                       predict_age.max_age, warehouse.threads)
-    usable = stats.usable_approximate_age + stats.usable_birth_year
-    usable_rate = (stats.rows_out and usable / stats.rows_out)  # an upper bound: a pid may have both
-    known_rate = stats.rows_out and stats.usable_approximate_age / stats.rows_out
+    previous = latest_metadata(context.instance, key("source_snapshot"), quarter.previous().partition_key)
+    figures = {"rows_out": stats.rows_out, "usable_approximate_age": stats.usable_approximate_age,
+               "usable_birth_year": stats.usable_birth_year}
     duplicate_rate = stats.duplicate_pids / stats.rows_in
     unknown = [{**q, "rate": round(q["rows"] / stats.rows_in, 6)} for q in stats.quarantine
                if q["column_name"] not in ("pid", "approximate_age", "birth_year")
@@ -106,9 +113,7 @@ def source_snapshot(context: dg.AssetExecutionContext, warehouse: Warehouse, pre
             "path": dg.MetadataValue.path(str(target)),
         },
         check_results=check_results(SOURCE_CHECKS, [
-            GateResult("usable_age_rate", usable_rate >= predict_age.min_usable_age_rate,
-                       {"usable_rate": round(usable_rate, 4), "usable_approximate_age_rate": round(known_rate, 4),
-                        "floor": predict_age.min_usable_age_rate}),
+            usable_age_gate(figures, predict_age.min_usable_age_rate, predict_age.max_usable_rate_drop, previous),
             GateResult("duplicate_pid_rate", duplicate_rate <= predict_age.max_duplicate_pid_rate,
                        {"duplicate_pids": stats.duplicate_pids, "rate": round(duplicate_rate, 6),
                         "limit": predict_age.max_duplicate_pid_rate, "sample": markdown_table(stats.duplicate_sample)}),

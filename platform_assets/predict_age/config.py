@@ -30,8 +30,10 @@ class PredictAgeConfig(JobSettings):
     max_holdout_mae: float = Field(default=6.0, description="Quality floor: held-out MAE in years.")
     min_holdout_within_5: float = Field(default=0.6, description="Quality floor: held-out share within 5 years.")
     min_usable_age_rate: float = Field(
-        default=0.05, description="Below this share of usable existing ages the snapshot is refused (format change?)."
+        default=0.05, description="Below this share of usable values in either existing-age column the snapshot is refused."
     )
+    max_usable_rate_drop: float = Field(
+        default=0.5, description="A column's usable share may fall by at most this share of the previous quarter's.")
     max_duplicate_pid_rate: float = Field(default=0.01, description="Above this share of duplicate pids the snapshot is refused.")
     max_unknown_value_rate: float = Field(
         default=0.05, description="Above this share of unknown codes or non-numbers in any optional column the snapshot is refused."

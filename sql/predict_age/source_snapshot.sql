@@ -1,9 +1,12 @@
 -- source_snapshot: the quarter's raw snapshot, typed and cleaned, one row per pid.
 -- Input: view raw_source (every contract column typed and trimmed, unknown codes and absent
--- optional columns as NULL, plus source_file and source_row; built from the contract in
--- platform_core/source.py). Parameters: $min_age, $max_age, $ref_year, $ref_month.
+-- optional columns as NULL, plus source_file and source_row; built from the contract declared
+-- in platform_assets/predict_age/logic/source.py by platform_core/contract.py).
+-- Parameters: $min_age, $max_age, $ref_year, $ref_month.
 -- Unusable ages and birth years become NULL with a status that says why; nothing is dropped
--- except duplicate pids, which are counted in the quarantine (sql/source_duplicates.sql).
+-- except duplicate pids, which are counted in the quarantine (source_duplicates.sql).
+-- Integral decimals ('45.0', '1978.00', as a writer that went through floats produces) are the
+-- integers they spell; any other fraction ('45.5') is not_a_number / not_a_year.
 WITH typed AS (
     SELECT
         *,
@@ -20,7 +23,7 @@ classified AS (
             WHEN approximate_age IS NULL THEN 'null'
             WHEN age_text = '' THEN 'blank'
             WHEN upper(age_text) = 'U' THEN 'unknown_code'
-            WHEN NOT regexp_full_match(age_text, '-?[0-9]{1,4}') THEN 'not_a_number'
+            WHEN NOT regexp_full_match(age_text, '-?[0-9]{1,4}(\.0+)?') THEN 'not_a_number'
             WHEN age_number = 0 THEN 'zero'
             WHEN age_number NOT BETWEEN $min_age AND $max_age THEN 'out_of_range'
             ELSE 'usable'
@@ -65,7 +68,7 @@ FROM (
             WHEN birth_year IS NULL THEN 'null'
             WHEN year_text = '' THEN 'blank'
             WHEN year_number = 0 THEN 'zero'
-            WHEN NOT regexp_full_match(year_text, '[0-9]{4}') THEN 'not_a_year'
+            WHEN NOT regexp_full_match(year_text, '[0-9]{4}(\.0+)?') THEN 'not_a_year'
             WHEN year_number > $ref_year THEN 'future'
             WHEN year_age NOT BETWEEN $min_age AND $max_age THEN 'out_of_range'
             ELSE 'usable'

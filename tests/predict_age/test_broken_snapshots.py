@@ -134,3 +134,23 @@ def test_a_column_full_of_unknown_codes_fails_the_unknown_value_check(tmp_path):
     frame = valid().with_columns(pl.lit("Q").alias("marital_status"))
     result = run_source(tmp_path, frame)
     assert failed_checks(result) == ["unknown_value_rate"]
+
+
+def test_a_format_change_in_one_age_column_fails_even_when_birth_years_are_fine(tmp_path):
+    frame = valid().with_columns(("x" + pl.col("approximate_age")).alias("approximate_age"))  # every age unusable
+    stats = build_source_snapshot(deliver(tmp_path / "a", frame), tmp_path / "out", QUARTER.start, 18, 100)
+    assert stats.usable_approximate_age == 0 and stats.usable_birth_year > 0.05 * ROWS
+    result = run_source(tmp_path / "b", frame)
+    assert failed_checks(result) == ["usable_age_rate"] and not result.success
+    gate = next(e for e in result.get_asset_check_evaluations() if e.check_name == "usable_age_rate")
+    assert "| approximate_age | 0.0 |" in gate.metadata["columns"].value
+
+
+def test_integral_decimals_are_ages_and_fractions_are_not(tmp_path):
+    frame = valid().head(4).with_columns(pl.Series("approximate_age", ["45.0", "45.00", "45.5", "45"]),
+                                         pl.Series("birth_year", ["1978.0", "1978.5", "", ""]))
+    build_source_snapshot(deliver(tmp_path, frame), tmp_path / "out", QUARTER.start, 18, 100)
+    rows = pl.read_parquet(current(tmp_path / "out") / "source_snapshot.parquet").sort("pid")
+    assert rows["approximate_age"].to_list() == [45, 45, None, 45]
+    assert rows["approximate_age_status"].to_list() == ["usable", "usable", "not_a_number", "usable"]
+    assert rows["birth_year"].to_list()[:2] == [1978, None]

@@ -28,6 +28,25 @@ FINAL_TABLE_GATES = {
 }
 
 
+AGE_COLUMNS = {"approximate_age": "usable_approximate_age", "birth_year": "usable_birth_year"}
+
+
+def usable_age_gate(figures: dict, floor: float, max_drop: float, previous: dict | None) -> GateResult:
+    """Each existing-age column on its own: its usable share at least `floor`, and not fallen by
+    more than `max_drop` (a share) from the previous quarter's. A format change in one column
+    (every approximate_age arriving as 'x45') fails even when the other column keeps the
+    combined rate up. `figures` and `previous` are source_snapshot's recorded metadata."""
+    table = []
+    for column, count in AGE_COLUMNS.items():
+        rate = figures[count] / figures["rows_out"] if figures["rows_out"] else 0.0
+        before = previous[count] / previous["rows_out"] if previous and previous.get("rows_out") and count in previous else None
+        passed = rate >= floor and (before is None or rate >= before * (1 - max_drop))
+        table.append({"column": column, "usable_rate": round(rate, 4),
+                      "previous_quarter_rate": None if before is None else round(before, 4), "passed": passed})
+    return GateResult("usable_age_rate", all(r["passed"] for r in table),
+                      {"columns": markdown_table(table), "floor": floor, "max_drop_from_previous": max_drop})
+
+
 def fairness_gates(fairness: list[dict], general: FairnessThresholds, age_bands: FairnessThresholds) -> list[dict]:
     """One gate per attribute; age bands have their own thresholds (see platform_core.fairness)."""
     return [{"attribute": attribute, **evaluate_gate([r for r in fairness if r["attribute"] == attribute],
