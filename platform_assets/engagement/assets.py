@@ -120,7 +120,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     try:
         ref = registry.champion(JOB)[MODEL]
         champion = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
-        test_rows = labelled.filter(pl.col(KEY).is_in(pl.Series(test.ids)))
+        test_rows = labelled.join(pl.DataFrame({KEY: test.ids}), on=KEY, how="semi")
         champion_r2 = regression_metrics(test_rows[LABEL].to_numpy(), champion.predict(feature_matrix(test_rows)))["r2"]
         champion_version = str(ref)
     except NoChampionError:
@@ -133,8 +133,10 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
         calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance),
         champion_gate(trained.metrics["r2"], champion_r2, engagement.champion_tolerance),
     ]
-    fairness = [{"gate": g.name, "difference": g.metadata.get("difference"), "interval": g.metadata.get("interval"),
-                 "limit": g.metadata.get("max_difference"), "verdict": "pass" if g.passed else "FAIL"}
+    fairness = [{"gate": g.name, "difference": g.metadata["difference"], "limit": g.metadata["max_difference"],
+                 "interval": g.metadata.get("interval") or {rate: g.metadata[rate]["interval"]
+                                                            for rate in ("true_positive_rate", "false_positive_rate")},
+                 "verdict": "pass" if g.passed else "FAIL"}
                 for g in gates if g.name.startswith(("demographic_parity", "equalized_odds"))]
     metadata = {"metrics": trained.metrics["rounded"], "search": trained.search, "selected_features": trained.selected,
                 "feature_importance": trained.feature_importance, "training_rows": len(labelled),

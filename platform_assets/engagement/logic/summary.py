@@ -24,11 +24,15 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     truth = scores.get("against_truth")
     if truth:
         lines.append(f"  vs truth     R² {truth['r2']:.4f}  RMSE {truth['rmse']:.4f}  MAE {truth['mae']:.4f} on "
-                     f"{truth['scored_with_truth']:,} scored customers (synthetic world); in their true tier "
-                     f"{100 * truth['true_tier_share']:.1f}%, mean confidence {100 * truth['mean_confidence']:.1f}%")
+                     f"{truth['scored_with_truth']:,} scored customers (synthetic world)")
+        lines.append(f"  tiers        {100 * truth['true_tier_share']:.1f}% in their true tier (truth has no label noise); "
+                     f"mean confidence {100 * truth['mean_confidence']:.1f}% estimates the share whose observed engagement "
+                     "falls in the tier")
     lines += ["", "Fairness (binarized score > 0.5; fails only when the 95% interval of the gap clears the limit)"]
     for f in model["fairness"]:
-        lines.append(f"  {f['gate']:<30} gap {f['difference']:.4f}  interval {f['interval']}  limit {f['limit']}  {f['verdict']}")
+        interval = ("  ".join(f"{k.split('_')[0]} {v}" for k, v in f["interval"].items()) if isinstance(f["interval"], dict)
+                    else f["interval"])
+        lines.append(f"  {f['gate']:<30} gap {f['difference']:.4f}  interval {interval}  limit {f['limit']}  {f['verdict']}")
     seconds = scores["duration_s"]
     lines += ["", f"Scores: {scores['rows_out']:,} customers, view {scores['catalog_view']} in {layout.catalog}",
               f"  engagement_tier  {_tiers(scores['tiers'])}",
