@@ -3,10 +3,11 @@
     python bench/engagement_search.py --rows 100000 --seed 7 --methods grid,halving,early_stopping,halving_early_stopping
     python bench/engagement_search.py --methods halving,early_stopping,halving_early_stopping --include bench/results/<grid run>.json
 
-Every method searches the seed's grid (162 candidates, 5-fold CV R²) on the same rows train()
+Every method searches the seed's grid (3x3x3x2x2 = 108 candidates, 5-fold CV R²; the seed's
+"162 candidates, 810 fits" miscounted it) on the same rows train()
 tunes on (the training split less its calibration slice), then the best params are refit on those
 rows and scored on the 20% test split. `--include` adds the methods of an earlier run on the same
-data (e.g. the 810-fit grid, run alone in the background) to the table and the JSON.
+data (e.g. the 540-fit grid, run alone in the background) to the table and the JSON.
 """
 
 from __future__ import annotations
