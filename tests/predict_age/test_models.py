@@ -79,3 +79,11 @@ def test_champion_promote_and_rollback_keep_history(tmp_path):
     assert reg.champion("predict_age")["xgboost"] == v1
     assert [h["reason"] for h in reg.champion_history("predict_age")] == ["first", "second", "rollback: bad quarter"]
     assert reg.versions("predict_age", "xgboost") == sorted([v1.version, v2.version])
+
+
+def test_decile_correlation_ranks_ties_like_scipy():
+    from platform_assets.predict_age.logic.gates import decile_correlation
+
+    deciles = [{"mae": m} for m in [5.0] + [4.0] * 9]  # MAE falls once, then ties
+    assert decile_correlation(deciles) == pytest.approx(-0.5222, abs=1e-4)  # argsort ranks gave +0.44
+    assert decile_correlation([{"mae": m} for m in [9, 8, 7, 6, 5, 4, 3, 2, 1, 0.5]]) == pytest.approx(-1.0)

@@ -59,6 +59,11 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     champion = ModelRegistry(data_layout.models).champion("predict_age")["xgboost"]
     assert versions == {str(champion)}
     assert qa_views >= 3
+    record = ModelRegistry(data_layout.models).metadata(champion)  # the champion's file carries its gate results
+    assert {g["name"]: g["passed"] for g in record["gates"]} == dict.fromkeys(
+        ["holdout_quality", "beats_baseline", "interval_calibration", "confidence_ranks_errors", "fairness",
+         "not_worse_than_champion"], True)
+    assert {g["attribute"] for g in record["fairness_gates"]} == {"gender", "region", "age_band"}
 
     models = recorded["stages"]["age_models"][0]
     assert models["xgboost"]["mae"] < models["ridge"]["mae"]
@@ -66,6 +71,7 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)
     assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary and "Checks: 15/15 passed" in summary
+    assert "Quarantine (source_snapshot" in summary and "approximate_age        unknown_code" in summary
     capfd.readouterr()
     assert query(["--data-dir", str(data_layout.root), "SELECT count(*) AS n FROM predict_age_final_results_2025q3"]) == 0
     assert f"{SMALL_ROWS}" in capfd.readouterr().out  # `make query`
