@@ -87,7 +87,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     with duck.read_catalog(remote.catalog) as con:  # the catalog is an object; its views read S3
         assert con.execute("SELECT count(*) FROM predict_age_final_results_2025q3").fetchone()[0] == SMALL_ROWS
         sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'predict_age_final_results_2025q3'").fetchone()[0]
-        assert f"s3://{BUCKET}/quarter/warehouse/final_results/2025q3/v-" in sql
+        assert f"s3://{BUCKET}/quarter/warehouse/predict_age/final_results/2025q3/v-" in sql
     query = subprocess.run([sys.executable, "-m", "platform_assets.query", "--data-dir", str(remote.root),
                             "SELECT count(*) AS n FROM predict_age_final_results_2025q3"],
                            cwd=REPO, env=env, capture_output=True, text=True)
