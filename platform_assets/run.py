@@ -119,18 +119,12 @@ def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:
 
 
 def record_delivery(job: PlatformJob, layout: DataLayout, partition: str, instance: dg.DagsterInstance) -> None:
-    """Record the delivery on the job's landing asset, as its sensor would (lineage starts there)."""
+    """Record the partition's delivery on the job's landing asset, as its sensor would (lineage
+    starts there; the other folders of the landing area are not this run's business)."""
     area = job.landing_path(layout, partition).parent
-    events, _ = landing_events(area, lambda name: job.partition_key(name), job.partition_key, job.landing.key,
-                               {partition}, None, _NullLog())
+    events, _ = landing_events(area, job.partition_key, job.partition_key, job.landing.key, {partition}, cursor=None)
     for event in events:
-        if event.partition == partition:
-            instance.report_runless_asset_event(event)
-
-
-class _NullLog:
-    def warning(self, _message: str) -> None:
-        pass
+        instance.report_runless_asset_event(event)
 
 
 def main(argv: list[str] | None = None) -> int:

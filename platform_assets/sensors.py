@@ -23,12 +23,12 @@ DEFAULT_STATUS = (dg.DefaultSensorStatus.STOPPED if os.getenv("PLATFORM_SENSORS"
 
 
 def landing_events(area, parse: Callable[[str], object], partition_key: Callable[[str], str], asset: dg.AssetKey,
-                   valid_keys: set[str], cursor: str | None, log) -> tuple[list[dg.AssetMaterialization], str]:
+                   valid_keys: set[str], cursor: str | None, log=None) -> tuple[list[dg.AssetMaterialization], str]:
     """New or re-delivered complete folders under `area` as materializations of `asset`. Each
     folder is judged alone: a bad name or a partition outside the range is logged and skipped."""
     deliveries, refused = complete_deliveries(area, parse)
     outside = [d.name for d in deliveries if partition_key(d.name) not in valid_keys]
-    if refused or outside:
+    if (refused or outside) and log is not None:
         log.warning(f"{area}: skipping folders with invalid names {refused} or outside the partitions {outside}")
     seen = json.loads(cursor) if cursor else {}
     new = new_deliveries([d for d in deliveries if d.name not in outside], seen, MAX_DELIVERIES_PER_TICK)
