@@ -11,6 +11,7 @@ from datetime import timedelta
 import dagster as dg
 
 from platform_core.gates import GateResult
+from platform_core.reports import Markdown
 
 CATALOG_POOL = "duckdb_catalog"
 OWNERS = ["team:ml-platform"]
@@ -49,7 +50,7 @@ def check_results(specs: list[dg.AssetCheckSpec], gates: list[GateResult]) -> li
     return [dg.AssetCheckResult(
         check_name=s.name, asset_key=s.asset_key, passed=bool(by_name[s.name].passed),
         severity=dg.AssetCheckSeverity.ERROR if by_name[s.name].blocking else dg.AssetCheckSeverity.WARN,
-        metadata={k: md(v) if isinstance(v, str) and v.startswith("|") else v for k, v in by_name[s.name].metadata.items()},
+        metadata={k: md(v) if isinstance(v, Markdown) else v for k, v in by_name[s.name].metadata.items()},
     ) for s in specs]
 
 

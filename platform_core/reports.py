@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 
-def markdown_table(rows: list[dict]) -> str:
+class Markdown(str):
+    """Text meant to be rendered as Markdown (the wiring shows it as such in the UI)."""
+
+
+def markdown_table(rows: list[dict]) -> Markdown:
     if not rows:
-        return "_(no rows)_"
+        return Markdown("_(no rows)_")
     head = list(dict.fromkeys(k for r in rows for k in r))
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join("" if r.get(h) is None else str(r[h]) for h in head) + " |" for r in rows]
-    return "\n".join(lines)
+    return Markdown("\n".join(lines))
