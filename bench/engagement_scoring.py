@@ -30,7 +30,7 @@ from platform_assets.engagement.logic.scoring import feature_matrix, score_custo
 from platform_assets.engagement.logic.world import LABEL, generate_month  # noqa: E402
 
 MONTH = dt.date(2025, 1, 1)
-DEFAULT_PARAMS = {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1, "subsample": 0.8, "colsample_bytree": 0.8}
+DEFAULT_PARAMS = {"n_estimators": 200, "max_depth": 3, "learning_rate": 0.1, "subsample": 0.8, "colsample_bytree": 0.8}
 
 
 def timed(fn, *args):
