@@ -14,9 +14,10 @@ class EngagementConfig(JobSettings):
     env_prefix: ClassVar[str] = "ENGAGEMENT_"
 
     selected_features: int = Field(default=45, description="k of SelectKBest(f_regression): features the model sees.")
-    search: str = Field(default="early_stopping",
-                        description="Hyperparameter search over the seed's grid: early_stopping (default: the n_estimators "
-                                    "axis read off one early-stopped fit), halving (successive halving) or grid (all 810 fits).")
+    search: str = Field(default="halving_early_stopping",
+                        description="Search over the seed's grid: halving_early_stopping (default: each candidate boosted once "
+                                    "per fold with its best round read off the validation curve, candidates raced by successive "
+                                    "halving), early_stopping, halving (sklearn successive halving) or grid (every fit).")
     folds: int = Field(default=5, description="Cross-validation folds of the search (the seed's: 5).")
     seed: int = Field(default=7, description="Seed for the split, the search and the model.")
     nthread: int = Field(default=2, description="Threads for training and scoring.")
