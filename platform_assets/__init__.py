@@ -1,9 +1,2 @@
-"""Dagster wiring of the platform: assets, checks, partitions, jobs, one Definitions."""
-
-import warnings
-
-import dagster as dg
-
-# Two beta APIs are used on purpose (DAGSTER_NOTES.md): `backfill_policy` on prediction_batches
-# and `MultiToSingleDimensionPartitionMapping`; their warnings would only bury real output.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
+"""Dagster wiring of the platform (one folder per job) and the commands around it. Importing
+the package loads nothing: a job's logic/ stays free of dagster."""

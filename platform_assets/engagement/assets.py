@@ -56,7 +56,7 @@ CUSTOMER_CHECKS = check_specs(key("customers"), {
     "duplicate_rate": "Share of duplicate customer ids is below the configured limit.",
     "unknown_value_rate": "In every column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit.",
     "enough_labelled_customers": "At least the configured number of customers with a known engagement to train on.",
-})
+}, monthly_partitions)
 
 
 @dg.asset(key=key("customers"), **COMMON, partitions_def=monthly_partitions, deps=[landing_customers],
@@ -96,7 +96,7 @@ MODEL_CHECKS = check_specs(key("engagement_model"), {
     "no_proxy_features": "No selected feature predicts a protected attribute above the configured strength (AUC).",
     "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the tolerance.",
     "not_worse_than_champion": "Test R² no lower than the current champion's on the same rows, beyond the tolerance.",
-})
+}, monthly_partitions)
 
 
 @dg.asset(key=key("engagement_model"), **COMMON, partitions_def=monthly_partitions, deps=[key("customers")],
@@ -162,7 +162,7 @@ SCORE_CHECKS = check_specs(key("engagement_scores"), {
     "customer_id_unique": "No customer_id appears twice.",
     "scores_in_unit_range": "engagement_score, churn_probability and confidence in [0, 1], never NULL.",
     "tiers_complete": "Every row has a known engagement_tier and churn_risk_tier.",
-})
+}, monthly_partitions)
 
 
 @dg.asset(key=key("engagement_scores"), **COMMON, partitions_def=monthly_partitions, pool=CATALOG_POOL,

@@ -78,7 +78,7 @@ SOURCE_CHECKS = check_specs(key("source_snapshot"), {
                        "quarter (a collapse means a format change).",
     "duplicate_pid_rate": "Share of duplicate pids is below the configured limit.",
     "unknown_value_rate": "In every optional column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit.",
-})
+}, quarterly_partitions)
 
 
 @dg.asset(key=key("source_snapshot"), **COMMON, partitions_def=quarterly_partitions, check_specs=SOURCE_CHECKS,
@@ -159,7 +159,7 @@ def training_features(context: dg.AssetExecutionContext, warehouse: Warehouse, p
     })
 
 
-MODEL_CHECKS = check_specs(key("age_models"), MODEL_GATES)
+MODEL_CHECKS = check_specs(key("age_models"), MODEL_GATES, quarterly_partitions)
 
 
 @dg.asset(key=key("age_models"), **COMMON, partitions_def=quarterly_partitions, deps=[key("training_features")],
@@ -258,7 +258,7 @@ def prediction_batches(context: dg.AssetExecutionContext, warehouse: Warehouse, 
     })
 
 
-FINAL_CHECKS = check_specs(key("final_results"), FINAL_TABLE_GATES)
+FINAL_CHECKS = check_specs(key("final_results"), FINAL_TABLE_GATES, quarterly_partitions)
 
 
 @dg.asset(key=key("final_results"), **COMMON, partitions_def=quarterly_partitions, pool=CATALOG_POOL,

@@ -58,10 +58,10 @@ def daily_arrivals(context: dg.AssetExecutionContext, warehouse: Warehouse, pred
     })
 
 
-DAILY_CHECKS = check_specs(key("daily_predictions"), FINAL_TABLE_GATES)
+DAILY_CHECKS = check_specs(key("daily_predictions"), FINAL_TABLE_GATES, daily_partitions)
 DRIFT_CHECKS = check_specs(key("daily_monitoring"), {
     "feature_drift": "PSI of every feature and of the predictions against the champion's training data below the threshold.",
-}, blocking=False)
+}, daily_partitions, blocking=False)
 
 
 @dg.asset(key=key("daily_predictions"), **COMMON, partitions_def=daily_partitions, deps=[key("daily_arrivals")],

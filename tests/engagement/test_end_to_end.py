@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from platform_assets import engagement
+from platform_assets.engagement import definitions as engagement
 from platform_assets.definitions import build_definitions
 from platform_assets.engagement.config import EngagementConfig
 from platform_assets.engagement.logic.delivery import deliver_month

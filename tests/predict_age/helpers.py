@@ -3,7 +3,7 @@ way `make run` runs it."""
 
 import dagster as dg
 
-from platform_assets import predict_age
+from platform_assets.predict_age import definitions as predict_age
 from platform_assets.definitions import build_definitions
 from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.run import run_partition

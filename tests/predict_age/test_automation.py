@@ -87,3 +87,23 @@ def test_a_failed_batch_after_a_redelivery_never_publishes_a_stale_quarter(data_
     third = daemon.run_until_idle()
     assert ("final_results", QUARTER.partition_key) in third
     assert materializations(instance, "final_results", QUARTER.partition_key) == 2
+
+
+def test_a_failed_blocking_check_blocks_its_own_quarter_only(data_layout, instance):
+    """Checks are partitioned like their asset: a broken 2025q2 delivery stops 2025q2 at its source
+    check, and 2025q3 beside it still runs to publication (and does not unblock 2025q2)."""
+    import shutil
+
+    import polars as pl
+
+    broken = data_layout.landing("predict_age", QUARTER.previous())
+    shutil.copytree(data_layout.landing("predict_age", QUARTER), broken)
+    for part in broken.glob("*.parquet"):
+        pl.read_parquet(part).with_columns(pl.lit("x").alias("approximate_age")).write_parquet(part)
+    daemon = Daemon(definitions(data_layout, xgb_rounds=60, xgb_max_depth=6), instance)
+    daemon.deliver(data_layout)
+    done = daemon.run_until_idle()
+    q2, q3 = QUARTER.previous().partition_key, QUARTER.partition_key
+    assert [name for name, p in done if p == q2] == ["source_snapshot"]  # failed usable_age_rate: nothing after it
+    assert ("final_results", q3) in done
+    assert materializations(instance, "staging_features", q2) == 0
