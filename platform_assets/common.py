@@ -36,12 +36,13 @@ def asset_key(job: str, name: str) -> dg.AssetKey:
 
 
 def check_specs(key: dg.AssetKey, described: dict[str, str], partitions_def: dg.PartitionsDefinition,
-                blocking: bool = True) -> list[dg.AssetCheckSpec]:
+                blocking: bool = True, warn_only: tuple[str, ...] = ()) -> list[dg.AssetCheckSpec]:
     """Check specs of an asset from {name: description}; names are what results match on. The
     checks are partitioned like the asset, so a failure in one partition blocks that partition's
-    downstream only (an unpartitioned check has one status for all: DAGSTER_NOTES_2 §2)."""
-    return [dg.AssetCheckSpec(name, asset=key, blocking=blocking, description=text, partitions_def=partitions_def)
-            for name, text in described.items()]
+    downstream only (an unpartitioned check has one status for all: DAGSTER_NOTES_2 §2). Checks
+    named in `warn_only` never block (their gates decide something else, e.g. promotion)."""
+    return [dg.AssetCheckSpec(name, asset=key, blocking=blocking and name not in warn_only, description=text,
+                              partitions_def=partitions_def) for name, text in described.items()]
 
 
 def check_results(specs: list[dg.AssetCheckSpec], gates: list[GateResult]) -> list[dg.AssetCheckResult]:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "promote":
             refs = {ref.model: ref for ref in (ModelRef.parse(args.job, item) for item in args.versions)}
             current = registry.champion(args.job, args.slot) if registry.champion_history(args.job, args.slot) else {}
-            registry.promote(args.job, {**current, **refs}, reason=args.reason, slot=args.slot)
+            registry.promote(args.job, {**current, **refs}, reason=args.reason, slot=args.slot, force=True)
         elif args.command == "rollback":
             registry.rollback(args.job, reason=args.reason, slot=args.slot)
         champion = {m: str(r) for m, r in registry.champion(args.job, args.slot).items()}

@@ -137,26 +137,52 @@ class ModelRegistry:
         area = self.root / _check_name("job", job, _NAME) / "_champions"
         return sorted(p.name for p in area.iterdir() if _NAME.match(p.name)) if area.exists() else []
 
-    def _append(self, job: str, slot: str, models: dict[str, str], reason: str) -> None:
-        entry = {"models": dict(sorted(models.items())), "reason": reason,
+    def _append(self, job: str, slot: str, history: list[dict], entry: dict) -> None:
+        """One new immutable entry, named after the history it follows (its sequence number
+        first, so a writer whose clock is behind still lands after what it read)."""
+        entry = {**entry, "models": dict(sorted(entry["models"].items())),
                  "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        write_json(self._champion_log(job, slot) / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json", entry)
+        name = f"{len(history) + 1:08d}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+        write_json(self._champion_log(job, slot) / name, entry)
 
-    def promote(self, job: str, models: dict[str, ModelRef], reason: str, slot: str = DEFAULT_SLOT) -> None:
+    @staticmethod
+    def _stack(history: list[dict]) -> list[dict]:
+        """The champions still standing: a promotion pushes, a rollback pops."""
+        stack: list[dict] = []
+        for entry in history:
+            if entry.get("action") == "rollback":
+                stack.pop()
+            else:
+                stack.append(entry)
+        return stack
+
+    def rolled_back(self, job: str, slot: str = DEFAULT_SLOT) -> list[dict[str, str]]:
+        """Model sets a person rolled back: never promoted again automatically."""
+        return [h["rolled_back"] for h in self.champion_history(job, slot) if h.get("action") == "rollback"]
+
+    def promote(self, job: str, models: dict[str, ModelRef], reason: str, slot: str = DEFAULT_SLOT,
+                force: bool = False) -> bool:
+        """Make `models` the champion (True when they are). False, and nothing written, when a
+        person rolled exactly these versions back (unless `force`, as the CLI's promote does)."""
         for ref in models.values():
             self.metadata(ref)  # must exist
         history = self.champion_history(job, slot)
-        versions = {m: r.version for m, r in models.items()}
+        versions = {m: r.version for m, r in sorted(models.items())}
         if history and history[-1]["models"] == versions:
-            return
-        self._append(job, slot, versions, reason)
+            return True
+        if not force and versions in self.rolled_back(job, slot):
+            return False
+        self._append(job, slot, history, {"action": "promote", "models": versions, "reason": reason})
+        return True
 
     def rollback(self, job: str, reason: str, slot: str = DEFAULT_SLOT) -> dict[str, ModelRef]:
-        """Point the champion back at the previous distinct entry; nothing is deleted."""
+        """Return to the champion before the current one (again and again, down the promotions);
+        nothing is deleted, and the versions rolled back are not promoted again automatically."""
         history = self.champion_history(job, slot)
-        current = history[-1]["models"] if history else None
-        previous = next((h for h in reversed(history) if h["models"] != current), None)
-        if previous is None:
+        stack = self._stack(history)
+        if len(stack) < 2:
             raise NoChampionError(f"{job!r} ({slot}) has no earlier champion to roll back to")
-        self._append(job, slot, previous["models"], f"rollback: {reason}")
-        return {m: ModelRef(job, m, v) for m, v in previous["models"].items()}
+        previous = stack[-2]["models"]
+        self._append(job, slot, history, {"action": "rollback", "models": previous, "rolled_back": stack[-1]["models"],
+                                          "reason": f"rollback: {reason}"})
+        return {m: ModelRef(job, m, v) for m, v in previous.items()}

@@ -39,3 +39,16 @@ def test_concurrent_promotions_of_one_slot_both_land_in_its_history(tmp_path):
     history = registry.champion_history("engagement")
     assert sorted(h["reason"] for h in history) == sorted([str(a), str(b)])
     assert registry.champion("engagement")["pipeline"].version == history[-1]["models"]["pipeline"]
+
+
+def test_rollback_walks_down_the_promotions_and_is_not_undone_automatically(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    a, b, c = (registry.register("engagement", "pipeline", f"2025-0{m}", {"m": str(m).encode()}, {}) for m in (5, 6, 7))
+    for ref in (a, b, c):
+        assert registry.promote("engagement", {"pipeline": ref}, "trained")
+    assert registry.rollback("engagement", "c is bad")["pipeline"] == b
+    assert registry.rollback("engagement", "b is bad too")["pipeline"] == a  # not back to c
+    assert not registry.promote("engagement", {"pipeline": c}, "a re-run trained c again")  # refused: rolled back
+    assert registry.champion("engagement")["pipeline"] == a
+    assert registry.promote("engagement", {"pipeline": c}, "a person says so", force=True)
+    assert registry.champion("engagement")["pipeline"] == c

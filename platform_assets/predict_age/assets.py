@@ -159,7 +159,7 @@ def training_features(context: dg.AssetExecutionContext, warehouse: Warehouse, p
     })
 
 
-MODEL_CHECKS = check_specs(key("age_models"), MODEL_GATES, quarterly_partitions)
+MODEL_CHECKS = check_specs(key("age_models"), MODEL_GATES, quarterly_partitions, warn_only=("not_worse_than_champion",))
 
 
 @dg.asset(key=key("age_models"), **COMMON, partitions_def=quarterly_partitions, deps=[key("training_features")],
@@ -188,11 +188,11 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], {**trained.metadata[name], **gate_record})
             for name in trained.files}
     checks = check_results(MODEL_CHECKS, gates)
-    promoted = all_passed(gates)
-    if promoted:
-        registry.promote(JOB, refs, reason=f"trained on {quarter.label}, all model gates passed")
-    else:
-        context.log.error("a model gate failed: the new models stay in the registry but are not promoted")
+    passed = all(g.passed for g in gates)
+    promoted = passed and registry.promote(JOB, refs, reason=f"trained on {quarter.label}, all model gates passed")
+    if not promoted:
+        context.log.error("a model gate failed" if not passed else "these versions were rolled back by a person"
+                          + ": the new models stay in the registry but are not promoted")
     versions = {name: str(ref) for name, ref in refs.items()}
     return dg.MaterializeResult(
         metadata={

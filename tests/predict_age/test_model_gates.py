@@ -65,3 +65,9 @@ def test_worse_challenger_is_not_promoted_and_rollback_is_used_by_the_next_predi
     versions = duckdb.connect().execute(f"SELECT DISTINCT model_version FROM '{batch_file}'").fetchall()
     assert versions == [(str(first),)]
     assert registry.champion_history("predict_age")[-1]["reason"] == "rollback: test rollback"
+
+    # the rolled-back version is not promoted again by a re-run that produces it, and there is
+    # nothing before the first champion to roll back to
+    assert prepare(better, instance).success
+    assert registry.champion("predict_age")["xgboost"] == first
+    assert registry_cli(["--data-dir", str(data_layout.root), "rollback", "--reason", "again"]) == 1

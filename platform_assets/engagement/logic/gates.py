@@ -221,4 +221,4 @@ def champion_gate(candidate_r2: float, champion_r2: float | None, tolerance: flo
     passed = champion_r2 is None or candidate_r2 >= champion_r2 - tolerance
     return GateResult("not_worse_than_champion", bool(passed), {
         "candidate_r2": _round(candidate_r2), "champion_r2": None if champion_r2 is None else _round(champion_r2), "tolerance": tolerance,
-    })
+    }, blocking=False)

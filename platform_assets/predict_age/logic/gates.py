@@ -94,7 +94,8 @@ def model_gates(ev: dict, config) -> tuple[list[GateResult], list[dict]]:
         GateResult("not_worse_than_champion",
                    champion_mae is None or xgb["mae"] <= champion_mae * (1 + config.champion_tolerance),
                    {"candidate_mae": xgb["mae"], "champion_mae": champion_mae,
-                    "champion": ev.get("champion", {}).get("version", "none yet"), "tolerance": config.champion_tolerance}),
+                    "champion": ev.get("champion", {}).get("version", "none yet"), "tolerance": config.champion_tolerance},
+                   blocking=False),  # decides promotion; downstream goes on with the current champion
     ]
     return gates, fairness
 
