@@ -64,6 +64,7 @@ clean:
 
 ## run several partitions of a job, one after another: make backfill PARTITIONS="2025q2 2025q3"
 backfill: setup
+	@test -n "$(PARTITIONS)" || (echo "make backfill needs PARTITIONS=\"2025q2 2025q3\" (and JOB= for another job)" >&2; exit 2)
 	for p in $(PARTITIONS); do $(BIN)/python -m platform_assets.run --job $(JOB) --partition $$p $(if $(ROWS),--rows $(ROWS)) --seed $(SEED) || exit 1; done
 
 ## run SQL against the catalog's views (local or S3): make query SQL="SELECT ..."

@@ -41,7 +41,7 @@ def run_shape(shape: str, rows: int, env: dict) -> dict:
     wall = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"{shape}: {done.stdout}\n{done.stderr}")
-    generated = float(re.search(r"rows in ([0-9.]+)s", done.stdout).group(1))
+    generated = float(re.search(r"-> \S+ in ([0-9.]+)s", done.stdout).group(1))
     pipeline = float(re.search(r"end to end \(wall, incl. Dagster runs\)\s+([0-9.]+)", done.stdout).group(1))
     return {"wall_s": round(wall, 1), "generate_s": generated, "pipeline_s": pipeline,
             "summary": done.stdout.splitlines()[:12]}

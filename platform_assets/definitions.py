@@ -6,13 +6,13 @@ line below. Resources are bound here, once: the shared warehouse and each job's 
 
 from __future__ import annotations
 
-import dagster as dg
-
 import warnings
 
+import dagster as dg
+
 from platform_assets.engagement import definitions as engagement
-from platform_assets.predict_age import definitions as predict_age
 from platform_assets.job import PlatformJob
+from platform_assets.predict_age import definitions as predict_age
 from platform_assets.sensors import run_failure_alert
 from resources import Warehouse
 from resources.environment import platform_environment

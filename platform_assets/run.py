@@ -76,7 +76,8 @@ def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str,
     if not result.success or failed_checks:
         errors = [f"{ev.step_key}: {_user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
         checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
-                  + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items() if not isinstance(v.value, (dict, list)))
+                  + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()
+                              if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue))
                   for e in failed_checks]
         raise JobRunFailed(f"run {result.run_id} ({partition}) stopped:\n  " + "\n  ".join(errors + checks)
                            + f"\nThe full trace is in the run's log: `make dev`, Runs, {result.run_id}.")
@@ -122,7 +123,8 @@ def record_delivery(job: PlatformJob, layout: DataLayout, partition: str, instan
     """Record the partition's delivery on the job's landing asset, as its sensor would (lineage
     starts there; the other folders of the landing area are not this run's business)."""
     area = job.landing_path(layout, partition).parent
-    events, _ = landing_events(area, job.partition_key, job.partition_key, job.landing.key, {partition}, cursor=None)
+    events, _ = landing_events(area, job.partition_key, lambda key: job.landing_path(layout, key).name, job.landing.key,
+                               {partition}, cursor=None, instance=instance)
     for event in events:
         instance.report_runless_asset_event(event)
 

@@ -22,17 +22,29 @@ DEFAULT_STATUS = (dg.DefaultSensorStatus.STOPPED if os.getenv("PLATFORM_SENSORS"
                   else dg.DefaultSensorStatus.RUNNING)
 
 
-def landing_events(area, parse: Callable[[str], object], partition_key: Callable[[str], str], asset: dg.AssetKey,
-                   valid_keys: set[str], cursor: str | None, log=None) -> tuple[list[dg.AssetMaterialization], str]:
+def _recorded_version(instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str) -> str | None:
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition]), limit=1).records
+    return records[0].asset_materialization.tags.get("dagster/data_version") if records else None
+
+
+def landing_events(area, partition_key: Callable[[str], str], folder_of: Callable[[str], str], asset: dg.AssetKey,
+                   valid_keys: set[str], cursor: str | None, instance: dg.DagsterInstance | None = None,
+                   log=None) -> tuple[list[dg.AssetMaterialization], str]:
     """New or re-delivered complete folders under `area` as materializations of `asset`. Each
-    folder is judged alone: a bad name or a partition outside the range is logged and skipped."""
-    deliveries, refused = complete_deliveries(area, parse)
-    outside = [d.name for d in deliveries if partition_key(d.name) not in valid_keys]
+    folder is judged alone: a name that is not a partition's own folder name (`2025Q3` or
+    `2025-07-01` beside `2025q3`), or a partition outside the range, is logged and skipped. A
+    version the instance already recorded for the partition (by `make run`, or before the cursor
+    was lost) is not recorded again."""
+    deliveries, refused = complete_deliveries(area, partition_key)
+    refused += [d.name for d in deliveries if folder_of(partition_key(d.name)) != d.name]
+    outside = [d.name for d in deliveries if d.name not in refused and partition_key(d.name) not in valid_keys]
     if (refused or outside) and log is not None:
-        log.warning(f"{area}: skipping folders with invalid names {refused} or outside the partitions {outside}")
+        log.warning(f"{area}: skipping folders that are not a partition's folder {refused} or outside the partitions {outside}")
     seen = json.loads(cursor) if cursor else {}
-    new = new_deliveries([d for d in deliveries if d.name not in outside], seen, MAX_DELIVERIES_PER_TICK)
+    new = new_deliveries([d for d in deliveries if d.name not in refused + outside], seen, MAX_DELIVERIES_PER_TICK)
     seen.update({d.name: d.version for d in new})
+    if instance is not None:
+        new = [d for d in new if _recorded_version(instance, asset, partition_key(d.name)) != d.version]
     events = [dg.AssetMaterialization(
         asset_key=asset, partition=partition_key(d.name),
         description=f"delivery {d.name} (version {d.version})",
@@ -42,14 +54,15 @@ def landing_events(area, parse: Callable[[str], object], partition_key: Callable
 
 
 def landing_sensor(name: str, asset: dg.AssetSpec, area_of: Callable[[Warehouse], object],
-                   parse: Callable[[str], object], partition_key: Callable[[str], str]) -> dg.SensorDefinition:
+                   partition_key: Callable[[str], str], folder_of: Callable[[str], str]) -> dg.SensorDefinition:
     """A sensor recording complete deliveries (with `_SUCCESS`) of one landing area."""
 
     @dg.sensor(name=name, minimum_interval_seconds=30, default_status=DEFAULT_STATUS,
                description=f"A complete delivery (with _SUCCESS) becomes a materialization of {asset.key.to_user_string()}.")
     def _sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SensorResult:
         valid = set(asset.partitions_def.get_partition_keys(dynamic_partitions_store=context.instance))
-        events, cursor = landing_events(area_of(warehouse), parse, partition_key, asset.key, valid, context.cursor, context.log)
+        events, cursor = landing_events(area_of(warehouse), partition_key, folder_of, asset.key, valid, context.cursor,
+                                        context.instance, context.log)
         return dg.SensorResult(asset_events=events, cursor=cursor)
 
     return _sensor

@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 from platform_core import duck
 from platform_core.storage import SUCCESS_MARKER, Location
 
+KINDS = ("VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "DATE", "BOOLEAN")
+
 
 class ContractError(ValueError):
     """A delivery breaks its contract; the message names the file, column and values."""
@@ -32,6 +34,10 @@ class Column:
     case: str = "upper"  # how coded values are folded before matching: upper | lower
     text: bool = False  # free text: trimmed (and case-folded if `case`), blank -> NULL
     description: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS or self.case not in ("upper", "lower"):  # both are spliced into SQL
+            raise ValueError(f"column kind must be one of {KINDS} and case upper or lower, got {self.kind!r}, {self.case!r}")
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
         ref = registry.champion(JOB)[MODEL]
         champion = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
         test_rows = labelled.join(pl.DataFrame({KEY: test.ids}), on=KEY, how="semi")
-        champion_r2 = regression_metrics(test_rows[LABEL].to_numpy(), champion.predict(feature_matrix(test_rows)))["r2"]
+        champion_r2 = regression_metrics(test_rows[LABEL].to_numpy(), champion.predict(feature_matrix(test_rows, champion.features)))["r2"]
         champion_version = str(ref)
     except NoChampionError:
         pass
@@ -129,7 +129,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
         quality_gate(trained.metrics, engagement.min_r2, engagement.max_rmse),
         *fairness_gates(test.pred, test.y, test.groups, engagement.max_dp_difference, engagement.max_eo_difference,
                         min_group_rows=engagement.min_group_rows),
-        proxy_gate(test.features, test.groups, engagement.max_proxy_auc),
+        proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows),
         calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance),
         champion_gate(trained.metrics["r2"], champion_r2, engagement.champion_tolerance),
     ]
@@ -138,7 +138,8 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
                                                             for rate in ("true_positive_rate", "false_positive_rate")},
                  "verdict": "pass" if g.passed else "FAIL"}
                 for g in gates if g.name.startswith(("demographic_parity", "equalized_odds"))]
-    metadata = {"metrics": trained.metrics["rounded"], "search": trained.search, "selected_features": trained.selected,
+    search = {k: v for k, v in trained.search.items() if k != "seconds"}  # timings would make every version new
+    metadata = {"metrics": trained.metrics["rounded"], "search": search, "selected_features": trained.selected,
                 "feature_importance": trained.feature_importance, "training_rows": len(labelled),
                 "gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness": fairness}
     ref = registry.register(JOB, MODEL, month_label(month), trained.pipeline.to_files(), metadata)
@@ -192,8 +193,8 @@ def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, e
     gates = output_checks(scores, len(to_score))
     view = view_name(month)
     if all_passed(gates):
+        pin_published(written)  # kept before the view points at it
         warehouse.publish_views({view: written})
-        pin_published(written)
     else:
         context.log.error(f"engagement_scores failed its checks: catalog view {view} left as it was")
     truth_dir = layout.truth(JOB, month_label(month))

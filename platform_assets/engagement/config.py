@@ -3,7 +3,7 @@ ENGAGEMENT_<FIELD> in the environment; the defaults train on 100,000 customers o
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -14,7 +14,7 @@ class EngagementConfig(JobSettings):
     env_prefix: ClassVar[str] = "ENGAGEMENT_"
 
     selected_features: int = Field(default=45, description="k of SelectKBest(f_regression): features the model sees.")
-    search: str = Field(default="halving_early_stopping",
+    search: Literal["halving_early_stopping", "early_stopping", "halving", "grid"] = Field(default="halving_early_stopping",
                         description="Search over the seed's grid: halving_early_stopping (default: each candidate boosted once "
                                     "per fold with its best round read off the validation curve, candidates raced by successive "
                                     "halving), early_stopping, halving (sklearn successive halving) or grid (every fit).")

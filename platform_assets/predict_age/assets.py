@@ -279,8 +279,8 @@ def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predi
     gates = final_table_gates(f)
     view = f"predict_age_final_results_{quarter.label}"
     if all_passed(gates):
+        pin_published(written)  # kept before the view points at it
         warehouse.publish_views({view: written})
-        pin_published(written)
     else:
         context.log.error(f"final_results failed its checks: catalog view {view} left as it was")
     return dg.MaterializeResult(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 from platform_assets.predict_age.logic.generator import generate_daily_arrivals, generate_snapshot
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--daily", metavar="YYYY-MM-DD", help="write that day's arrival file instead of a snapshot")
     args = parser.parse_args(argv)
     layout = DataLayout.at(args.data_dir)
+    target = layout.landing(JOB, parse_day(args.daily), feed="daily") if args.daily else layout.landing(JOB, Quarter.parse(args.quarter))
+    if target.exists():  # a delivery is read-only to the platform
+        sys.exit(f"generate: {target} exists (a delivery, or an earlier synthetic one); remove it yourself to write a new one")
     start = time.perf_counter()
     if args.daily:
         day = parse_day(args.daily)

@@ -14,9 +14,9 @@ from platform_assets.sensors import automation_sensor, landing_sensor
 from platform_core.periods import Quarter, parse_day
 
 snapshot_sensor = landing_sensor(f"{JOB}_snapshot_sensor", landing_snapshot, lambda w: w.layout().landing_area(JOB),
-                                 Quarter.parse, lambda name: Quarter.parse(name).partition_key)
+                                 lambda name: Quarter.parse(name).partition_key, lambda key: Quarter.parse(key).label)
 daily_sensor = landing_sensor(f"{JOB}_daily_sensor", landing_daily, lambda w: w.layout().landing_area(JOB, "daily"),
-                              parse_day, lambda name: parse_day(name).isoformat())
+                              lambda name: parse_day(name).isoformat(), lambda key: key)
 
 
 

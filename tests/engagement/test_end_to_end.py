@@ -6,8 +6,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from platform_assets.engagement import definitions as engagement
 from platform_assets.definitions import build_definitions
+from platform_assets.engagement import definitions as engagement
 from platform_assets.engagement.config import EngagementConfig
 from platform_assets.engagement.logic.delivery import deliver_month
 from platform_assets.run import JobRunFailed, run_partition

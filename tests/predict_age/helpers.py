@@ -3,8 +3,8 @@ way `make run` runs it."""
 
 import dagster as dg
 
-from platform_assets.predict_age import definitions as predict_age
 from platform_assets.definitions import build_definitions
+from platform_assets.predict_age import definitions as predict_age
 from platform_assets.predict_age.config import PredictAgeConfig
 from platform_assets.run import run_partition
 from platform_core.periods import Quarter

@@ -85,3 +85,16 @@ def test_schedules_request_the_closed_quarter_and_the_previous_day():
     assert requested(quarterly_schedule, datetime(2026, 1, 1, 6, tzinfo=timezone.utc)) == "2025-10-01"
     assert requested(daily_schedule, datetime(2025, 8, 16, 6, tzinfo=timezone.utc)) == "2025-08-15"
     assert requested(daily_schedule, datetime(2025, 1, 1, 6, tzinfo=timezone.utc)) == "2024-12-31"
+
+
+def test_only_a_partitions_own_folder_counts_and_a_recorded_version_is_not_recorded_again(data_layout, instance):
+    for name in ("2025Q3", "2025-07-01"):  # the same quarter spelled otherwise: not the folder the assets read
+        odd = data_layout.landing_area("predict_age") / name
+        odd.mkdir()
+        (odd / SUCCESS_MARKER).write_text("")
+    first = tick(snapshot_sensor, data_layout, instance)
+    assert recorded(first) == [("landing_snapshot", QUARTER.partition_key)]
+    assert first.asset_events[0].metadata["path"].value.endswith("/2025q3")
+    for event in first.asset_events:  # stored, as the daemon stores them
+        instance.report_runless_asset_event(event)
+    assert recorded(tick(snapshot_sensor, data_layout, instance, cursor=None)) == []  # a lost cursor re-records nothing

@@ -163,9 +163,9 @@ def proxy_strengths(features: dict[str, np.ndarray] | pl.DataFrame, groups: dict
 
 
 def proxy_gate(features: dict[str, np.ndarray] | pl.DataFrame, groups: dict[str, np.ndarray], max_strength: float = MAX_PROXY_AUC,
-               top: int = 10) -> GateResult:
+               top: int = 10, min_group_rows: int = MIN_GROUP_ROWS) -> GateResult:
     """No selected feature is a strong proxy of a protected group (folded one-vs-rest AUC <= max_strength)."""
-    strengths = proxy_strengths(features, groups)
+    strengths = proxy_strengths(features, groups, min_group_rows)
     flagged = [row for row in strengths if row["strength"] > max_strength]
     rounded = [{**row, "strength": _round(row["strength"])} for row in strengths]
     return GateResult("no_proxy_features", not flagged, {
