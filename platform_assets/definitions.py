@@ -6,8 +6,6 @@ line below. Resources are bound here, once: the shared warehouse and each job's 
 
 from __future__ import annotations
 
-import warnings
-
 import dagster as dg
 
 from platform_assets.engagement import definitions as engagement
@@ -16,11 +14,6 @@ from platform_assets.predict_age import definitions as predict_age
 from platform_assets.sensors import run_failure_alert
 from resources import Warehouse
 from resources.environment import platform_environment
-
-# Beta APIs used on purpose (DAGSTER_NOTES.md): `backfill_policy` on prediction_batches,
-# `MultiToSingleDimensionPartitionMapping`, source code references; their warnings would only
-# bury real output.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 JOBS: list[PlatformJob] = [
     predict_age.job,
