@@ -2,10 +2,11 @@
 
 The run order is not written here: it comes from the asset graph. The job's run selection is
 cut into stages, where an asset joins the stage of its latest dependency unless its partitions
-definition differs (then it starts the next stage); each stage is one in-process run on the
-configured instance (DAGSTER_HOME), of every partition that maps to the requested one
-(predict_age: prepare, 8 batches, publish). A run that fails, or fails a blocking check, stops
-the job with one clean paragraph; the trace stays in the run's log. The summary is read back
+definition differs (then it starts the next stage); stage by stage, each asset runs in process
+on the configured instance (DAGSTER_HOME) for every partition that maps to the requested one
+(predict_age: five quarterly assets, 8 batches, three publishing assets), one run each, so a
+line is printed as each finishes. A run that fails, or fails a blocking check, stops the job
+with one clean paragraph; the trace stays in the run's log. The summary is read back
 from the instance's records, so it shows what Dagster recorded.
 """
 
@@ -86,19 +87,19 @@ def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str,
 
 def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance, defs: dg.Definitions,
                   progress=print) -> dict:
-    """Materialize the job's run selection for one partition; return what the instance recorded."""
+    """Materialize the job's run selection for one partition, one run per asset and partition in
+    the graph's order, printing a line as each finishes; return what the instance recorded."""
     started, graph, runs = time.perf_counter(), defs.resolve_asset_graph(), []
     job_def = defs.resolve_implicit_global_asset_job_def()
-    plan = stages(defs, job.run_selection)
     recorded_keys: dict[dg.AssetKey, list[str]] = {}
-    for keys in plan:
-        partitions = partition_keys(graph.get(keys[0]).partitions_def, partition)
-        for p in partitions:
-            t = time.perf_counter()
-            result = _execute(job_def, keys, p, instance)
-            runs.append(result.run_id)
-            progress(f"  {', '.join(k.path[-1] for k in keys)} [{p}]: {time.perf_counter() - t:.1f}s")
-        recorded_keys.update({k: partitions for k in keys})
+    for keys in stages(defs, job.run_selection):
+        for key in keys:
+            partitions = partition_keys(graph.get(key).partitions_def, partition)
+            for p in partitions:
+                t = time.perf_counter()
+                runs.append(_execute(job_def, [key], p, instance).run_id)
+                progress(_progress_line(key, p, latest_metadata(instance, key, p) or {}, time.perf_counter() - t))
+            recorded_keys[key] = partitions
     return {
         "job": job.name,
         "partition": partition,
@@ -108,6 +109,12 @@ def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance
                    for k, ps in recorded_keys.items()},
         "checks": _check_results(instance, runs),
     }
+
+
+def _progress_line(key: dg.AssetKey, partition: str, metadata: dict, wall_s: float) -> str:
+    rows = (f"{metadata['rows_in']:,} -> {metadata['rows_out']:,} rows, " if "rows_out" in metadata
+            else f"{metadata['rows_in']:,} rows, " if "rows_in" in metadata else "")
+    return f"  {key.path[-1]} [{partition}]: {rows}{metadata.get('duration_s', 0):.1f}s in the stage, {wall_s:.1f}s with its run"
 
 
 def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:

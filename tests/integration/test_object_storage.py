@@ -68,7 +68,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
     with dg.DagsterInstance.from_config(str(s3_home)) as s3_instance:  # what the s3 shape recorded, in PostgreSQL
         assert type(s3_instance.run_storage).__name__ == "PostgresRunStorage"
         runs = s3_instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
-        assert len(runs) == 2 + len(batch_partitions.get_partition_keys())
+        assert len(runs) == 5 + len(batch_partitions.get_partition_keys()) + 3  # one run per asset and partition
         checks = [r.event_log_entry.dagster_event.event_specific_data for run in runs
                   for r in s3_instance.get_records_for_run(run.dagster_run.run_id,
                                                            of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
