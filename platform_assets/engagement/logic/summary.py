@@ -30,8 +30,8 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
                      "falls in the tier")
     lines += ["", "Fairness (binarized score > 0.5; fails only when the 95% interval of the gap clears the limit)"]
     for f in model["fairness"]:
-        interval = ("  ".join(f"{k.split('_')[0]} {v}" for k, v in f["interval"].items()) if isinstance(f["interval"], dict)
-                    else f["interval"])
+        interval = (f"tpr {f['interval']['true_positive_rate']}  fpr {f['interval']['false_positive_rate']}"
+                    if isinstance(f["interval"], dict) else f["interval"])
         lines.append(f"  {f['gate']:<30} gap {f['difference']:.4f}  interval {interval}  limit {f['limit']}  {f['verdict']}")
     seconds = scores["duration_s"]
     lines += ["", f"Scores: {scores['rows_out']:,} customers, view {scores['catalog_view']} in {layout.catalog}",
