@@ -146,8 +146,8 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     passed = all(g.passed for g in gates)
     promoted = passed and registry.promote(JOB, {MODEL: ref}, reason=f"trained on {month_label(month)}, all model gates passed")
     if not promoted:
-        context.log.error("a model gate failed" if not passed else "this version was rolled back by a person"
-                          + ": the new pipeline stays in the registry but is not promoted")
+        reason = "a model gate failed" if not passed else "this version was rolled back by a person"
+        context.log.error(f"{reason}: the new pipeline stays in the registry but is not promoted")
     return dg.MaterializeResult(
         metadata={"partition": month_label(month), "duration_s": timing["duration_s"], "rows_in": len(labelled),
                   "version": str(ref), "promoted": promoted, "champion_before": champion_version,

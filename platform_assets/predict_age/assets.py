@@ -191,8 +191,8 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
     passed = all(g.passed for g in gates)
     promoted = passed and registry.promote(JOB, refs, reason=f"trained on {quarter.label}, all model gates passed")
     if not promoted:
-        context.log.error("a model gate failed" if not passed else "these versions were rolled back by a person"
-                          + ": the new models stay in the registry but are not promoted")
+        reason = "a model gate failed" if not passed else "these versions were rolled back by a person"
+        context.log.error(f"{reason}: the new models stay in the registry but are not promoted")
     versions = {name: str(ref) for name, ref in refs.items()}
     return dg.MaterializeResult(
         metadata={
