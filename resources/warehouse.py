@@ -3,14 +3,13 @@ DuckDB catalog, on local disk or object storage (`s3://...`) without a change to
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 from pydantic import Field
 
 from platform_core import duck
 from platform_core.registry import ModelRegistry
 from platform_core.storage import DataLayout, Location
+from resources.settings import env_fields
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -23,7 +22,9 @@ class Warehouse(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls) -> "Warehouse":
-        return cls(data_dir=os.getenv("PLATFORM_DATA_DIR", "data"), threads=int(os.getenv("PLATFORM_THREADS", "2")))
+        """Settings that are set become `dg.EnvVar`s, resolved where the run executes (a container's
+        environment, not the code server's); unset ones keep the local defaults."""
+        return cls(**env_fields(cls, {"data_dir": "PLATFORM_DATA_DIR", "threads": "PLATFORM_THREADS"}))
 
     def layout(self) -> DataLayout:
         return DataLayout.at(self.data_dir)

@@ -71,3 +71,18 @@ def test_a_throwaway_job_is_loaded_stored_registered_and_published(tmp_path, ins
     assert str(ModelRegistry(layout.models).champion("toy_job")["multiplier"]).startswith("multiplier/2025-03-01-")
     with duckdb.connect(str(layout.catalog), read_only=True) as con:
         assert con.execute("SELECT sum(x) FROM toy_job_doubled").fetchone()[0] == 2 * (0 + 1 + 2 + 3 + 4)
+
+
+def test_settings_that_are_set_resolve_where_the_run_executes(monkeypatch):
+    from platform_assets.engagement.config import EngagementConfig
+    from platform_assets.predict_age.config import PredictAgeConfig
+
+    monkeypatch.setenv("PLATFORM_DATA_DIR", "/somewhere")
+    monkeypatch.setenv("PREDICT_AGE_SEED", "11")
+    monkeypatch.setenv("PREDICT_AGE_FAIRNESS_MAX_ABS_BIAS", "1.5")
+    monkeypatch.setenv("ENGAGEMENT_SEARCH", "grid")
+    assert isinstance(Warehouse.from_env().data_dir, dg.EnvVar)  # deferred, shown as an env var in the UI
+    assert PredictAgeConfig.from_env().seed.env_var_name == "PREDICT_AGE_SEED"  # an IntEnvVar
+    assert PredictAgeConfig.from_env().fairness_max_abs_bias == 1.5  # Dagster has no float EnvVar: the value
+    assert EngagementConfig.from_env().search == "grid"
+    assert Warehouse().data_dir == "data" and PredictAgeConfig().seed == 7  # unset: the local defaults
