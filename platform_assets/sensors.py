@@ -24,7 +24,7 @@ DEFAULT_STATUS = (dg.DefaultSensorStatus.STOPPED if os.getenv("PLATFORM_SENSORS"
 
 def _recorded_version(instance: dg.DagsterInstance, asset: dg.AssetKey, partition: str) -> str | None:
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition]), limit=1).records
-    return records[0].asset_materialization.tags.get("dagster/data_version") if records else None
+    return (records[0].asset_materialization.tags or {}).get("dagster/data_version") if records else None
 
 
 def landing_events(area, partition_key: Callable[[str], str], folder_of: Callable[[str], str], asset: dg.AssetKey,

@@ -125,7 +125,13 @@ class ModelRegistry:
     def champion_history(self, job: str, slot: str = DEFAULT_SLOT) -> list[dict]:
         log = self._champion_log(job, slot)
         entries = sorted(p.name for p in log.iterdir() if p.name.endswith(".json")) if log.exists() else []
-        return [read_json(log / name) for name in entries]
+        return self._legacy_history(job, slot) + [read_json(log / name) for name in entries]
+
+    def _legacy_history(self, job: str, slot: str) -> list[dict]:
+        """The single `champion.json` of registries written before the per-slot logs: read as the
+        start of the job's default slot, so an upgraded registry keeps its champion and history."""
+        legacy = self.root / _check_name("job", job, _NAME) / "champion.json"
+        return read_json(legacy)["history"] if slot == DEFAULT_SLOT and legacy.exists() else []
 
     def champion(self, job: str, slot: str = DEFAULT_SLOT) -> dict[str, ModelRef]:
         history = self.champion_history(job, slot)
@@ -146,19 +152,22 @@ class ModelRegistry:
         write_json(self._champion_log(job, slot) / name, entry)
 
     @staticmethod
-    def _stack(history: list[dict]) -> list[dict]:
-        """The champions still standing: a promotion pushes, a rollback pops."""
+    def _action(entry: dict) -> str:
+        return entry.get("action") or ("rollback" if entry["reason"].startswith("rollback: ") else "promote")
+
+    def _stack(self, history: list[dict]) -> tuple[list[dict], list[dict[str, str]]]:
+        """The champions still standing (a promotion pushes, a rollback pops), and the model sets
+        rolled back and not force-promoted since."""
         stack: list[dict] = []
+        rolled_back: list[dict[str, str]] = []
         for entry in history:
-            if entry.get("action") == "rollback":
-                stack.pop()
+            if self._action(entry) == "rollback" and stack:
+                rolled_back.append(stack.pop()["models"])
             else:
                 stack.append(entry)
-        return stack
-
-    def rolled_back(self, job: str, slot: str = DEFAULT_SLOT) -> list[dict[str, str]]:
-        """Model sets a person rolled back: never promoted again automatically."""
-        return [h["rolled_back"] for h in self.champion_history(job, slot) if h.get("action") == "rollback"]
+                if entry.get("forced"):
+                    rolled_back = [models for models in rolled_back if models != entry["models"]]
+        return stack, rolled_back
 
     def promote(self, job: str, models: dict[str, ModelRef], reason: str, slot: str = DEFAULT_SLOT,
                 force: bool = False) -> bool:
@@ -170,19 +179,18 @@ class ModelRegistry:
         versions = {m: r.version for m, r in sorted(models.items())}
         if history and history[-1]["models"] == versions:
             return True
-        if not force and versions in self.rolled_back(job, slot):
+        if not force and versions in self._stack(history)[1]:
             return False
-        self._append(job, slot, history, {"action": "promote", "models": versions, "reason": reason})
+        self._append(job, slot, history, {"action": "promote", "models": versions, "reason": reason, "forced": force})
         return True
 
     def rollback(self, job: str, reason: str, slot: str = DEFAULT_SLOT) -> dict[str, ModelRef]:
         """Return to the champion before the current one (again and again, down the promotions);
         nothing is deleted, and the versions rolled back are not promoted again automatically."""
         history = self.champion_history(job, slot)
-        stack = self._stack(history)
+        stack = self._stack(history)[0]
         if len(stack) < 2:
             raise NoChampionError(f"{job!r} ({slot}) has no earlier champion to roll back to")
         previous = stack[-2]["models"]
-        self._append(job, slot, history, {"action": "rollback", "models": previous, "rolled_back": stack[-1]["models"],
-                                          "reason": f"rollback: {reason}"})
+        self._append(job, slot, history, {"action": "rollback", "models": previous, "reason": f"rollback: {reason}"})
         return {m: ModelRef(job, m, v) for m, v in previous.items()}

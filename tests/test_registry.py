@@ -52,3 +52,32 @@ def test_rollback_walks_down_the_promotions_and_is_not_undone_automatically(tmp_
     assert registry.champion("engagement")["pipeline"] == a
     assert registry.promote("engagement", {"pipeline": c}, "a person says so", force=True)
     assert registry.champion("engagement")["pipeline"] == c
+
+
+def test_a_registry_from_before_the_slot_logs_keeps_its_champion_and_history(tmp_path):
+    """champion.json of the single-pointer registry is read as the start of the default slot."""
+    import json
+
+    registry = ModelRegistry(tmp_path)
+    a, b = (registry.register("predict_age", "xgboost", q, {"m": q.encode()}, {}) for q in ("2025q1", "2025q2"))
+    history = [{"models": {"xgboost": a.version}, "reason": "first", "at": "t1"},
+               {"models": {"xgboost": b.version}, "reason": "second", "at": "t2"},
+               {"models": {"xgboost": a.version}, "reason": "rollback: bad", "at": "t3"}]
+    (tmp_path / "predict_age" / "champion.json").write_text(json.dumps({"current": history[-1], "history": history}))
+    assert registry.champion("predict_age")["xgboost"] == a
+    assert not registry.promote("predict_age", {"xgboost": b}, "a re-run")  # rolled back in the old format too
+    c = registry.register("predict_age", "xgboost", "2025q3", {"m": b"c"}, {})
+    assert registry.promote("predict_age", {"xgboost": c}, "third")
+    assert registry.champion("predict_age")["xgboost"] == c  # the new log continues the old history
+    assert registry.rollback("predict_age", "c is bad")["xgboost"] == a
+
+
+def test_a_forced_promotion_lifts_an_earlier_rollback(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    a, b = (registry.register("engagement", "pipeline", m, {"m": m.encode()}, {}) for m in ("2025-05", "2025-06"))
+    registry.promote("engagement", {"pipeline": a}, "first")
+    registry.promote("engagement", {"pipeline": b}, "second")
+    registry.rollback("engagement", "b looked bad")
+    assert registry.promote("engagement", {"pipeline": b}, "it was fine", force=True)
+    registry.promote("engagement", {"pipeline": a}, "a again")
+    assert registry.promote("engagement", {"pipeline": b}, "a re-run reproduces b")  # no longer refused

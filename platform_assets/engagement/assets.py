@@ -1,8 +1,10 @@
 """engagement as software-defined assets: thin wiring around `engagement.logic`.
 
 landing_customers (external) -> customers -> engagement_model -> engagement_scores (monthly)
-The model's gates (quality, fairness, proxies, calibration, champion) are blocking checks: a
-model that fails one is registered but not promoted, and nothing downstream runs in that run.
+The model's gates (quality, fairness, proxies, calibration) are blocking checks: a model that
+fails one is registered but not promoted, and nothing downstream runs in that run. The champion
+gate is a warning that decides promotion only: a candidate that is not better leaves the month
+to the current champion.
 """
 
 

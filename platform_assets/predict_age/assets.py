@@ -190,8 +190,8 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
     checks = check_results(MODEL_CHECKS, gates)
     passed = all(g.passed for g in gates)
     promoted = passed and registry.promote(JOB, refs, reason=f"trained on {quarter.label}, all model gates passed")
+    reason = "a model gate failed" if not passed else "these versions were rolled back by a person"
     if not promoted:
-        reason = "a model gate failed" if not passed else "these versions were rolled back by a person"
         context.log.error(f"{reason}: the new models stay in the registry but are not promoted")
     versions = {name: str(ref) for name, ref in refs.items()}
     return dg.MaterializeResult(
@@ -205,7 +205,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             "fairness": ev["fairness"],
             "fairness_gates": fairness,
             "champion_before": ev.get("champion"),
-            "model_card": md(model_card(quarter.label, ev, versions, promoted, fairness)),
+            "model_card": md(model_card(quarter.label, ev, versions, promoted, fairness, reason)),
         },
         check_results=checks,
     )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from platform_core.reports import markdown_table
 
 
-def model_card(label: str, evaluation: dict, versions: dict[str, str], promoted: bool, gates: list[dict]) -> str:
+def model_card(label: str, evaluation: dict, versions: dict[str, str], promoted: bool, gates: list[dict],
+               not_promoted_because: str = "a gate failed") -> str:
     models = [{"model": m, **evaluation[m]} for m in ("ridge", "xgboost")]
     if "champion" in evaluation:
         models.append({"model": f"champion {evaluation['champion']['version']}",
                        **{k: v for k, v in evaluation["champion"].items() if k != "version"}})
     return "\n\n".join([
         f"# predict_age models, {label}",
-        "Champion: " + (", ".join(f"`{m}/{v}`" for m, v in versions.items()) if promoted else "not promoted (a gate failed)"),
+        "Champion: " + (", ".join(f"`{m}/{v}`" for m, v in versions.items()) if promoted else f"not promoted ({not_promoted_because})"),
         "## Held-out metrics", markdown_table(models),
         "## XGBoost by age band", markdown_table(evaluation["xgboost_by_age_band"]),
         "## Interval", markdown_table([evaluation["interval"]]),

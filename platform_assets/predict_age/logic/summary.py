@@ -34,7 +34,8 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               _metrics_row("ridge", models["ridge"]), _metrics_row("xgboost", models["xgboost"]),
               f"  interval   nominal {100 * interval['nominal']:.0f}%: held-out coverage {100 * interval['coverage']:.1f}%, "
               f"mean width {interval['mean_width']:.2f} y",
-              f"  champion   {', '.join(models['versions'].values())} (promoted: {models['promoted']})"]
+              f"  {'champion' if models['promoted'] else 'candidate':<10} {', '.join(models['versions'].values())} "
+              + ("(promoted: True)" if models["promoted"] else "(not promoted: the batches use the current champion)")]
     for gate in models.get("fairness_gates", []):
         lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']} (95% lower bound "
                      f"{gate['mae_ratio_lower']}), worst |bias| {gate['max_abs_bias']} y (lower bound {gate['abs_bias_lower']}) "
