@@ -7,7 +7,6 @@ import os
 import dagster as dg
 
 import platform_assets.common  # noqa: F401  (filters Dagster's beta warnings before they are raised)
-
 from platform_core.periods import batch_key
 
 QUARTERLY_START = os.getenv("PLATFORM_FIRST_QUARTER_KEY", "2024-01-01")
