@@ -204,16 +204,11 @@ def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, e
     return dg.MaterializeResult(
         metadata={**stage_metadata(month_label(month), len(to_score), len(scores), timing["duration_s"]),
                   "model_version": str(ref), "catalog_view": view, "dagster/table_name": view,
-                  "tiers": tier_distribution(scores), "churn_risk": _distribution(scores, "churn_risk_tier", CHURN_RISK_TIERS),
+                  "tiers": tier_distribution(scores), "churn_risk": tier_distribution(scores, "churn_risk_tier", CHURN_RISK_TIERS),
                   "against_truth": truth, "preview": table_preview(scores.head(5).to_dicts()),
                   "bytes_written": dir_bytes(written)},
         check_results=check_results(SCORE_CHECKS, gates),
     )
-
-
-def _distribution(scores: pl.DataFrame, column: str, tiers: list[tuple[float, float, str]]) -> list[dict]:
-    counts = dict(scores.group_by(column).len().iter_rows())
-    return [{"tier": t, "rows": counts.get(t, 0), "share": round(counts.get(t, 0) / max(len(scores), 1), 4)} for *_, t in tiers]
 
 
 assets = [landing_customers, customers, engagement_model, engagement_scores]

@@ -70,11 +70,12 @@ def score_customers(pipeline: EngagementPipeline, customers: pl.DataFrame, model
     )
 
 
-def tier_distribution(scores: pl.DataFrame) -> list[dict]:
-    """Rows and share per engagement tier, in tier order, zero-row tiers included."""
+def tier_distribution(scores: pl.DataFrame, column: str = "engagement_tier",
+                      tiers: list[tuple[float, float, str]] = ENGAGEMENT_TIERS) -> list[dict]:
+    """Rows and share per tier of `column`, in tier order, zero-row tiers included."""
     total = max(len(scores), 1)
-    counts = dict(scores.group_by("engagement_tier").len().iter_rows())
+    counts = dict(scores.group_by(column).len().iter_rows())
     return [
         {"tier": name, "rows": counts.get(name, 0), "share": round(counts.get(name, 0) / total, 4)}
-        for _, _, name in ENGAGEMENT_TIERS
+        for _, _, name in tiers
     ]
