@@ -37,8 +37,9 @@ setup: $(VENV)/.installed-$(EXTRAS) $(DAGSTER_HOME)/dagster.yaml
 run: setup
 	$(BIN)/python -m platform_assets.run $(RUN_ARGS)
 
-## run the test suite
+## run the test suite (installs Debian's chromium for the dashboard's browser test when absent)
 test: setup
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 	$(BIN)/python -m pytest -q
 
 ## integration tests against real servers started by the tests (PostgreSQL, installed when absent; SeaweedFS's S3 API)

@@ -67,10 +67,11 @@ def check_results(specs: list[dg.AssetCheckSpec], gates: list[GateResult]) -> li
     ) for s in specs]
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> dict | None:
-    """Metadata values of an asset partition's latest materialization (None if never materialized)."""
+def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str | None) -> dict | None:
+    """Metadata values of an asset partition's (or an unpartitioned asset's) latest materialization
+    (None if never materialized)."""
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1).records
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1).records
     return {k: _plain_value(v) for k, v in records[0].asset_materialization.metadata.items()} if records else None
 
 

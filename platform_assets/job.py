@@ -28,3 +28,7 @@ class PlatformJob:
     generate: Callable[[DataLayout, str, int, int], str]  # (layout, key, rows, seed) -> what was written
     default_rows: int
     summary: Callable[[dict, DataLayout], str]  # what `make run` prints from the recorded run
+    # Assets whose earlier partitions the requested one needs (a model trained on years of months, a daily
+    # fact table): `make run` first fills their missing partitions from `history_start`, one range run each.
+    history: dg.AssetSelection = dg.AssetSelection.assets()
+    history_start: str | None = None

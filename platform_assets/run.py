@@ -5,7 +5,9 @@ cut into stages, where an asset joins the stage of its latest dependency unless 
 definition differs (then it starts the next stage); stage by stage, each asset runs in process
 on the configured instance (DAGSTER_HOME) for every partition that maps to the requested one
 (predict_age: five quarterly assets, 8 batches, three publishing assets), one run each, so a
-line is printed as each finishes. A run that fails, or fails a blocking check, stops the job
+line is printed as each finishes. A job's history assets (years of monthly gold tables under a
+model) first get their missing partitions since the job's `history_start`, one range run per
+contiguous stretch; an unpartitioned asset (a model over configured windows) runs once. A run that fails, or fails a blocking check, stops the job
 with one clean paragraph; the trace stays in the run's log. The summary is read back
 from the instance's records, so it shows what Dagster recorded.
 """
@@ -68,9 +70,42 @@ def _user_error(error) -> str:
     return f"{error.cls_name}: {error.message.strip().splitlines()[-1].removeprefix(f'{error.cls_name}: ')}"
 
 
-def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str, instance: dg.DagsterInstance):
+Span = tuple[str, str] | None  # the partitions one run materializes: first and last key, or None (unpartitioned)
+
+
+def spans(job: PlatformJob, key: dg.AssetKey, in_history: bool, partitions_def: dg.PartitionsDefinition | None,
+          partition: str, instance: dg.DagsterInstance) -> list[Span]:
+    """The runs an asset needs for the requested partition: one per partition that maps to it;
+    for the job's history assets, first every missing partition since `history_start`, in
+    contiguous ranges (one run each), then the requested one."""
+    if partitions_def is None:
+        return [None]
+    if not in_history:
+        return [(k, k) for k in partition_keys(partitions_def, partition)]
+    keys = partitions_def.get_partition_keys()
+    done = instance.get_materialized_partitions(key)
+    todo = {k for k in history_keys(job, partitions_def, partition) if k not in done} | {partition}
+    ranges: list[Span] = []
+    for i, k in enumerate(keys):
+        if k in todo:
+            ranges.append((ranges.pop()[0], k) if ranges and i and keys[i - 1] in todo else (k, k))
+    return ranges
+
+
+def history_keys(job: PlatformJob, partitions_def: dg.PartitionsDefinition, partition: str) -> list[str]:
+    keys = partitions_def.get_partition_keys()
+    return keys[keys.index(job.history_start):keys.index(partition) + 1] if job.history_start else [partition]
+
+
+def _span_label(span: Span) -> str:
+    return "" if span is None else f" [{span[0]}]" if span[0] == span[1] else f" [{span[0]}..{span[1]}]"
+
+
+def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, instance: dg.DagsterInstance):
+    where = ({} if span is None else {"partition_key": span[0]} if span[0] == span[1] else
+             {"tags": {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}})
     result = job_def.get_subset(asset_selection=set(keys)).execute_in_process(
-        instance=instance, partition_key=partition, raise_on_error=False,
+        instance=instance, raise_on_error=False, **where,
         run_config={"loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
@@ -80,7 +115,7 @@ def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], partition: str,
                   + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()
                               if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue))
                   for e in failed_checks]
-        raise JobRunFailed(f"run {result.run_id} ({partition}) stopped:\n  " + "\n  ".join(errors + checks)
+        raise JobRunFailed(f"run {result.run_id}{_span_label(span)} stopped:\n  " + "\n  ".join(errors + checks)
                            + f"\nThe full trace is in the run's log: `make dev`, Runs, {result.run_id}.")
     return result
 
@@ -91,30 +126,32 @@ def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance
     the graph's order, printing a line as each finishes; return what the instance recorded."""
     started, graph, runs = time.perf_counter(), defs.resolve_asset_graph(), []
     job_def = defs.resolve_implicit_global_asset_job_def()
-    recorded_keys: dict[dg.AssetKey, list[str]] = {}
+    history = job.history.resolve(graph)
+    recorded: dict[dg.AssetKey, list[str | None]] = {}
     for keys in stages(defs, job.run_selection):
         for key in keys:
-            partitions = partition_keys(graph.get(key).partitions_def, partition)
-            for p in partitions:
+            partitions_def = graph.get(key).partitions_def
+            for span in spans(job, key, key in history, partitions_def, partition, instance):
                 t = time.perf_counter()
-                runs.append(_execute(job_def, [key], p, instance).run_id)
-                progress(_progress_line(key, p, latest_metadata(instance, key, p) or {}, time.perf_counter() - t))
-            recorded_keys[key] = partitions
+                runs.append(_execute(job_def, [key], span, instance).run_id)
+                last = span and span[1]
+                progress(_progress_line(key, span, latest_metadata(instance, key, last) or {}, time.perf_counter() - t))
+                recorded.setdefault(key, []).append(last)
     return {
         "job": job.name,
         "partition": partition,
         "wall_s": round(time.perf_counter() - started, 2),
         "runs": runs,
         "stages": {k.path[-1]: [m for m in (latest_metadata(instance, k, p) for p in ps) if m is not None]
-                   for k, ps in recorded_keys.items()},
+                   for k, ps in recorded.items()},
         "checks": _check_results(instance, runs),
     }
 
 
-def _progress_line(key: dg.AssetKey, partition: str, metadata: dict, wall_s: float) -> str:
+def _progress_line(key: dg.AssetKey, span: Span, metadata: dict, wall_s: float) -> str:
     rows = (f"{metadata['rows_in']:,} -> {metadata['rows_out']:,} rows, " if "rows_out" in metadata
             else f"{metadata['rows_in']:,} rows, " if "rows_in" in metadata else "")
-    return f"  {key.path[-1]} [{partition}]: {rows}{metadata.get('duration_s', 0):.1f}s in the stage, {wall_s:.1f}s with its run"
+    return f"  {key.path[-1]}{_span_label(span)}: {rows}{metadata.get('duration_s', 0):.1f}s in the stage, {wall_s:.1f}s with its run"
 
 
 def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:
@@ -127,11 +164,11 @@ def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:
 
 
 def record_delivery(job: PlatformJob, layout: DataLayout, partition: str, instance: dg.DagsterInstance) -> None:
-    """Record the partition's delivery on the job's landing asset, as its sensor would (lineage
-    starts there; the other folders of the landing area are not this run's business)."""
+    """Record the partition's delivery (and its history's) on the job's landing asset, as its sensor
+    would (lineage starts there; the other folders of the landing area are not this run's business)."""
     area = job.landing_path(layout, partition).parent
     events, _ = landing_events(area, job.partition_key, lambda key: job.landing_path(layout, key).name, job.landing.key,
-                               {partition}, cursor=None, instance=instance)
+                               set(history_keys(job, job.landing.partitions_def, partition)), cursor=None, instance=instance)
     for event in events:
         instance.report_runless_asset_event(event)
 

@@ -1,0 +1,1 @@
+"""readmission: a 30-day readmission classifier with temporal windows and prerequisite gates."""

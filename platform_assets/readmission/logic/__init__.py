@@ -1,0 +1,1 @@
+"""readmission plain logic: never imports dagster."""
