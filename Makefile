@@ -19,7 +19,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
-.PHONY: setup run test test-integration dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
+.PHONY: setup run test test-integration dashboard dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ test-integration: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
 	test -x "$$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1)" || (apt-get update -q && apt-get install -y -q postgresql)
 	$(BIN)/python -m pytest -q -m integration tests/integration
+
+## the wait_times dashboard (pipeline status, model quality, wait-time curves, freshness): make dashboard PORT=8050
+dashboard: setup
+	$(BIN)/python -m platform_assets.wait_times.dashboard --data-dir $(PLATFORM_DATA_DIR) --port $(or $(PORT),8050)
 
 ## start the Dagster UI (webserver + daemon) on the same instance and data
 dev: setup

@@ -9,15 +9,21 @@ from __future__ import annotations
 import dagster as dg
 
 from platform_assets.engagement import definitions as engagement
+from platform_assets.heavy_queries import definitions as heavy_queries
 from platform_assets.job import PlatformJob
 from platform_assets.predict_age import definitions as predict_age
+from platform_assets.readmission import definitions as readmission
 from platform_assets.sensors import run_failure_alert
+from platform_assets.wait_times import definitions as wait_times
 from resources import Warehouse
 from resources.environment import platform_environment
 
 JOBS: list[PlatformJob] = [
     predict_age.job,
     engagement.job,
+    readmission.job,
+    wait_times.job,
+    heavy_queries.job,
 ]
 
 

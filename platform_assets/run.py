@@ -113,7 +113,8 @@ def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, ins
         errors = [f"{ev.step_key}: {_user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
         checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
                   + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()
-                              if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue))
+                              if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue)
+                              or isinstance(v.value, list) and len(v.value) <= 10)
                   for e in failed_checks]
         raise JobRunFailed(f"run {result.run_id}{_span_label(span)} stopped:\n  " + "\n  ".join(errors + checks)
                            + f"\nThe full trace is in the run's log: `make dev`, Runs, {result.run_id}.")
@@ -130,13 +131,17 @@ def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance
     recorded: dict[dg.AssetKey, list[str | None]] = {}
     for keys in stages(defs, job.run_selection):
         for key in keys:
+            if key in recorded:
+                continue
+            together = sorted(dg.AssetSelection.assets(key).required_multi_asset_neighbors().resolve(graph))  # one op
             partitions_def = graph.get(key).partitions_def
             for span in spans(job, key, key in history, partitions_def, partition, instance):
                 t = time.perf_counter()
-                runs.append(_execute(job_def, [key], span, instance).run_id)
+                runs.append(_execute(job_def, together, span, instance).run_id)
                 last = span and span[1]
-                progress(_progress_line(key, span, latest_metadata(instance, key, last) or {}, time.perf_counter() - t))
-                recorded.setdefault(key, []).append(last)
+                progress(_progress_line(together, span, latest_metadata(instance, key, last) or {}, time.perf_counter() - t))
+                for k in together:
+                    recorded.setdefault(k, []).append(last)
     return {
         "job": job.name,
         "partition": partition,
@@ -148,10 +153,10 @@ def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance
     }
 
 
-def _progress_line(key: dg.AssetKey, span: Span, metadata: dict, wall_s: float) -> str:
+def _progress_line(keys: list[dg.AssetKey], span: Span, metadata: dict, wall_s: float) -> str:
     rows = (f"{metadata['rows_in']:,} -> {metadata['rows_out']:,} rows, " if "rows_out" in metadata
             else f"{metadata['rows_in']:,} rows, " if "rows_in" in metadata else "")
-    return f"  {key.path[-1]}{_span_label(span)}: {rows}{metadata.get('duration_s', 0):.1f}s in the stage, {wall_s:.1f}s with its run"
+    return f"  {' + '.join(k.path[-1] for k in keys)}{_span_label(span)}: {rows}{metadata.get('duration_s', 0):.1f}s in the stage, {wall_s:.1f}s with its run"
 
 
 def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:

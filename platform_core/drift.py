@@ -18,9 +18,11 @@ def reference_histogram(values: np.ndarray, bins: int = 10) -> dict:
     present = values[~np.isnan(values)]
     if len(present) == 0:
         return {"edges": [], "shares": [], "missing_share": 1.0}
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+    # edges rounded before binning, as stored: a value on an edge (counts, one-hots, repeated scores)
+    # must land in the bin psi() will put it in
+    edges = np.unique(np.round(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]), 6))
     counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-    return {"edges": np.round(edges, 6).tolist(),
+    return {"edges": edges.tolist(),
             "shares": np.round(counts / len(values), 6).tolist(),
             "missing_share": round(1 - len(present) / len(values), 6)}
 

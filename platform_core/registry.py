@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from platform_core.storage import Location, location, partition_label, read_json, write_json, write_once_dir
+from platform_core.storage import Location, location, partition_label, read_json, remove_tree, write_json, write_once_dir
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _VERSION = re.compile(r"^[0-9a-z][0-9a-z_-]{0,63}-[0-9a-f]{12}$")
@@ -192,5 +192,23 @@ class ModelRegistry:
         if len(stack) < 2:
             raise NoChampionError(f"{job!r} ({slot}) has no earlier champion to roll back to")
         previous = stack[-2]["models"]
+        gone = [f"{m}/{v}" for m, v in previous.items() if v not in self.versions(job, m)]
+        if gone:
+            raise NoChampionError(f"{job!r} ({slot}): the previous champion {', '.join(gone)} is no longer kept (pruned)")
         self._append(job, slot, history, {"action": "rollback", "models": previous, "reason": f"rollback: {reason}"})
         return {m: ModelRef(job, m, v) for m, v in previous.items()}
+
+    def prune(self, job: str, model: str, keep: int, slot: str = DEFAULT_SLOT) -> list[str]:
+        """Remove all but the newest `keep` versions of a model (newest by creation time); never the
+        current champion of `slot` nor the `keep` champions a rollback would walk down to. Returns
+        the versions removed. Many models each promoted daily stay bounded at about `keep` versions."""
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        stack = self._stack(self.champion_history(job, slot))[0]
+        protected = {entry["models"][model] for entry in stack[-keep:] if model in entry["models"]}
+        created = {v: self.metadata(ModelRef(job, model, v))["created_at"] for v in self.versions(job, model)}
+        newest_first = sorted(created, key=lambda v: (created[v], v), reverse=True)
+        removed = [v for v in newest_first[keep:] if v not in protected]
+        for version in removed:
+            remove_tree(self._dir(job, model, version))
+        return removed

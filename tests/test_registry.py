@@ -81,3 +81,19 @@ def test_a_forced_promotion_lifts_an_earlier_rollback(tmp_path):
     assert registry.promote("engagement", {"pipeline": b}, "it was fine", force=True)
     registry.promote("engagement", {"pipeline": a}, "a again")
     assert registry.promote("engagement", {"pipeline": b}, "a re-run reproduces b")  # no longer refused
+
+
+def test_prune_keeps_the_newest_versions_the_champion_and_its_rollback_targets(tmp_path):
+    registry = ModelRegistry(tmp_path)
+    refs = [registry.register("wait_times", "entity_00001", f"2025-08-{d:02d}", {"m": str(d).encode()}, {})
+            for d in range(1, 9)]
+    registry.promote("wait_times", {"entity_00001": refs[0]}, "first", slot="entity_00001")
+    registry.promote("wait_times", {"entity_00001": refs[1]}, "second", slot="entity_00001")  # the champion
+    removed = registry.prune("wait_times", "entity_00001", keep=3, slot="entity_00001")
+    kept = registry.versions("wait_times", "entity_00001")
+    assert sorted(removed) == sorted(r.version for r in refs[2:5])
+    assert sorted(kept) == sorted(r.version for r in [refs[0], refs[1], *refs[5:]])
+    assert registry.rollback("wait_times", "second is bad", slot="entity_00001")["entity_00001"] == refs[0]
+    assert registry.load_file(refs[0], "m") == b"1"  # the rollback target was kept
+    with pytest.raises(ValueError):
+        registry.prune("wait_times", "entity_00001", keep=0, slot="entity_00001")

@@ -1,0 +1,1 @@
+"""heavy_queries plain logic: never imports dagster."""

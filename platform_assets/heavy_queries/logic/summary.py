@@ -1,0 +1,52 @@
+"""The execution summary `make run JOB=heavy_queries` prints."""
+
+from __future__ import annotations
+
+from platform_core.storage import DataLayout
+from platform_core.summary import check_line, stage_table
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def format_summary(recorded: dict, layout: DataLayout) -> str:
+    stages, day = recorded["stages"], recorded["partition"]
+    lines = [f"heavy_queries {day}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
+    labelled = stages["labelled_queries"]
+    window, features, model = stages["query_window"][0], stages["query_features"][0], stages["heavy_query_model"][0]
+    set_aside: dict[str, int] = {}
+    for record in labelled:
+        for reason, n in record["set_aside"].items():
+            set_aside[reason] = set_aside.get(reason, 0) + n
+    sampling, splits = window["sampling"], window["splits"]
+    lines += ["", f"Labels: {window['rows_out']:,} queries in the 44-day window, {window['heavy']:,} heavy "
+                  f"({_pct(window['heavy_share'])}); set aside: "
+                  + ", ".join(f"{k} {v:,}" for k, v in set_aside.items() if v)
+                  + f"; {window['cross_day_duplicates']:,} duplicates across days",
+              "Splits: " + "; ".join(f"{name} {s['first_day']}..{s['last_day']} {s['rows']:,} rows, {s['heavy']:,} heavy"
+                                     for name, s in splits.items() if isinstance(s, dict)),
+              f"Sampling (boundary, training days): {sampling['small_in']:,} small + {sampling['heavy_in']:,} heavy -> "
+              f"{sampling['small_kept']:,} + {sampling['heavy_kept']:,}, ratio {sampling['ratio_achieved']}:1 small:heavy",
+              f"Zero-cost categories routed without the model: {', '.join(window['zero_cost_routed']) or 'none'}",
+              f"Features: {features['features']} ({features['numeric_features']} numeric, {features['vocabulary']} TF-IDF terms)"]
+    cv, threshold, test = model["cv"], model["threshold"], model["test"]
+    lines += [f"CV (5-fold stratified, early stopping): AUC {cv['auc']['mean']:.4f} ± {cv['auc']['std']:.4f}, PR-AUC "
+              f"{cv['pr_auc']['mean']:.4f}, {model['rounds']} rounds, {model['training_seconds']:.1f}s",
+              f"Threshold {threshold['threshold']:.6f} at FN:FP cost {threshold['cost_fn']:.0f}:{threshold['cost_fp']:.0f} "
+              f"(validation days; expected cost {threshold['cost_per_1000_queries']} per 1,000 queries)",
+              f"Test days ({test['rows']:,} queries, {test['heavy']} heavy): recall {_pct(test['recall'])} (interval "
+              f"{test.get('recall_interval')}), FNR {_pct(test['fnr'])}, precision {_pct(test['precision'])}, routed "
+              f"{_pct(test['routed_share'])}, AUC {test['auc']}",
+              f"Compliance (recall >= 98%, FNR <= 2%): {'PASS' if 'compliance_recall' not in model['failed_gates'] else 'FAIL'}; "
+              f"ONNX parity: {'PASS' if 'onnx_parity' not in model['failed_gates'] else 'FAIL'}",
+              f"Model {model['version']}: {'promoted to champion' if model['promoted'] else 'kept in the registry, not promoted'}"]
+    replay = stages.get("query_replay", [])
+    if replay:
+        r = replay[0]
+        lines += [f"Replay {r['first_day']}..{r['last_day']} with {r['model_version']}: recall {_pct(r['recall'])}, FNR "
+                  f"{_pct(r['fnr'])}, precision {_pct(r['precision'])}, routed {_pct(r['routed_share'])}; lowest daily "
+                  f"recall {_pct(r['min_daily_recall'])}; score PSI {r['score_psi']:.4f}"
+                  + (f"; drifting: {', '.join(r['features_drifting'][:5])}" if r["features_drifting"] else "")]
+    lines.append(check_line(recorded["checks"]))
+    return "\n".join(lines)

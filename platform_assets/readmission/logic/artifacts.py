@@ -1,0 +1,158 @@
+"""Models as registry entries in non-executable formats, the seed's metadata, and champions.
+
+A version holds `preprocessing.json` (algorithm, encoding, decision threshold, feature names and
+every fitted encoder/scaler number), the model itself (`model.ubj`: the XGBoost Booster;
+`model.skops`: a scikit-learn estimator) and `drift_reference.json` (the training distributions
+monitoring compares against). The registry records each file's SHA-256 and refuses a file that
+no longer matches. A skops file is loaded only when every type it needs that skops does not
+trust by default is in `SKOPS_ALLOWLIST`, and only when it holds the estimator class expected.
+
+metadata.json carries exactly the seed's fields (model_name, training_date, temporal_splits,
+feature_count, training_samples, test_samples, oot_samples, performance.test/oot, config); the
+registry adds the per-file hashes (`files`) and its own bookkeeping. Champions are chosen on
+TEST AUC only: the OOT window is the untouched estimate of how the chosen model will do.
+"""
+
+from __future__ import annotations
+
+import json
+
+from platform_assets.readmission.logic.evaluation import performance
+from platform_assets.readmission.logic.model_config import ModelConfig
+from platform_assets.readmission.logic.preprocessing import Preprocessor
+from platform_assets.readmission.logic.training import ENCODING, ReadmissionModel, TrainedModel
+from platform_core.gates import GateResult
+from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
+
+SKOPS_ALLOWLIST = {"sklearn.tree._tree.Tree"}  # what a random forest needs beyond skops' defaults
+SKLEARN_CLASSES = {"logistic_regression": "sklearn.linear_model._logistic.LogisticRegression",
+                   "random_forest": "sklearn.ensemble._forest.RandomForestClassifier"}
+SEED_FIELDS = ("model_name", "training_date", "temporal_splits", "feature_count", "training_samples", "test_samples",
+               "oot_samples", "performance", "config")
+OVERALL_SLOT = "champion"
+
+
+class UntrustedModelError(ValueError):
+    """A stored model needs a type outside the allowlist, or is not the estimator expected."""
+
+
+def model_files(model: ReadmissionModel, drift_reference: dict) -> dict[str, bytes]:
+    """The files of one registry version (no pickle anywhere)."""
+    preprocessing = {"algorithm": model.algorithm, "encoding": model.encoding, "threshold": model.threshold,
+                     "feature_names": model.preprocessor.feature_names(model.encoding),
+                     "preprocessor": json.loads(model.preprocessor.to_json())}
+    files = {"preprocessing.json": json.dumps(preprocessing, indent=1, sort_keys=True).encode(),
+             "drift_reference.json": json.dumps(drift_reference, sort_keys=True).encode()}
+    if model.algorithm == "xgboost":
+        files["model.ubj"] = bytes(model.estimator.save_raw("ubj"))
+    else:
+        import skops.io
+
+        files["model.skops"] = skops.io.dumps(model.estimator)
+    return files
+
+
+def _load_skops(data: bytes, algorithm: str):
+    import skops.io
+
+    untrusted = set(skops.io.get_untrusted_types(data=data))
+    refused = sorted(untrusted - SKOPS_ALLOWLIST)
+    if refused:
+        raise UntrustedModelError(f"model.skops needs types outside the allowlist: {refused}; refusing to load it")
+    estimator = skops.io.loads(data, trusted=sorted(untrusted))
+    kind = f"{type(estimator).__module__}.{type(estimator).__qualname__}"
+    if kind != SKLEARN_CLASSES[algorithm]:
+        raise UntrustedModelError(f"model.skops holds a {kind}, not the {SKLEARN_CLASSES[algorithm]} of {algorithm}")
+    return estimator
+
+
+def load_model(files: dict[str, bytes], nthread: int = 2) -> ReadmissionModel:
+    """A ReadmissionModel from its files (as `model_files` wrote them)."""
+    preprocessing = json.loads(files["preprocessing.json"])
+    algorithm = preprocessing["algorithm"]
+    if algorithm not in ENCODING:
+        raise UntrustedModelError(f"preprocessing.json names an unknown algorithm {algorithm!r}")
+    preprocessor = Preprocessor(**preprocessing["preprocessor"])
+    if algorithm == "xgboost":
+        import xgboost as xgb
+
+        estimator = xgb.Booster(model_file=bytearray(files["model.ubj"]))
+        estimator.set_param({"nthread": nthread})
+    else:
+        estimator = _load_skops(files["model.skops"], algorithm)
+    return ReadmissionModel(algorithm, preprocessor, estimator, float(preprocessing["threshold"]))
+
+
+def model_file_names(algorithm: str) -> list[str]:
+    return ["preprocessing.json", "drift_reference.json", "model.ubj" if algorithm == "xgboost" else "model.skops"]
+
+
+def load_registered(registry: ModelRegistry, ref: ModelRef, nthread: int = 2) -> ReadmissionModel:
+    """A registered version, every file checked against its recorded SHA-256 by the registry."""
+    return load_model({name: registry.load_file(ref, name) for name in model_file_names(ref.model) if name != "drift_reference.json"},
+                      nthread)
+
+
+def drift_reference_of(registry: ModelRegistry, ref: ModelRef) -> dict:
+    return json.loads(registry.load_file(ref, "drift_reference.json"))
+
+
+def seed_metadata(algorithm: str, trained: TrainedModel, evaluation: dict, config: ModelConfig, samples: dict[str, int],
+                  training_date: str) -> dict:
+    """Exactly the seed's metadata fields; `config` holds what this model was built with."""
+    model = trained.model
+    record = {
+        "model_name": algorithm,
+        "training_date": training_date,
+        "temporal_splits": {name: {"start": str(w.start), "end": str(w.end)} for name, w in config.windows.items()},
+        "feature_count": len(model.preprocessor.feature_names(model.encoding)),
+        "training_samples": samples["train"], "test_samples": samples["test"], "oot_samples": samples["oot"],
+        "performance": performance(evaluation, algorithm),
+        "config": {"algorithm": algorithm, "encoding": model.encoding, "params": trained.params,
+                          "decision_threshold": round(model.threshold, 6), "threshold_policy": config.threshold.policy,
+                          "cv_auc": round(trained.cv_auc, 4),
+                          "search": {"strategy": trained.search["strategy"], "candidates": trained.search["candidates"],
+                                     "fits": trained.search["fits"], "folds": config.search.folds,
+                                     "scoring": config.search.scoring, "grouped_by": "patient_nbr"}},
+    }
+    return record
+
+
+def register_models(registry: ModelRegistry, job: str, label: str, trained: dict[str, TrainedModel], evaluation: dict,
+                    config: ModelConfig, samples: dict[str, int], training_date: str,
+                    drift_references: dict[str, dict]) -> dict[str, ModelRef]:
+    """One immutable registry version per algorithm."""
+    return {algorithm: registry.register(job, algorithm, label, model_files(t.model, drift_references[algorithm]),
+                                         seed_metadata(algorithm, t, evaluation, config, samples, training_date))
+            for algorithm, t in trained.items()}
+
+
+def choose_champion(candidates: dict[str, dict]) -> str:
+    """The key of the candidate with the highest TEST AUC (ties: the first name). OOT is never read."""
+    return max(sorted(candidates), key=lambda key: candidates[key]["performance"]["test"]["auc_roc"])
+
+
+def promote_champions(registry: ModelRegistry, job: str, refs: dict[str, ModelRef], gates: dict[str, GateResult]) -> dict:
+    """Per algorithm: the new version replaces its slot's champion when it passed its blocking gates
+    and its test AUC is higher. Overall: the per-algorithm champion with the highest test AUC."""
+    outcome: dict = {"per_algorithm": {}, "overall": None}
+    for algorithm, ref in refs.items():
+        contenders = {str(ref): registry.metadata(ref)} if gates[algorithm].passed else {}
+        try:
+            current = registry.champion(job, algorithm)[algorithm]
+            contenders[str(current)] = registry.metadata(current)
+        except NoChampionError:
+            current = None
+        if not contenders:
+            outcome["per_algorithm"][algorithm] = None
+            continue
+        best = ModelRef.parse(job, choose_champion(contenders))
+        if best != current:
+            registry.promote(job, {algorithm: best}, f"highest test AUC of {algorithm}", slot=algorithm)
+        outcome["per_algorithm"][algorithm] = best
+    standing = {str(r): registry.metadata(r) for r in outcome["per_algorithm"].values() if r is not None}
+    if standing:
+        overall = ModelRef.parse(job, choose_champion(standing))
+        registry.promote(job, {overall.model: overall}, "highest test AUC of the per-algorithm champions")
+        outcome["overall"] = overall
+    return outcome

@@ -1,0 +1,207 @@
+"""Evaluation of every algorithm on the test and OOT windows: metrics at the decision threshold,
+calibration, the gap to the best achievable AUC, and fairness with a gate judged statistically.
+
+The equal-opportunity gate compares recall (true-positive rate) between groups of each protected
+attribute. For every pair of gated groups the gap gets an Agresti-Caffo interval (each group's
+proportion and standard error computed with one added success and one added failure, which keeps
+the interval honest near 0 and 1); the gate FAILS only when some pair's lower bound is above
+`max_equal_opportunity_difference`, so a small group's noisy recall cannot block a model and a
+verdict does not flip with sample size. Groups with fewer than `min_group_positives` positives
+are reported, not gated.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+from statistics import NormalDist
+
+import numpy as np
+import polars as pl
+
+from platform_assets.readmission.logic.model_config import ModelConfig
+from platform_assets.readmission.logic.schema import LABEL, PROTECTED, TRUE_PROBABILITY
+from platform_core.gates import GateResult
+from platform_core.reports import Markdown, markdown_table
+from platform_core.storage import Location, atomic_file
+
+METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(float(value), digits)
+
+
+def classification_metrics(y: np.ndarray, probability: np.ndarray, threshold: float) -> dict:
+    """Accuracy, precision, recall, F1 at `threshold`; AUC-ROC and Brier of the probabilities."""
+    from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
+
+    y = np.asarray(y).astype(np.int8)
+    predicted = (np.asarray(probability) >= threshold).astype(np.int8)
+    both_classes = len(np.unique(y)) == 2
+    return {
+        "rows": len(y), "positives": int(y.sum()), "threshold": _r(threshold),
+        "accuracy": _r(accuracy_score(y, predicted)), "precision": _r(precision_score(y, predicted, zero_division=0)),
+        "recall": _r(recall_score(y, predicted, zero_division=0)), "f1": _r(f1_score(y, predicted, zero_division=0)),
+        "auc_roc": _r(roc_auc_score(y, probability)) if both_classes else None,
+        "brier": _r(brier_score_loss(y, probability)),
+    }
+
+
+def best_achievable_auc(y_true: np.ndarray, true_probability: np.ndarray) -> float:
+    """The AUC of the true probabilities on these rows: no model can beat it in expectation."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(np.asarray(y_true).astype(np.int8), true_probability))
+
+
+def calibration_data(y: np.ndarray, probability: np.ndarray, bins: int = 10) -> list[dict]:
+    """Mean predicted probability against the observed rate, per quantile bin of the predictions."""
+    order = np.argsort(probability, kind="stable")
+    return [{"bin": i + 1, "rows": len(part), "mean_predicted": _r(probability[part].mean()), "observed": _r(y[part].mean())}
+            for i, part in enumerate(np.array_split(order, bins)) if len(part)]
+
+
+def calibration_png(curves: dict[str, dict[str, list[dict]]], target: Location) -> None:
+    """One panel per window, one line per algorithm, the diagonal for reference (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    windows = sorted({w for per_window in curves.values() for w in per_window}, key=["test", "oot"].index)
+    fig, axes = plt.subplots(1, len(windows), figsize=(5 * len(windows), 4), dpi=90, squeeze=False)
+    for ax, window in zip(axes[0], windows):
+        top = max(r["mean_predicted"] for c in curves.values() for r in c[window]) * 1.1
+        ax.plot([0, top], [0, top], color="grey", linestyle=":", label="perfectly calibrated")
+        for algorithm, per_window in curves.items():
+            rows = per_window[window]
+            ax.plot([r["mean_predicted"] for r in rows], [r["observed"] for r in rows], marker="o", label=algorithm)
+        ax.set_title(f"calibration, {window} window")
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed readmission rate")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_file(target) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def group_rates(y: np.ndarray, predicted: np.ndarray, groups: dict[str, np.ndarray]) -> list[dict]:
+    """Per attribute and group: rows, positives, recall and false-positive rate with their standard errors."""
+    y, predicted = np.asarray(y).astype(bool), np.asarray(predicted).astype(bool)
+    out = []
+    for attribute, values in groups.items():
+        labels = np.where(pl.Series(values).is_null().to_numpy(), "unknown", np.asarray(values, dtype=object).astype(str))
+        for group in sorted(set(labels.tolist())):
+            member = labels == group
+            positives, negatives = int((member & y).sum()), int((member & ~y).sum())
+            hits, false_alarms = int((member & y & predicted).sum()), int((member & ~y & predicted).sum())
+            recall = hits / positives if positives else None
+            fpr = false_alarms / negatives if negatives else None
+            out.append({
+                "attribute": attribute, "group": group, "rows": int(member.sum()), "positives": positives,
+                "true_positives": hits, "negatives": negatives, "false_positives": false_alarms,
+                "recall": _r(recall), "recall_se": _r(math.sqrt(recall * (1 - recall) / positives)) if positives else None,
+                "fpr": _r(fpr), "fpr_se": _r(math.sqrt(fpr * (1 - fpr) / negatives)) if negatives else None,
+            })
+    return out
+
+
+def _agresti_caffo(hits_a: int, n_a: int, hits_b: int, n_b: int, z: float) -> tuple[float, float]:
+    p_a, p_b = (hits_a + 1) / (n_a + 2), (hits_b + 1) / (n_b + 2)
+    half = z * math.sqrt(p_a * (1 - p_a) / (n_a + 2) + p_b * (1 - p_b) / (n_b + 2))
+    return p_a - p_b - half, p_a - p_b + half
+
+
+def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_level: float = 0.95,
+                           min_group_positives: int = 30, name: str = "equal_opportunity") -> GateResult:
+    """Largest recall gap per attribute, with the interval it is judged by (module docstring)."""
+    z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
+    per_attribute, failed = [], []
+    for attribute in dict.fromkeys(r["attribute"] for r in rates):
+        rows = [r for r in rates if r["attribute"] == attribute]
+        gated = [r for r in rows if r["positives"] >= min_group_positives and r["group"] != "unknown"]
+        pairs = []
+        for a, b in combinations(gated, 2):
+            high, low = (a, b) if a["recall"] >= b["recall"] else (b, a)
+            lower, upper = _agresti_caffo(high["true_positives"], high["positives"], low["true_positives"], low["positives"], z)
+            pairs.append({"difference": _r(high["recall"] - low["recall"]), "interval": [_r(lower), _r(upper)],
+                          "between": [high["group"], low["group"]], "lower_bound": _r(max(lower, 0.0))})
+        largest = max(pairs, key=lambda p: p["difference"], default={"difference": 0.0})
+        judged = max(pairs, key=lambda p: (p["lower_bound"], p["difference"]),
+                     default={"difference": 0.0, "interval": [0.0, 0.0], "between": [], "lower_bound": 0.0})
+        per_attribute.append({"attribute": attribute, "groups_gated": len(gated), "groups_reported_only": len(rows) - len(gated),
+                              "largest_difference": largest["difference"], "judged_pair": judged["between"],
+                              "judged_difference": judged["difference"], "interval": judged["interval"],
+                              "lower_bound": judged["lower_bound"]})
+        if judged["lower_bound"] > max_difference:
+            failed.append(attribute)
+    reason = (f"recall gap confidently above {max_difference} for {', '.join(failed)}" if failed
+              else f"no recall gap is confidently above {max_difference}")
+    return GateResult(name, not failed, {
+        "reason": reason, "max_difference_allowed": max_difference, "confidence_level": confidence_level,
+        "min_group_positives": min_group_positives,
+        "largest_difference": max((r["largest_difference"] for r in per_attribute), default=0.0),
+        "by_attribute": per_attribute,
+    })
+
+
+def evaluate_models(models: dict, frames: dict[str, pl.DataFrame], config: ModelConfig,
+                    truth: pl.DataFrame | None = None) -> dict:
+    """Every model on every window (`test`, `oot`): metrics, best achievable AUC and gap, calibration,
+    per-group rates; the fairness gate on the test window. `models` maps algorithm -> ReadmissionModel;
+    `truth` (encounter_id, true probability) is the synthetic world's, read here and never by training."""
+    result: dict = {"metrics": [], "calibration": {}, "fairness": [], "gates": {}, "best_achievable_auc": {}}
+    fairness = config.fairness
+    for window, frame in frames.items():
+        y = frame[LABEL].to_numpy().astype(np.int8)
+        true_p = None
+        if truth is not None:
+            joined = frame.select("encounter_id").join(truth.select("encounter_id", TRUE_PROBABILITY), on="encounter_id", how="left")
+            if joined[TRUE_PROBABILITY].null_count() == 0:
+                true_p = joined[TRUE_PROBABILITY].to_numpy()
+                result["best_achievable_auc"][window] = _r(best_achievable_auc(y, true_p))
+        groups = {a: frame[a].to_numpy() for a in PROTECTED}
+        for algorithm, model in models.items():
+            probability = model.predict_proba(frame)
+            metrics = classification_metrics(y, probability, model.threshold)
+            if true_p is not None and metrics["auc_roc"] is not None:
+                metrics["best_achievable_auc"] = result["best_achievable_auc"][window]
+                metrics["auc_gap"] = _r(result["best_achievable_auc"][window] - metrics["auc_roc"])
+            result["metrics"].append({"algorithm": algorithm, "window": window, **metrics})
+            result["calibration"].setdefault(algorithm, {})[window] = calibration_data(y, probability)
+            rates = group_rates(y, probability >= model.threshold, groups)
+            result["fairness"] += [{"algorithm": algorithm, "window": window, **r} for r in rates]
+            if window == "test":
+                result["gates"][algorithm] = equal_opportunity_gate(
+                    rates, fairness.max_equal_opportunity_difference, fairness.confidence_level, fairness.min_group_positives)
+    return result
+
+
+def performance(evaluation: dict, algorithm: str) -> dict:
+    """{test: {accuracy, precision, recall, f1, auc_roc}, oot: {...}}: the seed's metadata block."""
+    return {row["window"]: {m: row[m] for m in METRICS} for row in evaluation["metrics"] if row["algorithm"] == algorithm}
+
+
+def model_card(evaluation: dict, training: dict, champion: str | None, config: ModelConfig, label: str) -> Markdown:
+    """What a person reads about a run's models: windows, metrics, gap to the best AUC, fairness."""
+    windows = [{"window": n, "start": str(w.start), "end": str(w.end)} for n, w in config.windows.items()]
+    metrics = [{k: v for k, v in row.items() if k != "threshold"} for row in evaluation["metrics"]]
+    tuned = [{"algorithm": a, **{k: v for k, v in t.items() if k != "best_params"}, "best_params": t["best_params"]}
+             for a, t in training["algorithms"].items()]
+    gates = [{"algorithm": a, "passed": g.passed, "largest_recall_gap": g.metadata["largest_difference"], "reason": g.metadata["reason"]}
+             for a, g in evaluation["gates"].items()]
+    champion_rates = [{k: v for k, v in r.items() if k not in ("algorithm",)} for r in evaluation["fairness"]
+                      if r["algorithm"] == champion and r["window"] == "test"]
+    return Markdown("\n\n".join([
+        f"# readmission models, {label}",
+        f"Champion (chosen on test AUC, never OOT): `{champion}`" if champion else "No champion chosen.",
+        "## Windows", markdown_table(windows),
+        "## Tuning on the train window (grouped by patient)", markdown_table(tuned),
+        "## Test and OOT metrics at each model's decision threshold", markdown_table(metrics),
+        f"Decision threshold policy: {config.threshold.policy}, chosen on out-of-fold training predictions.",
+        "## Equal-opportunity gate (test window)", markdown_table(gates),
+        "## Recall and false-positive rate by group, champion, test window", markdown_table(champion_rates),
+        "Calibration: see calibration.png.",
+    ]))

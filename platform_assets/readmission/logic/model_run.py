@@ -1,0 +1,76 @@
+"""One training run of the readmission job, as the model asset calls it: the three windows from
+gold, every configured algorithm tuned on train, evaluated on test and OOT (against the true
+probabilities when the world's truth is there), registered with the seed's metadata, and the
+champions promoted on test AUC among the models that passed their fairness gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import polars as pl
+
+from platform_assets.readmission.logic.artifacts import promote_champions, register_models
+from platform_assets.readmission.logic.evaluation import calibration_png, evaluate_models, model_card
+from platform_assets.readmission.logic.model_config import ModelConfig
+from platform_assets.readmission.logic.monitoring import training_reference
+from platform_assets.readmission.logic.preprocessing import load_windows
+from platform_assets.readmission.logic.schema import JOB, TRUE_PROBABILITY
+from platform_assets.readmission.logic.training import train_all
+from platform_core.periods import month_label
+from platform_core.registry import ModelRegistry
+from platform_core.reports import Markdown
+from platform_core.storage import DataLayout, atomic_dir
+
+
+@dataclass
+class ModelRun:
+    label: str
+    samples: dict[str, int]
+    training: dict  # leakage proof, per-algorithm tuning figures
+    evaluation: dict  # metrics, calibration, fairness rows, gates, best achievable AUC
+    versions: dict[str, str]  # algorithm -> registered version
+    champions: dict  # per_algorithm -> version or None, overall -> version or None
+    card: Markdown
+    report_dir: str
+    seconds: float
+
+
+def truth_of(layout: DataLayout, months: list[str]) -> pl.DataFrame | None:
+    """The synthetic world's true probabilities for these months (None when any month has none)."""
+    files = [layout.truth(JOB, m) / "truth.parquet" for m in months]
+    if not all(f.exists() for f in files):
+        return None
+    return pl.read_parquet([str(f) for f in files]).select("encounter_id", TRUE_PROBABILITY)
+
+
+def train_and_register(layout: DataLayout, registry: ModelRegistry, config: ModelConfig, label: str,
+                       n_jobs: int = 2) -> ModelRun:
+    start = time.perf_counter()
+    frames, counts = load_windows(layout, config)
+    train = frames["train"]
+    evaluated = {name: frame for name, frame in frames.items() if name != "train"}
+    trained, training = train_all(train, config, evaluated, n_jobs=n_jobs)
+    truth = truth_of(layout, [m for name, w in config.windows.items() if name != "train" for m in w.months()])
+    evaluation = evaluate_models({a: t.model for a, t in trained.items()}, evaluated, config, truth)
+    samples = {name: len(frame) for name, frame in frames.items()}
+    references = {a: training_reference(t.model, train) for a, t in trained.items()}
+    refs = register_models(registry, JOB, label, trained, evaluation, config, samples,
+                           dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), references)
+    champions = promote_champions(registry, JOB, refs, evaluation["gates"])
+    overall = champions["overall"]
+    card = model_card(evaluation, training, overall and overall.model, config, label)
+    target = layout.table(JOB, "model_reports", label)
+    with atomic_dir(target) as tmp:
+        calibration_png(evaluation["calibration"], tmp / "calibration.png")
+        (tmp / "model_card.md").write_text(card + "\n")
+    return ModelRun(label, samples, {**training, "counts": counts}, evaluation, {a: str(r) for a, r in refs.items()},
+                    {"per_algorithm": {a: r and str(r) for a, r in champions["per_algorithm"].items()},
+                     "overall": overall and str(overall)}, card, str(target), round(time.perf_counter() - start, 2))
+
+
+def run_label(config: ModelConfig) -> str:
+    """Registry label of a training run: the last month it saw (the OOT window's end)."""
+    last = max(w.end for _, w in config.windows.items())
+    return month_label(dt.date(last.year, last.month, 1))

@@ -1,0 +1,51 @@
+"""The execution summary `make run JOB=readmission` prints."""
+
+from __future__ import annotations
+
+from platform_core.periods import month_label, parse_month
+from platform_core.storage import DataLayout
+from platform_core.summary import check_line, stage_table
+
+
+def _f(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_summary(recorded: dict, layout: DataLayout) -> str:
+    stages, label = recorded["stages"], month_label(parse_month(recorded["partition"]))
+    lines = [f"readmission {label}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
+    model = stages["readmission_models"][0]
+    best = model["best_achievable_auc"]
+    lines += ["", f"Models trained on {model['samples']['train']:,} encounters (test {model['samples']['test']:,}, "
+                  f"OOT {model['samples']['oot']:,}) in {model['duration_s']:.1f}s; folds grouped by patient",
+              f"  {'algorithm':<20} {'window':<6} {'accuracy':>8} {'precision':>9} {'recall':>7} {'f1':>7} {'auc':>7} "
+              f"{'best auc':>8} {'gap':>7} {'brier':>7}"]
+    for m in model["metrics"]:
+        lines.append(f"  {m['algorithm']:<20} {m['window']:<6} {_f(m['accuracy']):>8} {_f(m['precision']):>9} "
+                     f"{_f(m['recall']):>7} {_f(m['f1']):>7} {_f(m['auc_roc']):>7} {_f(m.get('best_achievable_auc')):>8} "
+                     f"{_f(m.get('auc_gap')):>7} {_f(m['brier']):>7}")
+    lines += [f"  best achievable AUC from the true probabilities: test {_f(best.get('test'))}, OOT {_f(best.get('oot'))}",
+              "  tuning: " + "; ".join(f"{a} {t['fits']} fits in {t['search_seconds']:.1f}s, CV AUC {t['cv_auc']:.4f}"
+                                       for a, t in model["tuning"].items()),
+              f"Champion (on test AUC, never OOT): {model['champion'] or 'none'}",
+              "", "Fairness on the test window (equal opportunity: largest recall gap; fails only when its interval clears "
+                  "the limit)"]
+    for f in model["fairness"]:
+        lines.append(f"  {f['algorithm']:<20} gap {_f(f['largest_recall_gap'])}  {'pass' if f['passed'] else 'FAIL'}  "
+                     f"{f['reason']}")
+    scores = stages.get("readmission_scores", [])
+    if scores:
+        s = scores[-1]
+        lines += ["", f"Scores {label}: {s['rows_out']:,} encounters, view {s['catalog_view']} in {layout.catalog}",
+                  "  risk bands  " + "  ".join(f"{b['risk_band']} {b['rows']:,} ({100 * b['share']:.1f}%)" for b in s["risk_bands"]),
+                  f"Throughput: scoring {s['rows_out']:,} encounters in {s['duration_s']:.3f}s = "
+                  f"{s['rows_out'] / max(s['duration_s'], 1e-9):,.0f} encounters/s (preprocess, predict, bands)"]
+    monitoring = stages.get("readmission_monitoring", [])
+    if monitoring:
+        m = monitoring[-1]
+        perf = m.get("performance") or {}
+        lines.append(f"Monitoring {label}: score PSI {_f(m['score_psi'])}, max feature PSI {_f(m['max_feature_psi'])}"
+                     + (f", drifting: {', '.join(m['features_drifting'])}" if m["features_drifting"] else "")
+                     + (f"; AUC {_f(perf.get('auc_roc'))} on the month's labels" if perf else "; labels not in yet"))
+    lines.append(check_line(recorded["checks"]))
+    return "\n".join(lines)

@@ -1,0 +1,230 @@
+"""wait_times as software-defined assets: thin wiring around `wait_times.logic`.
+
+landing_observations (external, daily) -> observations_etl (one pass: fact_observations,
+dimensions, posted_aggregates; a range of days in one run) -> entity_index -> entity_models (every
+due entity in a process pool; run config: one entity, one tier or all) -> forecasts -> wti.
+The ~1,700 entities are rows of these tables and slots of the registry, not partitions (see
+partitions.py). A rollback job returns one entity or all to their previous champions.
+"""
+
+from datetime import date
+
+import dagster as dg
+
+from platform_assets.common import (
+    GUARDED_EAGER,
+    OWNERS,
+    check_results,
+    check_specs,
+    freshness,
+    stage_metadata,
+    table_preview,
+)
+from platform_assets.wait_times.config import WaitTimesConfig
+from platform_assets.wait_times.keys import JOB, key
+from platform_assets.wait_times.partitions import daily_partitions
+from platform_core.gates import GateResult
+from resources import Warehouse
+
+GROUP = JOB
+DAILY = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "partitions_def": daily_partitions,
+         "automation_condition": GUARDED_EAGER}
+
+landing_observations = dg.AssetSpec(
+    key("landing_observations"), group_name=GROUP, owners=OWNERS, partitions_def=daily_partitions, kinds={"parquet"},
+    description="A delivered day of wait-time observations, park hours, events and the entity list in "
+                "landing/wait_times/<YYYY-MM-DD>/ (read-only to the platform).")
+
+
+def _day(context: dg.AssetExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+ETL_CHECKS = [
+    *check_specs(key("fact_observations"), {
+        "quarantine_rate": "Invalid observations (negative waits, unknown entities, bad times) stay under the configured "
+                           "share of the day; each is quarantined with its reason.",
+    }, daily_partitions),
+    *check_specs(key("fact_observations"), {
+        "park_freshness": "Every park open on the day sent observations until within the configured hours of closing.",
+    }, daily_partitions, blocking=False),
+]
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(key("fact_observations"), deps=[landing_observations], kinds={"parquet", "duckdb"}, **{
+               k: v for k, v in DAILY.items() if k != "partitions_def"},
+               description="Validated, deduplicated observations: one row per entity and time."),
+           dg.AssetSpec(key("dimensions"), deps=[landing_observations], kinds={"parquet"}, **{
+               k: v for k, v in DAILY.items() if k != "partitions_def"},
+               description="dim_entity (park, tier, opening), dim_park_hours, dim_events and the park schedule published "
+                           "for the next days."),
+           dg.AssetSpec(key("posted_aggregates"), deps=[landing_observations], kinds={"parquet"}, **{
+               k: v for k, v in DAILY.items() if k != "partitions_def"},
+               description="Per entity and 15-minute slot: observations, mean and max posted wait, mean actual wait.")],
+    partitions_def=daily_partitions, check_specs=ETL_CHECKS, backfill_policy=dg.BackfillPolicy.single_run(),
+    name="wait_times__observations_etl")
+def observations_etl(context: dg.AssetExecutionContext, warehouse: Warehouse, wait_times: WaitTimesConfig):
+    """One DuckDB pass over the days' deliveries writes all the day tables (a history of years in one run)."""
+    from platform_assets.wait_times.logic.etl import process_days
+    from platform_assets.wait_times.logic.freshness import freshness_gate, park_freshness
+
+    days = [date.fromisoformat(k) for k in context.partition_keys]
+    layout = warehouse.layout()
+    figures = process_days(layout, days, warehouse.threads)
+    quarantined = sum(figures["quarantine"].values())
+    rate = quarantined / max(figures["rows_in"], 1)
+    fresh = park_freshness(layout, days[-1], wait_times.stale_hours, warehouse.threads)
+    label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
+    base = stage_metadata(label, figures["rows_in"], figures["rows_out"], figures["seconds"])
+    yield dg.MaterializeResult(asset_key=key("fact_observations"), metadata={
+        **base, "days": len(days), "quarantine": figures["quarantine"], "etl": figures,
+        "park_freshness": table_preview([{**r, "closes_at": str(r["closes_at"]), "latest_observation": str(r["latest_observation"])}
+                                         for r in fresh])})
+    yield dg.MaterializeResult(asset_key=key("dimensions"), metadata={
+        "partition": label, "dagster/row_count": figures["tables"]["dim_entity"], "tables": figures["tables"]})
+    yield dg.MaterializeResult(asset_key=key("posted_aggregates"), metadata={
+        "partition": label, "dagster/row_count": figures["tables"]["posted_aggregates"]})
+    for gate in (GateResult("quarantine_rate", rate <= wait_times.max_quarantine_rate,
+                            {"quarantined": quarantined, "rate": round(rate, 6), "limit": wait_times.max_quarantine_rate,
+                             "by_reason": figures["quarantine"]}),
+                 freshness_gate(fresh, wait_times.stale_hours)):
+        yield from check_results([s for s in ETL_CHECKS if s.name == gate.name], [gate])
+
+
+@dg.asset(key=key("entity_index"), **DAILY, deps=[key("fact_observations"), key("dimensions")], kinds={"parquet"},
+          description="Per entity: observation count, latest observation, count at its last model, last trained, current "
+                      "version, tier, and whether it is due (>= 100 new observations, tier age, or no model).")
+def entity_index(context: dg.AssetExecutionContext, warehouse: Warehouse, wait_times: WaitTimesConfig) -> dg.MaterializeResult:
+    from platform_assets.wait_times.logic.entity_index import build_entity_index
+
+    figures = build_entity_index(warehouse.layout(), _day(context), warehouse.registry(), wait_times.rules(), warehouse.threads)
+    return dg.MaterializeResult(metadata={
+        **stage_metadata(context.partition_key, figures["entities"], figures["entities"], figures["seconds"]),
+        "due": figures["due"], "due_reasons": figures["due_reasons"], "due_by_tier": figures["due_by_tier"],
+        "entity_index": figures})
+
+
+class RetrainSelection(dg.Config):
+    """Which entities this run trains: `due` (the rules), `all`, one `entity` or one `tier`."""
+
+    mode: str = "due"
+    entity_id: int | None = None
+    tier: int | None = None
+
+
+MODEL_CHECKS = [
+    *check_specs(key("entity_models"), {
+        "critical_entities_have_model": "Every tier-1 (critical park) entity has a current model after the run.",
+    }, daily_partitions),
+    *check_specs(key("entity_models"), {
+        "no_degraded_entities": "No retrained entity is worse than its current version on the same validation rows "
+                                "(paired errors, 95% interval beyond 2%); a degraded one is flagged and not promoted.",
+        "no_failed_entities": "No entity failed to train (a failed one keeps its model and is retried next run).",
+    }, daily_partitions, blocking=False),
+]
+
+
+@dg.asset(key=key("entity_models"), **DAILY, deps=[key("entity_index"), key("fact_observations")], check_specs=MODEL_CHECKS,
+          kinds={"xgboost"},
+          description="One XGBoost per due entity (early stopping on the last 20% in time), trained in a process pool in "
+                      "tier order, each promoted in its own registry slot unless degraded; the last N versions kept.")
+def entity_models(context: dg.AssetExecutionContext, config: RetrainSelection, warehouse: Warehouse,
+                  wait_times: WaitTimesConfig) -> dg.MaterializeResult:
+    from platform_assets.wait_times.logic.entity_index import Selection, read_entity_index, select_entities
+    from platform_assets.wait_times.logic.training import train_entities
+    from platform_assets.wait_times.logic.versions import champion_ref
+
+    layout, day, registry = warehouse.layout(), _day(context), warehouse.registry()
+    selection = Selection(config.mode, config.entity_id, config.tier)
+    index = read_entity_index(layout, day)
+    selected = select_entities(index, selection)
+    context.log.info(f"training {len(selected):,} of {len(index):,} entities ({selection.describe()})")
+    results, figures = train_entities(layout, day, index, selected, wait_times.train_settings(),
+                                      on_progress=None, threads=warehouse.threads)
+    critical = index.filter(index["tier"] == 1)["entity_id"].to_list()
+    without = [e for e in critical if champion_ref(registry, e) is None]
+    degraded = results.filter(results["status"] == "degraded").select("entity_id", "mae", "previous_mae").to_dicts()
+    return dg.MaterializeResult(
+        metadata={**stage_metadata(context.partition_key, len(selected), figures["trained"] + figures["degraded"],
+                                   figures["wall_seconds"]),
+                  "selection": selection.describe(), "training": figures,
+                  "by_tier": table_preview([{"tier": t, **c} for t, c in figures["by_tier"].items()])},
+        check_results=check_results(MODEL_CHECKS, [
+            GateResult("critical_entities_have_model", not without,
+                       {"critical_entities": len(critical), "without_model": without[:50]}),
+            GateResult("no_degraded_entities", not degraded, {"degraded": len(degraded), "entities": degraded[:50]},
+                       blocking=False),
+            GateResult("no_failed_entities", not figures["failed_entities"],
+                       {"failed": figures["failed_entities"][:50]}, blocking=False),
+        ]))
+
+
+FORECAST_CHECKS = check_specs(key("forecasts"), {
+    "forecast_coverage": "Every entity with a current model has a forecast for every open 15-minute slot of the next days.",
+}, daily_partitions)
+
+
+@dg.asset(key=key("forecasts"), **DAILY, deps=[key("entity_models")], check_specs=FORECAST_CHECKS, kinds={"parquet"},
+          freshness_policy=freshness(days=2),
+          description="Predicted posted wait per entity and 15-minute slot for the next days (from the published park "
+                      "schedule), with the model version; error against the synthetic world's true expected wait.")
+def forecasts(context: dg.AssetExecutionContext, warehouse: Warehouse, wait_times: WaitTimesConfig) -> dg.MaterializeResult:
+    from platform_assets.wait_times.logic.forecasting import coverage, error_against_truth, make_forecasts
+    from platform_assets.wait_times.logic.status import set_step
+    from platform_assets.wait_times.logic.truth import world_or_none
+
+    layout, day = warehouse.layout(), _day(context)
+    set_step(layout, "forecasting")
+    frame, figures = make_forecasts(layout, day, warehouse.registry(), wait_times.horizon_days)
+    world = world_or_none(layout)
+    against_truth = error_against_truth(frame, world) if world else None
+    gaps = coverage(layout, day, frame, wait_times.horizon_days)
+    return dg.MaterializeResult(
+        metadata={**stage_metadata(context.partition_key, figures["entities"], figures["rows"], figures["seconds"]),
+                  "forecasts": figures, "against_truth": against_truth},
+        check_results=check_results(FORECAST_CHECKS, [GateResult("forecast_coverage", not gaps["missing_slots"], gaps)]))
+
+
+@dg.asset(key=key("wti"), **DAILY, deps=[key("forecasts")], kinds={"parquet"},
+          description="The wait time index per park and forecast day: predicted posted wait over the park's entities, "
+                      "weighted by their mean posted wait of the last 28 days.")
+def wti(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    from platform_assets.wait_times.logic.status import set_step
+    from platform_assets.wait_times.logic.truth import wti_against_truth
+    from platform_assets.wait_times.logic.tables import read_day
+    from platform_assets.wait_times.logic.wti import build_wti
+
+    layout, day = warehouse.layout(), _day(context)
+    frame = read_day(layout, "forecasts", day)
+    index, figures = build_wti(layout, day, frame)
+    set_step(layout, "done")
+    return dg.MaterializeResult(metadata={
+        **stage_metadata(context.partition_key, len(frame), figures["rows"], figures["seconds"]),
+        "wti": table_preview(index.to_dicts()[:30]), "against_truth": wti_against_truth(layout, day, frame, index)})
+
+
+class RollbackRequest(dg.Config):
+    """Return one entity (`entity_id`) or every entity (`all_entities`) to its previous champion."""
+
+    entity_id: int | None = None
+    all_entities: bool = False
+    reason: str = "rolled back from the UI"
+
+
+@dg.op(description="Roll back one entity's model or all of them to the previous champion (kept versions only).")
+def rollback_entity_models(context: dg.OpExecutionContext, config: RollbackRequest, warehouse: Warehouse) -> dict:
+    from platform_assets.wait_times.logic.versions import rollback_request
+
+    outcome = rollback_request(warehouse.registry(), config.entity_id, config.all_entities, config.reason)
+    context.log.info(f"rolled back {len(outcome['rolled_back'])} entities; not rolled back: {len(outcome['not_rolled_back'])}")
+    return outcome
+
+
+@dg.job(name=f"{JOB}_rollback", description="Roll back one entity (entity_id) or all (all_entities: true); the next "
+                                            "forecasts use the restored models.")
+def rollback_job():
+    rollback_entity_models()
+
+
+assets = [landing_observations, observations_etl, entity_index, entity_models, forecasts, wti]

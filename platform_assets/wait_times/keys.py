@@ -1,0 +1,12 @@
+"""wait_times' name: the prefix of its asset keys, group, views, paths and registry entries."""
+
+import dagster as dg
+
+from platform_assets.common import asset_key
+from platform_assets.wait_times.logic.tables import JOB
+
+__all__ = ["JOB", "key"]
+
+
+def key(name: str) -> dg.AssetKey:
+    return asset_key(JOB, name)

@@ -1,0 +1,1 @@
+"""wait_times plain logic: never imports dagster."""

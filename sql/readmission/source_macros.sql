@@ -1,0 +1,17 @@
+-- Macros the readmission source and silver SQL share (installed by logic/source.py).
+-- code_status(value, allowed, unknown): 'missing' (NULL or blank), 'unknown' (one of `unknown`, such
+-- as '?'), 'not_allowed' (outside `allowed`; a NULL `allowed` takes any text) or 'ok'.
+-- coded(value, allowed, unknown): the trimmed value when its status is 'ok', else NULL.
+-- in_range(value, bounds): the value when it lies in [bounds[1], bounds[2]], else NULL.
+CREATE OR REPLACE TEMP MACRO code_status(value, allowed, unknown) AS CASE
+    WHEN value IS NULL OR trim(value) = '' THEN 'missing'
+    WHEN list_contains(unknown, trim(value)) THEN 'unknown'
+    WHEN allowed IS NULL OR list_contains(allowed, trim(value)) THEN 'ok'
+    ELSE 'not_allowed'
+END;
+
+CREATE OR REPLACE TEMP MACRO coded(value, allowed, unknown) AS
+    CASE WHEN code_status(value, allowed, unknown) = 'ok' THEN trim(value) END;
+
+CREATE OR REPLACE TEMP MACRO in_range(value, bounds) AS
+    CASE WHEN value BETWEEN bounds[1] AND bounds[2] THEN value END;

@@ -1,0 +1,87 @@
+"""heavy_queries: CV training, the cost-based threshold, the compliance gate, ONNX parity, promotion verdict."""
+
+import numpy as np
+import pytest
+
+from platform_assets.heavy_queries.logic.onnx_model import FILES, MODEL_NAME, onnx_parity_gate, promotable
+from platform_assets.heavy_queries.logic.threshold import choose_threshold, compliance_gate
+from platform_assets.heavy_queries.logic.training import TrainedModel
+from platform_core.gates import GateResult
+from tests.heavy_queries.helpers import JOB, small_config, world
+
+
+def test_cross_validation_reports_five_stratified_folds_with_early_stopping():
+    cv = world().model.cv
+    assert len(cv["folds"]) == 5
+    assert all(f["heavy"] > 0 and 1 <= f["best_rounds"] <= small_config().max_rounds for f in cv["folds"])
+    assert cv["auc"]["mean"] > 0.8  # heaviness in this world is visible in the features
+    assert world().model.rounds == round(cv["best_rounds"]["mean"])
+
+
+def test_threshold_minimizes_the_100_to_1_cost():
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 0], dtype=bool)
+    p = np.array([0.9, 0.2, 0.8, 0.3, 0.1, 0.05, 0.02, 0.01])
+    chosen = choose_threshold(y, p, cost_fn=100, cost_fp=1)
+    assert 0.1 < chosen["threshold"] <= 0.2  # catch the heavy at 0.2, accept two false positives
+    assert chosen["fn"] == 0 and chosen["fp"] == 2 and chosen["expected_cost"] == 2
+    cheap_misses = choose_threshold(y, p, cost_fn=1, cost_fp=100)
+    assert 0.8 < cheap_misses["threshold"] <= 0.9 and cheap_misses["fp"] == 0 and cheap_misses["tp"] == 1
+
+
+def test_compliance_gate_passes_the_trained_model_on_test_days():
+    w = world()
+    p = w.model.predict(w.X_test)
+    gate = compliance_gate(w.test["heavy"].to_numpy(), p, w.threshold["threshold"], w.config)
+    assert gate.metadata["heavy"] == int(w.test["heavy"].sum()) > 0
+    assert gate.passed == (gate.metadata["recall"] >= 0.98)
+    low, high = gate.metadata["recall_interval"]
+    assert low <= gate.metadata["recall"] <= high
+
+
+def test_compliance_gate_blocks_a_weak_model():
+    w = world()
+    rng = np.random.default_rng(0)
+    weak = rng.random(len(w.test))  # a model that knows nothing
+    threshold = choose_threshold(w.test["heavy"].to_numpy(), rng.random(len(w.test)))["threshold"]
+    gate = compliance_gate(w.test["heavy"].to_numpy(), weak, max(threshold, 0.5), w.config)
+    assert not gate.passed and gate.metadata["recall"] < 0.98 and gate.metadata["fnr"] > 0.02
+    verdict = promotable([gate, GateResult("onnx_parity", True)])
+    assert verdict["promote"] is False and verdict["failed"] == ["compliance_recall"]
+
+
+def test_onnx_matches_xgboost_on_every_test_query():
+    w = world()
+    gate = onnx_parity_gate(w.onnx, w.model, w.X_test, w.threshold["threshold"], w.config.onnx_tolerance)
+    assert gate.passed, gate.metadata
+    assert gate.metadata["rows"] == len(w.test) and gate.metadata["max_abs_diff"] <= 1e-5
+    assert gate.metadata["decisions_differing"] == 0
+
+
+def test_onnx_parity_gate_fails_when_the_graph_is_not_the_model():
+    import xgboost as xgb
+
+    w = world()
+    labels = np.random.default_rng(1).random(len(w.X_test)) < 0.3
+    booster = xgb.train({"objective": "binary:logistic", "nthread": 1}, xgb.DMatrix(w.X_test, label=labels), 5)
+    other = TrainedModel(bytes(booster.save_raw("ubj")), 5, {}, {}, 0.0)
+    gate = onnx_parity_gate(w.onnx, other, w.X_test, w.threshold["threshold"])
+    assert not gate.passed and gate.metadata["max_abs_diff"] > 1e-5
+
+
+def test_registry_entry_has_every_file_with_checksums():
+    w = world()
+    meta = w.registry.metadata(w.ref)
+    assert set(meta["files"]) == set(FILES)
+    assert w.ref.model == MODEL_NAME and w.ref.job == JOB
+    for name in FILES:
+        assert w.registry.load_file(w.ref, name)
+
+
+def test_training_refuses_too_few_heavy_rows():
+    from platform_assets.heavy_queries.logic.training import train_model
+
+    X = np.random.default_rng(0).random((40, 3)).astype(np.float32)
+    y = np.zeros(40)
+    y[:3] = 1
+    with pytest.raises(ValueError, match="too few for 5-fold"):
+        train_model(X, y, small_config())
