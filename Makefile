@@ -19,7 +19,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
-.PHONY: setup run test test-integration dashboard dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
+.PHONY: setup run test test-integration dashboard retrain rollback-entity classify dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,18 @@ models: setup
 
 rollback: setup
 	$(BIN)/python -m platform_assets.registry_cli --job $(JOB) rollback --reason "$(REASON)"
+
+## wait_times: retrain one entity, one tier or all for a day (make retrain DAY=2025-08-31 ENTITY=42 | TIER=1 | ALL=1)
+retrain: setup
+	$(BIN)/python -m platform_assets.wait_times.cli retrain --day $(DAY) $(if $(ENTITY),--entity $(ENTITY)) $(if $(TIER),--tier $(TIER)) $(if $(ALL),--all)
+
+## wait_times: roll back one entity's model or all (make rollback-entity ENTITY=42 | ALL=1)
+rollback-entity: setup
+	$(BIN)/python -m platform_assets.wait_times.cli rollback $(if $(ENTITY),--entity $(ENTITY)) $(if $(ALL),--all) $(if $(REASON),--reason "$(REASON)")
+
+## heavy_queries: classify one query with the champion ONNX model (make classify SQL="select ..." USER_NAME=... SCHEMA=...)
+classify: setup
+	$(BIN)/python -m platform_assets.heavy_queries.classify "$(SQL)" $(if $(USER_NAME),--user $(USER_NAME)) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SOURCE),--source $(SOURCE))
 
 ## benchmark every stage at ROWS rows with side-by-side baselines (results in bench/results/)
 bench: setup

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -62,12 +63,13 @@ def partition_keys(partitions_def: dg.PartitionsDefinition, key: str) -> list[st
     return [key]
 
 
-def _user_error(error) -> str:
+def user_error(error) -> str:
     """The first error below Dagster's own wrappers: the one our code raised, whose message
     names the file, column or value (its own causes, e.g. pyarrow's, would not)."""
     while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
-    return f"{error.cls_name}: {error.message.strip().splitlines()[-1].removeprefix(f'{error.cls_name}: ')}"
+    last = re.sub(rf"^([\w.]+\.)?{error.cls_name}: ", "", error.message.strip().splitlines()[-1])
+    return f"{error.cls_name}: {last}"
 
 
 Span = tuple[str, str] | None  # the partitions one run materializes: first and last key, or None (unpartitioned)
@@ -101,16 +103,18 @@ def _span_label(span: Span) -> str:
     return "" if span is None else f" [{span[0]}]" if span[0] == span[1] else f" [{span[0]}..{span[1]}]"
 
 
-def _execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, instance: dg.DagsterInstance):
+def execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, instance: dg.DagsterInstance,
+            run_config: dict | None = None):
+    """One in-process run of `keys` for a span; JobRunFailed names the failed step or blocking check."""
     where = ({} if span is None else {"partition_key": span[0]} if span[0] == span[1] else
              {"tags": {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}})
     result = job_def.get_subset(asset_selection=set(keys)).execute_in_process(
         instance=instance, raise_on_error=False, **where,
-        run_config={"loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
+        run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     if not result.success or failed_checks:
-        errors = [f"{ev.step_key}: {_user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
+        errors = [f"{ev.step_key}: {user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
         checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
                   + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()
                               if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue)
@@ -137,7 +141,7 @@ def run_partition(job: PlatformJob, partition: str, instance: dg.DagsterInstance
             partitions_def = graph.get(key).partitions_def
             for span in spans(job, key, key in history, partitions_def, partition, instance):
                 t = time.perf_counter()
-                runs.append(_execute(job_def, together, span, instance).run_id)
+                runs.append(execute(job_def, together, span, instance).run_id)
                 last = span and span[1]
                 progress(_progress_line(together, span, latest_metadata(instance, key, last) or {}, time.perf_counter() - t))
                 for k in together:

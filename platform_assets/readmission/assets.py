@@ -200,10 +200,11 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
           description="Every registered version's test and OOT figures side by side (catalog view "
                       "readmission_model_comparison), best test AUC first.")
 def model_comparison(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    from platform_assets.readmission.logic.comparison import write_comparison
+    from platform_assets.readmission.logic.comparison import COMPARISON_TABLE, write_comparison
 
-    written = write_comparison(warehouse.layout(), warehouse.registry(), "all_versions")
-    warehouse.publish_views({"readmission_model_comparison": current(written["path"])})
+    layout = warehouse.layout()
+    written = write_comparison(layout, warehouse.registry(), "all_versions")
+    warehouse.publish_views({"readmission_model_comparison": current(layout.table(JOB, COMPARISON_TABLE, "all_versions"))})
     return dg.MaterializeResult(metadata={"dagster/row_count": written["versions"], "models": written["models"],
                                           "comparison": table_preview(written["rows"][:20]),
                                           "dagster/table_name": "readmission_model_comparison"})
