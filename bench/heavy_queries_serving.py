@@ -10,7 +10,8 @@ Measured, one process, onnxruntime with one intra-op thread, XGBoost nthread=1, 
 load average of the machine beside each figure (it is shared):
 - featurize + score one query through ONNX (the `classify` path, zero-cost routing included):
   p50 / p99 over every text never seen before (read afresh), then the same texts again
-  (remembered), `--repeats` passes;
+  (remembered), `--repeats` passes; also p99 / max over texts of each text's fastest pass.
+  Objects alive before timing are frozen (gc.freeze), as a service would after loading;
 - batch scoring (`score_batch`): ONNX over an already featurized matrix (rows/s); featurize +
   score of the test days' distinct texts, all new; of the test days' log as it comes (texts repeat
   within it, none seen before); of the same log again (every text remembered); of the corpus texts;
@@ -23,6 +24,7 @@ Writes bench/results/<time>-heavy-queries-serving.{json,md}.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -61,10 +63,14 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _percentiles(seconds: list[float], loads: list[float]) -> dict:
+def _percentiles(seconds: list[float], loads: list[float], repeats: int) -> dict:
+    """p50 / p99 / max over every call, and p99 over texts of each text's fastest pass: what the
+    featurizer costs without the other people's processes on the 2 cores."""
     ms = np.asarray(seconds) * 1000
+    fastest = ms.reshape(repeats, -1).min(axis=0)
     return {"calls": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3),
-            "max_ms": round(float(ms.max()), 3), "load_1min": f"{min(loads)}-{max(loads)}"}
+            "max_ms": round(float(ms.max()), 3), "p99_ms_fastest_pass": round(float(np.percentile(fastest, 99)), 3),
+            "max_ms_fastest_pass": round(float(fastest.max()), 3), "load_1min": f"{min(loads)}-{max(loads)}"}
 
 
 def _rate(name: str, frame: pl.DataFrame, model: LoadedModel, states: dict | None) -> dict:
@@ -148,6 +154,10 @@ def main() -> None:
         texts["corpus, new text"] = [(r["query"], r["schema"]) for r in _corpus_frame(args.corpus, None).iter_rows(named=True)]
     for sql, schema in texts["tpcds, new text"][:5]:  # warm-up: imports, first session run
         classify(sql, "user_01", "superset", schema, model=served)
+    # As a service does once it has loaded its model: what is loaded is never garbage, so a full
+    # collection should not scan it (without this, one 0.25-1 s gen-2 pass landed on a query).
+    gc.collect()
+    gc.freeze()
     timings: dict[str, list[float]] = {name: [] for name in [*texts, "repeated text"]}
     loads: dict[str, list[float]] = {name: [] for name in timings}
     for _ in range(args.repeats):
@@ -160,7 +170,7 @@ def main() -> None:
                     start = time.perf_counter()
                     classify(sql, "user_01", "superset", schema, model=served)
                     timings[name].append(time.perf_counter() - start)
-    results["single_query"] = {name: _percentiles(values, loads[name]) for name, values in timings.items()}
+    results["single_query"] = {name: _percentiles(values, loads[name], args.repeats) for name, values in timings.items()}
 
     reps = -(-args.batch_rows // len(X_test))
     X_batch = np.tile(X_test, (reps, 1))[: args.batch_rows]

@@ -1,14 +1,26 @@
-"""heavy_queries: the featurizer (base, history, TF-IDF), vocabulary leakage, feature parity."""
+"""heavy_queries: the featurizer (base, history, TF-IDF), vocabulary leakage, feature parity, and the
+token pass against sqlglot's parse tree it replaces."""
 
-from datetime import date
+import math
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
-from platform_assets.heavy_queries.logic.featurizer import (BASE_FEATURES, Featurizer, base_features, fit_featurizer,
-                                                            parity_report, vocabulary_gate, zero_cost_category)
+from platform_assets.heavy_queries.logic.featurizer import (
+    BASE_FEATURES,
+    TREE_FEATURES,
+    Featurizer,
+    _tree_features,
+    base_features,
+    fit_featurizer,
+    parity_report,
+    vocabulary_gate,
+    zero_cost_category,
+)
 from platform_assets.heavy_queries.logic.history import HISTORY_FEATURES, build_state, fingerprint
 from platform_assets.heavy_queries.logic.splits import assign_splits
+from platform_assets.heavy_queries.logic.tpc import generate_queries
 from tests.heavy_queries.helpers import catalog_stats, generate_log, world
 
 STATS = catalog_stats()
@@ -105,3 +117,167 @@ def test_parity_report_catches_a_diverging_inference_path(monkeypatch):
     assert not report["exact"] and report["mismatched_cells"] == 10
     assert report["max_abs_diff_by_group"]["history"] == 0 and report["max_abs_diff_by_group"]["base"] > 0
     assert report["first_mismatches"][0]["feature"] == "log_text_length"
+
+
+def _sqlglot_tree(sql):
+    """The reference: the counts as read from sqlglot's parse tree (Trino), the walk the token pass replaced."""
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="trino") if t is not None]
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+    if not trees or any(isinstance(t, exp.Command) for t in trees):
+        return None
+    c = dict.fromkeys(TREE_FEATURES, 0.0)
+    c["n_statements"] = float(len(trees))
+    tables, cte_names, limits = [], set(), []
+    simple = {exp.Subquery: "n_subqueries", exp.CTE: "n_ctes", exp.Exists: "n_exists", exp.Window: "n_window_functions",
+              exp.Distinct: "n_distinct", exp.Having: "n_having", exp.Where: "n_where", exp.Union: "n_unions",
+              exp.Intersect: "n_intersect_except", exp.Except: "n_intersect_except", exp.Case: "n_case",
+              exp.Cast: "n_casts", exp.Column: "n_columns", exp.Literal: "n_literals", exp.Or: "n_or", exp.And: "n_and"}
+    for tree in trees:
+        cte_names |= {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        for node in tree.walk():
+            for cls, name in simple.items():
+                c[name] += isinstance(node, cls)
+            if isinstance(node, exp.Select):
+                c["n_selects"] += 1
+                depth, parent = 0, node.parent
+                while parent is not None:
+                    depth += isinstance(parent, exp.Select)
+                    parent = parent.parent
+                c["max_select_depth"] = max(c["max_select_depth"], float(depth))
+            elif isinstance(node, exp.Table):
+                tables.append((node.db.lower(), node.name.lower()))
+            elif isinstance(node, exp.Join):
+                c["n_joins"] += 1
+                side, kind = (node.args.get("side") or "").upper(), (node.args.get("kind") or "").upper()
+                on, using = node.args.get("on"), node.args.get("using")
+                key = ("n_cross_joins" if kind == "CROSS" or (not on and not using) else "n_left_joins" if side == "LEFT"
+                       else "n_outer_joins" if side in ("RIGHT", "FULL") else "n_inner_joins")
+                c[key] += 1
+                c["n_join_conditions"] += bool(on)
+                c["n_using_joins"] += bool(using)
+            elif isinstance(node, (exp.Group, exp.Order)):
+                c["n_group_by_columns" if isinstance(node, exp.Group) else "n_order_by_columns"] += len(node.expressions)
+            elif isinstance(node, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Like, exp.ILike,
+                                   exp.In)):
+                c["n_predicates"] += 1
+                c["n_equality_predicates"] += isinstance(node, (exp.EQ, exp.NEQ))
+                c["n_range_predicates"] += isinstance(node, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between))
+                c["n_like"] += isinstance(node, (exp.Like, exp.ILike))
+                if isinstance(node, exp.In) and node.args.get("query") is not None:
+                    c["n_in_subqueries"] += 1
+                elif isinstance(node, exp.In):
+                    c["n_in_lists"] += 1
+                    c["max_in_list_size"] = max(c["max_in_list_size"], float(len(node.expressions)))
+            elif isinstance(node, exp.Limit):
+                limits.append(node.expression)
+            elif isinstance(node, exp.Star) and isinstance(node.parent, exp.Select):
+                c["select_star"] = 1.0
+            if isinstance(node, exp.AggFunc):
+                c["n_aggregates"] += 1
+                c["n_count_distinct"] += isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct)
+            c["n_functions"] += isinstance(node, exp.Func)
+        top = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+        if top is not None:
+            c["n_projections"] = max(c["n_projections"], float(len(top.expressions)))
+    c["has_limit"] = float(bool(limits))
+    values = [float(v.name) for v in limits if isinstance(v, exp.Literal) and v.is_int]
+    c["log_limit"] = math.log1p(max(values)) if values else 0.0
+    tables = [(db, name) for db, name in tables if not (db == "" and name in cte_names)]
+    c["n_tables"], c["n_distinct_tables"] = float(len(tables)), float(len(set(tables)))
+    return c, sorted(tables)
+
+
+TRICKY = [
+    "select a from t1 join t2 using (k) cross join t3 natural join t4 full outer join t5 on true "
+    "left join t6 on a = b right join t7 on c = d",
+    "with a as (select 1 x) select x from a union all select x from a",
+    "insert into r.t with a as (select 1 x) select x from a",
+    "select a::int, cast(b as varchar(3)), try_cast(c as double) from s.t where a in (1, 2, 3, 4) "
+    "and b not in (select 1) and not exists (select 1 from u)",
+    "select interval '1' day, current_timestamp, extract(year from d), if(a, 1, 2), grouping(a), year(d), "
+    "count(distinct a) over (partition by b order by c rows between 1 preceding and current row) "
+    "from t group by rollup(a, b) order by 1 desc nulls last limit 5",
+    "(select a from t) union (select b from u) order by 1 limit 5",
+    "select * from (select * from (select 1 from x) y) z where a between 1 and 2 and b like '%x' or c <> 3",
+    'select "Quoted"."Col", t.* from "S"."T" "Quoted", u as t -- a comment (with a paren\n',
+    "select a from t; select b, c from u;",
+    "select distinct a from t where a is distinct from b and d = (select max(b) from u) /* ( */",
+    "create temp view v (a, b) as select 1, 2; select a from v; drop view v",
+    "select count(*) from ((select a from t) except (select a from u)) x",
+    "select case when a = 1 then 'x' when b = 2 then 'y' else 'z' end total, substring(a from 1 for 2) from t",
+    "select s, count(*) as rows, c.rows, sum(x) over (order by y range between 1 preceding and current row) from t c "
+    "group by all order by rows desc",
+]
+
+
+def test_token_pass_counts_what_sqlglot_parse_tree_counts():
+    """Every structural feature equals the one read from sqlglot's tree, on real TPC-DS / TPC-H texts
+    (one new parameter seed), the test log's texts and hand-written corner cases."""
+    texts = [q.sql for q in generate_queries("tpcds", tuple(range(1, 100)), 1, (11,))]
+    texts += [q.sql for q in generate_queries("tpch", tuple(range(1, 23)), 1, (11,))]
+    log, _ = generate_log(days=3, per_day=60)
+    texts += log.filter(~pl.col("query_type").is_in(["SHOW", "DESCRIBE", "EXPLAIN", "SET_SESSION", "USE"]))[
+        "query"].unique().to_list() + TRICKY
+    compared = 0
+    for sql in texts:
+        expected, ours = _sqlglot_tree(sql), _tree_features(sql)
+        assert (expected is None) == (ours is None), sql
+        if expected is not None:
+            counts, tables = ours
+            assert {k: v for k, v in counts.items() if v != expected[0][k]} == {}, sql
+            assert sorted(tables) == expected[1], sql
+            compared += 1
+    assert compared >= 150
+
+
+def test_text_that_does_not_tokenize_falls_back_like_a_failed_parse():
+    for sql in ("select 'unterminated from lineitem", "select a from (lineitem", "select 1 from t; show tables",
+                "select a from t /* open comment"):
+        assert _tree_features(sql) is None
+        assert _features(sql)["parse_failed"] == 1, sql
+    assert _features("show tables")["is_command"] == 1 and _features("show tables")["parse_failed"] == 0
+
+
+def test_batch_rows_equal_single_rows_bit_for_bit_with_repeats_and_nulls():
+    w = world()
+    rows = w.labelled.filter(pl.col("split") == "test").head(40)
+    rows = pl.concat([rows, rows.head(10).with_columns(pl.lit(None, pl.String).alias("source"),
+                                                        pl.lit(None, pl.String).alias("query_type")), rows.head(5)])
+    fresh = Featurizer.from_json(w.featurizer.to_json())
+    batch = fresh.featurize_frame(rows, w.states)
+    assert batch.shape == (55, len(fresh.feature_names))
+    assert np.array_equal(batch, fresh.featurize_frame(rows, w.states))  # the same again, from the cache
+    for i, r in enumerate(rows.iter_rows(named=True)):
+        single = Featurizer.from_json(w.featurizer.to_json())
+        single.history = w.states[r["day"]]
+        row = single.featurize_one(r["query"], r["user"], r["source"], r["schema"], r["query_type"], r["day"])
+        assert np.array_equal(row[0], batch[i]), i
+    assert np.array_equal(batch[:5], batch[-5:])
+
+
+def test_vocabulary_counted_per_distinct_text_as_per_row():
+    frame = pl.DataFrame({"query": ["select a from t", "select a from t", "select b from t where b = 1", None]})
+    featurizer = fit_featurizer(frame, STATS, terms=10, min_df=2)
+    assert featurizer.vocabulary == ["a", "from", "select", "t"]  # "b" is in one query only, twice
+    n, df = 4, {"a": 2, "from": 3, "select": 3, "t": 3}
+    assert featurizer.idf == [math.log((1 + n) / (1 + df[t])) + 1 for t in featurizer.vocabulary]
+
+
+def test_history_day_changes_the_row_not_the_text_part():
+    w = world()
+    r = w.test.row(0, named=True)
+    day = r["day"]
+    frame = pl.DataFrame([r, {**r, "day": day + timedelta(days=1)}], schema=w.test.schema)
+    states = {day: w.states[day], day + timedelta(days=1): build_state(w.labelled, day + timedelta(days=1))}
+    X = w.featurizer.featurize_frame(frame, states)
+    n_base = len(BASE_FEATURES)
+    assert np.array_equal(X[0, :n_base], X[1, :n_base]) and np.array_equal(X[0, w.featurizer.n_numeric:],
+                                                                          X[1, w.featurizer.n_numeric:])
+    assert X[0, n_base:w.featurizer.n_numeric].tolist() == np.float32(
+        w.states[day].features(r["user"], fingerprint(r["query"]), r["source"].lower(), day)).tolist()

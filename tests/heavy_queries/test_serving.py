@@ -2,12 +2,11 @@
 
 import shutil
 
-import numpy as np
 import polars as pl
 import pytest
 
+from platform_assets.heavy_queries.logic import featurizer as featurizer_module
 from platform_assets.heavy_queries.logic.featurizer import Featurizer
-from platform_assets.heavy_queries.logic.onnx_model import onnx_probabilities
 from platform_assets.heavy_queries.logic.replay import replay, write_replay
 from platform_assets.heavy_queries.logic.serving import LoadedModel, classify, load_model, score_batch
 from platform_core.registry import ModelIntegrityError
@@ -64,9 +63,9 @@ def test_batch_scoring_matches_one_at_a_time():
     scored = score_batch(frame, model, w.states)
     assert scored.height == 25 and scored["model_version"].unique().to_list() == [str(w.ref)]
     batch = score_batch(frame, model)["probability"].to_numpy()  # the stored state, as classify() uses
-    singles = [classify(r["query"], r["user"], r["source"], r["schema"], r["query_type"], model=model, day=r["day"])["probability"]
-               for r in frame.iter_rows(named=True)]
-    assert np.abs(batch - np.array(singles)).max() <= 1e-6
+    singles = [classify(r["query"], r["user"], r["source"], r["schema"], r["query_type"], model=model,
+                        day=r["day"])["probability"] for r in frame.iter_rows(named=True)]
+    assert batch.tolist() == singles  # the same float32 row, the same trees: identical probabilities
 
 
 def test_replay_reports_daily_metrics_drift_and_plots(tmp_path):
@@ -91,3 +90,25 @@ def test_replay_reports_daily_metrics_drift_and_plots(tmp_path):
                                                    "psi.png"}
     assert (written / "recall_routed.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Per day" in (written / "report.md").read_text()
+
+
+def test_batch_routes_each_distinct_text_once_and_scores_the_rest(monkeypatch):
+    w = world()
+    model = load_model(registry=w.registry, ref=w.ref)
+    featurizer = Featurizer.from_json(model.featurizer.to_json())
+    featurizer.zero_cost_categories = ["show", "constant_select"]
+    routed = LoadedModel(featurizer, model.session, model.threshold, model.model_version, model.description)
+    frame = w.test.filter(pl.col("zero_cost_category").is_null()).head(6)
+    extra = pl.DataFrame([{**frame.row(0, named=True), "query": q, "query_type": t}
+                          for q, t in [("SHOW TABLES", "SHOW"), ("select 1", "SELECT")] * 3], schema=frame.schema)
+    frame = pl.concat([frame, frame, extra])
+    calls = []
+    original = featurizer_module.zero_cost_category
+    monkeypatch.setattr(featurizer_module, "zero_cost_category", lambda sql, qt=None: calls.append(sql) or original(sql, qt))
+    scored = score_batch(frame, routed)
+    assert len(calls) == frame.select("query", "query_type").n_unique() < frame.height
+    by_rule = scored.filter(pl.col("zero_cost_routed").is_not_null())
+    assert by_rule["zero_cost_routed"].to_list() == ["show", "constant_select"] * 3 and (by_rule["probability"] == 0).all()
+    model_rows = scored.filter(pl.col("zero_cost_routed").is_null())
+    assert model_rows.height == 12 and model_rows["probability"].head(6).to_list() == model_rows["probability"].tail(6).to_list()
+    assert (model_rows["probability"] > 0).all()
