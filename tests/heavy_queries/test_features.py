@@ -9,9 +9,7 @@ import polars as pl
 
 from platform_assets.heavy_queries.logic.featurizer import (
     BASE_FEATURES,
-    TREE_FEATURES,
     Featurizer,
-    _tree_features,
     base_features,
     fit_featurizer,
     parity_report,
@@ -20,6 +18,7 @@ from platform_assets.heavy_queries.logic.featurizer import (
 )
 from platform_assets.heavy_queries.logic.history import HISTORY_FEATURES, build_state, fingerprint
 from platform_assets.heavy_queries.logic.splits import assign_splits
+from platform_assets.heavy_queries.logic.sqlshape import TREE_FEATURES, tree_features
 from platform_assets.heavy_queries.logic.tpc import generate_queries
 from tests.heavy_queries.helpers import catalog_stats, generate_log, world
 
@@ -226,7 +225,7 @@ def test_token_pass_counts_what_sqlglot_parse_tree_counts():
         "query"].unique().to_list() + TRICKY
     compared = 0
     for sql in texts:
-        expected, ours = _sqlglot_tree(sql), _tree_features(sql)
+        expected, ours = _sqlglot_tree(sql), tree_features(sql)
         assert (expected is None) == (ours is None), sql
         if expected is not None:
             counts, tables = ours
@@ -239,7 +238,7 @@ def test_token_pass_counts_what_sqlglot_parse_tree_counts():
 def test_text_that_does_not_tokenize_falls_back_like_a_failed_parse():
     for sql in ("select 'unterminated from lineitem", "select a from (lineitem", "select 1 from t; show tables",
                 "select a from t /* open comment"):
-        assert _tree_features(sql) is None
+        assert tree_features(sql) is None
         assert _features(sql)["parse_failed"] == 1, sql
     assert _features("show tables")["is_command"] == 1 and _features("show tables")["parse_failed"] == 0
 
