@@ -27,7 +27,7 @@ def names_of(job_defs: dg.Definitions) -> dict[str, set[str]]:
 
 def test_every_job_loads_and_its_names_are_prefixed_and_disjoint():
     dg.Definitions.validate_loadable(defs)
-    assert [j.name for j in JOBS] == ["predict_age", "engagement"]
+    assert [j.name for j in JOBS] == ["predict_age", "engagement", "readmission", "wait_times", "heavy_queries"]
     seen: dict[str, set[str]] = {}
     for job in JOBS:
         for kind, names in names_of(build_definitions(Warehouse(), jobs=[job])).items():
@@ -36,13 +36,16 @@ def test_every_job_loads_and_its_names_are_prefixed_and_disjoint():
             assert not names & seen.get(kind, set()), (job.name, kind, names & seen[kind])
             seen.setdefault(kind, set()).update(names)
     assert {s.name for s in defs.sensors} >= {"predict_age_snapshot_sensor", "predict_age_daily_sensor", "predict_age_automation",
-                                             "engagement_customers_sensor", "engagement_automation", "run_failure_alert"}
+                                             "engagement_customers_sensor", "engagement_automation", "run_failure_alert",
+                                             "readmission_encounters_sensor", "wait_times_observations_sensor",
+                                             "heavy_queries_log_sensor"}
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in defs.schedules)
 
 
 def test_published_tables_carry_standard_metadata():
     graph = defs.resolve_asset_graph()
-    for name in ("predict_age/final_results", "predict_age/daily_predictions", "engagement/engagement_scores"):
+    for name in ("predict_age/final_results", "predict_age/daily_predictions", "engagement/engagement_scores",
+                 "readmission/readmission_scores"):
         node = graph.get(dg.AssetKey.from_user_string(name))
         assert node.freshness_policy is not None, name
         assert isinstance(node.metadata["dagster/column_schema"], dg.TableSchema), name

@@ -29,12 +29,14 @@ FILES = ("model.onnx", "featurizer.json", "model.ubj", "model.json")
 
 
 def export_onnx(model: TrainedModel, n_features: int) -> bytes:
-    """The booster as an ONNX classifier: input `features` float32 [N, n_features], outputs label and probabilities."""
+    """The booster as an ONNX classifier: input `features` float32 [N, n_features], outputs label and probabilities.
+    The graph is named for the model (the converter names it with a random UUID), so the same booster
+    gives the same bytes and the registry the same version."""
     from onnxmltools.convert import convert_xgboost
     from onnxmltools.convert.common.data_types import FloatTensorType
 
     onx = convert_xgboost(model.booster(), initial_types=[(INPUT_NAME, FloatTensorType([None, n_features]))],
-                          target_opset=OPSET)
+                          target_opset=OPSET, name=MODEL_NAME)
     return onx.SerializeToString()
 
 
@@ -79,7 +81,7 @@ def model_files(model: TrainedModel, featurizer: Featurizer, onnx_bytes: bytes, 
     if featurizer.history is None:
         raise ValueError("the featurizer has no history state: serving needs one (history.build_state)")
     description = {"threshold": threshold, "rounds": model.rounds, "params": model.params, "cv": model.cv,
-                   "training_seconds": model.seconds, "feature_names": featurizer.feature_names,
+                   "feature_names": featurizer.feature_names,
                    "numeric_features": featurizer.n_numeric, "drift_reference": drift_reference, **(extra or {})}
     return {"model.onnx": onnx_bytes, "featurizer.json": featurizer.to_json().encode(), "model.ubj": model.booster_ubj,
             "model.json": json.dumps(description, sort_keys=True, default=str).encode()}
