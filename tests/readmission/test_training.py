@@ -1,5 +1,7 @@
 """Training rows and encoders see only the train window; folds never split a patient; the tiny
-search returns a fitted model per algorithm with a threshold from out-of-fold predictions."""
+search returns a fitted model per algorithm with a threshold from out-of-fold predictions; the fast
+search's shortcuts (grown forests, early-stopped boosting, kept fold predictions, threads) change
+nothing they should not."""
 
 from __future__ import annotations
 
@@ -106,14 +108,76 @@ def test_every_algorithm_is_tuned_with_the_budget_and_fitted(trained, frames):
     for algorithm, result in models.items():
         assert result.search["candidates"] == 3 and result.search["strategy"] == "halving"
         assert 0.55 < result.cv_auc < 0.85 and abs(result.oof_auc - result.cv_auc) < 0.08
-        assert set(result.params) == set(training.search_space(algorithm))
+        found_itself = set() if algorithm == "logistic_regression" else {"n_estimators"}
+        assert set(result.params) == set(training.search_space(algorithm, "halving")) | found_itself
         assert 0.0 < result.model.threshold < 0.6 and result.fit_seconds > 0
-        assert len(result.oof_probability) == len(frames["train"])
+        assert len(result.oof_probability) == len(frames["train"]) and np.isfinite(result.oof_probability).all()
         probability = result.model.predict_proba(frames["test"])
         assert probability.shape == (len(frames["test"]),) and ((probability > 0) & (probability < 1)).all()
         assert roc_auc_score(y_test, probability) > 0.55, algorithm
     forest = models["random_forest"].model.estimator
-    assert forest.n_estimators <= 150 and forest.min_samples_leaf >= 20 and forest.max_depth <= 16
+    assert forest.n_estimators == training.FOREST_TREES and forest.min_samples_leaf >= 20 and forest.max_depth <= 16
+    rungs = models["random_forest"].search["rungs"]
+    assert [(r["candidates"], r["trees"]) for r in rungs] == [(3, 50), (1, 150)]
+    assert models["random_forest"].search["trees_grown"] == 3 * 2 * 50 + 1 * 2 * 100  # grown, never refitted
+    booster = models["xgboost"]
+    assert 1 <= booster.params["n_estimators"] < training.BOOSTING_MAX_ROUNDS
+    assert booster.model.estimator.num_boosted_rounds() == booster.params["n_estimators"]
+    assert booster.search["trees_grown"] < 3 * 2 * training.BOOSTING_MAX_ROUNDS  # early stopping ended every fold
+
+
+def test_halving_rungs_follow_successive_halving():
+    assert training.halving_rungs(20, 150) == [(20, 17), (7, 50), (3, 150)]  # the config's budget
+    assert training.halving_rungs(3, 150) == [(3, 50), (1, 150)]
+    assert training.halving_rungs(1, 150) == [(1, 150)]
+    assert training.halving_rungs(9, 90) == [(9, 10), (3, 30), (1, 90)]
+
+
+@pytest.fixture(scope="module")
+def ordinal(frames):
+    train = frames["train"]
+    prep = preprocessing.fit_preprocessor(train, CONFIG.windows.train)
+    y = train[LABEL].to_numpy().astype(np.int32)
+    return prep.transform(train, "ordinal"), y, training.grouped_folds(y, train["patient_nbr"].to_numpy(), 2, seed=7)
+
+
+def test_a_grown_forest_is_the_forest_of_that_size_so_kept_predictions_are_the_best_candidates_oof(ordinal):
+    """The forest search grows forests instead of refitting them and keeps each candidate's fold
+    predictions; both are exact: the kept predictions equal cross_val_predict of the best candidate."""
+    from sklearn.model_selection import cross_val_predict
+
+    X, y, folds = ordinal
+    found = training.search("random_forest", X, y, folds, "halving", 3, seed=7, n_jobs=2)
+    best = found.figures["best_params"]
+    assert best["n_estimators"] == training.FOREST_TREES
+    again = cross_val_predict(training.make_estimator("random_forest", 7, **best), X, y, cv=folds, method="predict_proba")[:, 1]
+    np.testing.assert_allclose(found.oof, again, atol=1e-12)
+    grown = training.make_estimator("random_forest", 7, warm_start=True, n_estimators=17, min_samples_leaf=50)
+    grown.fit(X, y).set_params(n_estimators=50).fit(X, y)
+    fresh = training.make_estimator("random_forest", 7, n_estimators=50, min_samples_leaf=50).fit(X, y)
+    np.testing.assert_array_equal(grown.predict_proba(X[:500]), fresh.predict_proba(X[:500]))
+
+
+def test_early_stopped_boosting_keeps_the_oof_of_its_chosen_tree_count(ordinal):
+    X, y, folds = ordinal
+    found = training.search("xgboost", X, y, folds, "halving", 2, seed=7, n_jobs=2)
+    best = found.figures["best_params"]
+    again = np.concatenate([training.make_estimator("xgboost", 7, **best).fit(X[t], y[t]).predict_proba(X[v])[:, 1] for t, v in folds])
+    order = np.concatenate([v for _, v in folds])
+    np.testing.assert_allclose(found.oof[order], again, atol=1e-5)
+    from sklearn.metrics import roc_auc_score
+
+    assert found.figures["cv_auc"] == pytest.approx(np.mean([roc_auc_score(y[v], found.oof[v]) for _, v in folds]))
+
+
+def test_threads_do_not_change_the_search(ordinal, frames):
+    train = frames["train"]
+    prep = preprocessing.fit_preprocessor(train, CONFIG.windows.train)
+    X, y, folds = prep.transform(train, "onehot"), ordinal[1], ordinal[2]
+    one, two = (training.search("logistic_regression", X, y, folds, "halving", 4, seed=7, n_jobs=n) for n in (1, 2))
+    assert one.figures["best_params"] == two.figures["best_params"] and one.figures["cv_auc"] == two.figures["cv_auc"]
+    np.testing.assert_array_equal(one.oof, two.oof)
+    assert one.figures["fits"] == 4 * 2 and one.figures["solver_iterations"] > 0
 
 
 def test_random_strategy_is_the_seeds_search_over_the_same_candidates(frames):
@@ -123,12 +187,43 @@ def test_random_strategy_is_the_seeds_search_over_the_same_candidates(frames):
     y = train[LABEL].to_numpy()
     folds = training.grouped_folds(y, train["patient_nbr"].to_numpy(), 2, seed=7)
     seed_like = training.search("logistic_regression", X, y, folds, "random", 3, seed=7, n_jobs=1)
-    halving = training.search("logistic_regression", X, y, folds, "halving", 3, seed=7, n_jobs=1)
-    assert seed_like["fits"] == 6 and seed_like["full_size_fits"] == 6.0
-    assert halving["full_size_fits"] < seed_like["full_size_fits"]
-    assert halving["cv_auc"] > 0.55 and halving["fits"] > seed_like["fits"]  # more, smaller fits: 3 on 1/3 of rows, then 1 on all
+    fast = training.search("logistic_regression", X, y, folds, "halving", 3, seed=7, n_jobs=1)
+    assert seed_like.figures["fits"] == fast.figures["fits"] == 6 and seed_like.oof is None  # the seed refits for its OOF
+    assert seed_like.figures["best_params"] == fast.figures["best_params"]  # the same draw of C, the same choice
+    assert fast.figures["cv_auc"] == pytest.approx(seed_like.figures["cv_auc"], abs=2e-3)
+    assert training.draw_candidates("random_forest", "random", 3, 7)[0].keys() >= {"n_estimators"}
+    assert "n_estimators" not in training.draw_candidates("random_forest", "halving", 3, 7)[0]
     with pytest.raises(ValueError, match="unknown search strategy"):
         training.search("logistic_regression", X, y, folds, "grid", 3, seed=7, n_jobs=1)
+
+
+def test_matrices_are_float32_c_contiguous_and_onehot_matches_the_codes(frames):
+    prep = preprocessing.fit_preprocessor(frames["train"], CONFIG.windows.train)
+    test = frames["test"].with_columns(pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(pl.col("race")).alias("race"))
+    numeric, codes = prep.codes(test)
+    ordinal = prep.transform(test, "ordinal")
+    assert ordinal.dtype == np.float32 and ordinal.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(ordinal, np.hstack([numeric, codes.astype(np.float32)]))
+    onehot = prep.transform(test, "onehot")
+    assert onehot.dtype == np.float32 and onehot.flags["C_CONTIGUOUS"]
+    expected = np.zeros_like(onehot)
+    expected[:, :len(prep.numeric)] = (numeric - np.float32(prep.means)) / np.float32(prep.scales)
+    column = len(prep.numeric)
+    for j, name in enumerate(prep.categorical):
+        for k in range(len(prep.categories[name])):
+            expected[:, column + k] = codes[:, j] == k
+        column += len(prep.categories[name])
+    np.testing.assert_array_equal(onehot, expected)
+    race = codes[:, prep.categorical.index("race")]
+    assert (race[::5] == preprocessing.UNKNOWN_CODE).all() and (race[1::5] >= 0).any()
+
+
+def test_xgboost_scores_the_matrix_inplace_as_the_booster_predicts(trained, frames):
+    import xgboost as xgb
+
+    model = trained[0]["xgboost"].model
+    X = model.matrix(frames["oot"])
+    np.testing.assert_allclose(model.predict_proba(frames["oot"]), model.estimator.predict(xgb.DMatrix(X)), atol=1e-6)
 
 
 def test_windows_load_from_gold_tables_with_counts(tmp_path, frames):

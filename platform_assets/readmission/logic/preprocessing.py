@@ -5,8 +5,8 @@ One `Preprocessor` serves every algorithm and is stored as JSON (data, not code)
   among the train window's categories; NULL and categories never seen in training are -1;
 - `onehot` (logistic regression): numeric columns standardized with the train mean and scale,
   one 0/1 column per train category; NULL and unseen categories are all zeros.
-Transforms are vectorized (one polars pass, one numpy scatter), so scoring keeps up with the
-booster. `check_no_leakage` proves that no test or OOT encounter reached the training rows.
+Transforms are vectorized (one polars select straight to a float32 matrix; one numpy scatter for
+the one-hot columns), so scoring keeps up with the booster. `check_no_leakage` proves that no test or OOT encounter reached the training rows.
 """
 
 from __future__ import annotations
@@ -45,30 +45,34 @@ class Preprocessor:
             return [*self.numeric, *self.categorical]
         return [*self.numeric, *(f"{c}={v}" for c in self.categorical for v in self.categories[c])]
 
+    def _numeric(self) -> list[pl.Expr]:
+        return [pl.col(c).cast(pl.Float32).fill_null(m).fill_nan(m) for c, m in zip(self.numeric, self.medians)]
+
+    def _codes(self, dtype: pl.DataType) -> list[pl.Expr]:
+        """Each categorical as its index among the train categories (an Enum's physical code: one
+        hash lookup per value), -1 for NULL and unseen values."""
+        return [pl.col(c).cast(pl.String).cast(pl.Enum(self.categories[c]), strict=False).to_physical().cast(dtype)
+                .fill_null(UNKNOWN_CODE) for c in self.categorical]
+
     def codes(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(numeric float32 with NULL as the train median, categorical int32 codes with -1 for NULL/unseen)."""
-        numeric = frame.select(
-            pl.col(c).cast(pl.Float32).fill_null(m).fill_nan(m) for c, m in zip(self.numeric, self.medians)
-        ).to_numpy()
-        codes = frame.select(
-            pl.col(c).cast(pl.String).replace_strict(self.categories[c], list(range(len(self.categories[c]))),
-                                                      default=UNKNOWN_CODE, return_dtype=pl.Int32).fill_null(UNKNOWN_CODE)
-            for c in self.categorical
-        ).to_numpy()
-        return np.ascontiguousarray(numeric, dtype=np.float32), np.ascontiguousarray(codes, dtype=np.int32)
+        numeric = frame.select(self._numeric()).to_numpy(order="c")
+        codes = frame.select(self._codes(pl.Int32)).to_numpy(order="c")
+        return numeric.astype(np.float32, copy=False), codes.astype(np.int32, copy=False)
 
     def transform(self, frame: pl.DataFrame, encoding: Encoding) -> np.ndarray:
-        """The model matrix (float32, columns in `feature_names(encoding)` order)."""
-        numeric, codes = self.codes(frame)
+        """The model matrix: float32, C-contiguous, columns in `feature_names(encoding)` order. The
+        ordinal matrix comes out of one polars select, ready for XGBoost's inplace_predict."""
         if encoding == "ordinal":
-            return np.hstack([numeric, codes.astype(np.float32)])
-        numeric = (numeric - np.asarray(self.means, dtype=np.float32)) / np.asarray(self.scales, dtype=np.float32)
-        widths = np.array([len(self.categories[c]) for c in self.categorical])
-        offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
-        onehot = np.zeros((len(frame), int(widths.sum())), dtype=np.float32)
-        rows, columns = np.nonzero(codes >= 0)
-        onehot[rows, offsets[columns] + codes[rows, columns]] = 1.0
-        return np.hstack([numeric, onehot])
+            return frame.select(*self._numeric(), *self._codes(pl.Float32)).to_numpy(order="c").astype(np.float32, copy=False)
+        numeric, codes = self.codes(frame)
+        widths = np.array([len(self.categories[c]) for c in self.categorical], dtype=np.int64)
+        starts = len(self.numeric) + np.concatenate([[0], np.cumsum(widths)[:-1]])
+        out = np.zeros((len(frame), len(self.numeric) + int(widths.sum())), dtype=np.float32)
+        out[:, :len(self.numeric)] = (numeric - np.asarray(self.means, dtype=np.float32)) / np.asarray(self.scales, dtype=np.float32)
+        flat = (np.arange(len(frame), dtype=np.int64)[:, None] * out.shape[1] + starts + codes)[codes >= 0]
+        out.reshape(-1)[flat] = 1.0
+        return out
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()

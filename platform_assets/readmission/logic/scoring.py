@@ -1,7 +1,9 @@
 """Batch scoring of a month's encounters with the champion, vectorized end to end.
 
-Preprocessing is one polars pass plus one numpy scatter, and XGBoost predicts with
-`inplace_predict` on the float32 matrix, so no per-row Python runs. Risk bands come from the
+Preprocessing is one polars select straight to a C-contiguous float32 matrix (categoricals
+mapped through an Enum of the train categories; one numpy scatter more for one-hot), and XGBoost
+predicts with `inplace_predict` on it, so no per-row Python runs and no DMatrix is built. Building
+the score table around the probabilities costs ~0.02 s per 500,000 rows (bench/readmission_search.py). Risk bands come from the
 config: band i holds probabilities in [upper of band i-1, upper of band i), the last also 1.0.
 """
 

@@ -2,20 +2,32 @@
 
 Each algorithm gets the seed's budget: `candidates` parameter sets drawn from its space, `folds`
 folds, ROC AUC. Folds are StratifiedGroupKFold by patient_nbr, so no patient is in two folds (the
-same person's encounters are alike; splitting them flatters the CV score). Two searches over the
-same candidates (the same ParameterSampler draw):
-- `random`: the seed's plain RandomizedSearchCV, every candidate on every fold at full size;
-- `halving`: HalvingRandomSearchCV, all candidates on 1/9 of the rows, the best third on 1/3, the
-  best three on all rows (bench/readmission_search.py measures both; the config picks one).
-The decision threshold is chosen on out-of-fold predictions of the best candidate over the same
-grouped folds, never on test or OOT rows. Random forests are bounded (at most 150 trees of depth
-at most 16, leaves of at least 20 rows, bootstrap samples of at most half the rows): a stored forest
-stays small and the forest, the costliest of the three to tune, fits the time budget.
+same person's encounters are alike; splitting them flatters the CV score); they are split once and
+shared by the three algorithms. Two strategies:
+- `random`: the seed's plain RandomizedSearchCV, every candidate on every fold at full size, then
+  out-of-fold predictions of the best candidate (one cross_val_predict) for the threshold;
+- `halving` (the default; bench/readmission_search.py measures both on the same data): each fit
+  is spent where it informs the choice, and every candidate's validation predictions are kept, so
+  the best candidate's out-of-fold predictions (for the threshold) cost no extra fit:
+  - logistic regression: the C values as one warm-started regularization path per fold;
+  - random forest: successive halving with trees as the resource (20 candidates at 17 trees, the
+    best 7 grown to 50, the best 3 to 150); a forest is grown, never refitted (warm start: its first
+    k trees are exactly the k-tree forest of the same seed);
+  - XGBoost: the tree count is early-stopped inside every fold on the fold's validation part
+    (xgb.cv style), so the candidates tune the other knobs. The validation part that stops the
+    boosting also scores it, which flatters CV AUC a little for every candidate alike; test and
+    OOT never take part.
+Fits run in `n_jobs` threads (scikit-learn trees and XGBoost release the GIL; each fit uses one
+thread and BLAS is held to one thread, so 2 cores are never oversubscribed). Random forests are
+bounded (at most 150 trees of depth at most 16, leaves of at least 20 rows, bootstrap samples of at
+most half the rows): a stored forest stays small.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,20 +38,33 @@ from platform_assets.readmission.logic.preprocessing import Encoding, Preprocess
 from platform_assets.readmission.logic.schema import LABEL
 
 ENCODING: dict[str, Encoding] = {"logistic_regression": "onehot", "random_forest": "ordinal", "xgboost": "ordinal"}
+FOREST_TREES = 150  # the largest forest: the top rung of the forest's halving
+HALVING_FACTOR = 3
+BOOSTING_MAX_ROUNDS = 1000  # early stopping ends long before this at the learning rates searched
+BOOSTING_PATIENCE = 25  # rounds without a lower validation log loss before a fold stops
 
 
-def search_space(algorithm: str) -> dict:
-    """Parameter distributions per algorithm (scipy distributions where the scale is continuous)."""
+def search_space(algorithm: str, strategy: str = "random") -> dict:
+    """Parameter distributions per algorithm (scipy distributions where the scale is continuous).
+    `random` is the seed's space; `halving` leaves out what it finds itself (the forest's tree
+    count is its resource, XGBoost's is early-stopped), and draws XGBoost's learning rate from
+    0.05-0.3, where early stopping keeps a few hundred trees at most."""
     from scipy.stats import loguniform
 
-    return {
-        "logistic_regression": {"C": loguniform(1e-3, 10.0)},
-        "random_forest": {"n_estimators": [50, 100, 150], "max_depth": [8, 12, 16], "min_samples_leaf": [20, 50, 100, 200],
-                          "max_features": ["sqrt", 0.3], "max_samples": [0.3, 0.5]},
-        "xgboost": {"n_estimators": [100, 200, 300, 400], "max_depth": [3, 4, 5, 6], "learning_rate": loguniform(0.02, 0.2),
-                    "subsample": [0.7, 0.85, 1.0], "colsample_bytree": [0.6, 0.8, 1.0], "min_child_weight": [1, 5, 20],
-                    "reg_lambda": loguniform(0.5, 10.0)},
-    }[algorithm]
+    forest = {"max_depth": [8, 12, 16], "min_samples_leaf": [20, 50, 100, 200], "max_features": ["sqrt", 0.3],
+              "max_samples": [0.3, 0.5]}
+    boosting = {"max_depth": [3, 4, 5, 6], "subsample": [0.7, 0.85, 1.0], "colsample_bytree": [0.6, 0.8, 1.0],
+                "min_child_weight": [1, 5, 20], "reg_lambda": loguniform(0.5, 10.0)}
+    spaces = {
+        "random": {"logistic_regression": {"C": loguniform(1e-3, 10.0)},
+                   "random_forest": {"n_estimators": [50, 100, 150], **forest},
+                   "xgboost": {"n_estimators": [100, 200, 300, 400], "learning_rate": loguniform(0.02, 0.2), **boosting}},
+        "halving": {"logistic_regression": {"C": loguniform(1e-3, 10.0)}, "random_forest": forest,
+                    "xgboost": {"learning_rate": loguniform(0.05, 0.3), **boosting}},
+    }
+    if strategy not in spaces:
+        raise ValueError(f"unknown search strategy {strategy!r}")
+    return spaces[strategy][algorithm]
 
 
 def make_estimator(algorithm: str, seed: int, n_jobs: int = 1, **params):
@@ -85,29 +110,182 @@ def plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, strategy: str, candidates: int, seed: int,
-           n_jobs: int = 2) -> dict:
-    """Best params and CV AUC of `candidates` draws from the algorithm's space, by `strategy`."""
-    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
-    from sklearn.model_selection import HalvingRandomSearchCV, RandomizedSearchCV
+def draw_candidates(algorithm: str, strategy: str, candidates: int, seed: int) -> list[dict]:
+    """The candidates a search evaluates: the draw RandomizedSearchCV makes from the same space and seed."""
+    from sklearn.model_selection import ParameterSampler
 
-    estimator = make_estimator(algorithm, seed)
-    space = search_space(algorithm)
-    start = time.perf_counter()
-    if strategy == "random":
-        found = RandomizedSearchCV(estimator, space, n_iter=candidates, scoring="roc_auc", cv=folds, n_jobs=n_jobs,
-                                   refit=False, random_state=seed).fit(X, y)
-        fits, full_size_fits = candidates * len(folds), float(candidates * len(folds))
-    elif strategy == "halving":
-        found = HalvingRandomSearchCV(estimator, space, n_candidates=candidates, factor=3, resource="n_samples", min_resources="exhaust",
-                                      scoring="roc_auc", cv=folds, n_jobs=n_jobs, refit=False, random_state=seed).fit(X, y)
-        fits = int(np.sum(found.n_candidates_)) * len(folds)
-        full_size_fits = float(np.sum(np.asarray(found.n_candidates_) * np.asarray(found.n_resources_)) / len(y) * len(folds))
+    return [plain(p) for p in ParameterSampler(search_space(algorithm, strategy), n_iter=candidates, random_state=seed)]
+
+
+@dataclass
+class Found:
+    """A search's outcome: `figures` (JSON-ready) and, when the search kept them, the best
+    candidate's out-of-fold probabilities (`oof`, one per training row)."""
+
+    figures: dict
+    oof: np.ndarray | None = None
+
+
+def _map(function, items: list, n_jobs: int) -> list:
+    """`function` over `items` in `n_jobs` threads (results in order)."""
+    if n_jobs <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(n_jobs, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+def _auc(y: np.ndarray, probability: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, probability))
+
+
+def _out_of_fold(folds: list, predictions: list[np.ndarray], rows: int) -> np.ndarray:
+    oof = np.empty(rows, dtype=np.float64)
+    for (_, valid_rows), fold_predictions in zip(folds, predictions):
+        oof[valid_rows] = fold_predictions
+    return oof
+
+
+def _logistic_path(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], n_jobs: int) -> tuple[list, list, dict]:
+    """Every C on every fold, strongest penalty first, each fit starting from the previous
+    coefficients: the same 20 x 5 fits for a fraction of the solver iterations."""
+    order = sorted(range(len(params)), key=lambda i: params[i]["C"])
+
+    def fold_path(fold):
+        X_train, y_train, X_valid = X[fold[0]], y[fold[0]], X[fold[1]]
+        model = make_estimator("logistic_regression", 0, warm_start=True)
+        path = {}
+        for i in order:
+            model.set_params(C=params[i]["C"]).fit(X_train, y_train)
+            path[i] = (model.predict_proba(X_valid)[:, 1], int(model.n_iter_[0]))
+        return path
+
+    paths = _map(fold_path, folds, n_jobs)
+    predictions = [[path[i][0] for path in paths] for i in range(len(params))]
+    iterations = sum(it for path in paths for _, it in path.values())
+    return params, predictions, {"fits": len(params) * len(folds), "solver_iterations": iterations}
+
+
+def halving_rungs(candidates: int, max_resource: int, factor: int = HALVING_FACTOR) -> list[tuple[int, int]]:
+    """(candidates kept, resource) per rung, as HalvingRandomSearchCV counts them: every candidate
+    on max_resource / factor^(rungs-1), the best 1/factor of them on factor times more, up to max_resource."""
+    rungs = 1 + math.floor(math.log(candidates, factor) + 1e-9) if candidates > 1 else 1
+    kept, out = candidates, []
+    for rung in range(rungs):
+        out.append((kept, max(1, round(max_resource / factor ** (rungs - 1 - rung)))))
+        kept = math.ceil(kept / factor)
+    return out
+
+
+def _forest_halving(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], seed: int,
+                    n_jobs: int) -> tuple[list, list, dict]:
+    """Successive halving with trees as the resource; forests are grown (warm start), never refitted.
+    A candidate's score at a rung is its mean fold AUC with that many trees; only the last rung's
+    candidates (at FOREST_TREES trees) come back with fold predictions."""
+
+    def grow(task):
+        forest, (train_rows, valid_rows), trees = task
+        forest.set_params(n_estimators=trees).fit(X[train_rows], y[train_rows])
+        return forest.predict_proba(X[valid_rows])[:, 1]
+
+    forests = {(c, f): make_estimator("random_forest", seed, warm_start=True, **params[c])
+               for c in range(len(params)) for f in range(len(folds))}
+    alive, grown_to, trees_grown, rungs = list(range(len(params))), 0, 0, []
+    for kept, trees in halving_rungs(len(params), FOREST_TREES):
+        alive = alive[:kept]
+        forests = {key: forest for key, forest in forests.items() if key[0] in alive}
+        tasks = [(c, f) for c in alive for f in range(len(folds))]
+        grown = dict(zip(tasks, _map(grow, [(forests[t], folds[t[1]], trees) for t in tasks], n_jobs)))
+        predictions = {c: [grown[(c, f)] for f in range(len(folds))] for c in alive}
+        scores = {c: float(np.mean([_auc(y[v], p) for (_, v), p in zip(folds, predictions[c])])) for c in alive}
+        alive = sorted(alive, key=lambda c: -scores[c])
+        trees_grown += (trees - grown_to) * len(tasks)
+        grown_to = trees
+        rungs.append({"candidates": len(tasks) // len(folds), "trees": trees, "best_cv_auc": round(scores[alive[0]], 4)})
+    return ([{**p, "n_estimators": FOREST_TREES} for p in params], [predictions.get(c) for c in range(len(params))],
+            {"fits": sum(r["candidates"] for r in rungs) * len(folds), "trees_grown": trees_grown, "rungs": rungs})
+
+
+def _boosting_early_stopped(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], seed: int,
+                            n_jobs: int) -> tuple[list, list, dict]:
+    """Each candidate boosted on every fold until the fold's validation log loss stops improving;
+    its tree count is the round with the lowest mean validation log loss over folds (as xgb.cv).
+    Log loss, not AUC, stops the boosting: it costs a fifth less per round and, being a proper
+    score, keeps the probabilities calibrated; candidates are still compared on AUC."""
+    import xgboost as xgb
+
+    def boost(task):
+        c, f = task
+        train_rows, valid_rows = folds[f]
+        booster_params = {"objective": "binary:logistic", "tree_method": "hist", "eval_metric": "logloss", "nthread": 1,
+                          "seed": seed, **params[c]}
+        curve: dict = {}
+        valid = xgb.DMatrix(X[valid_rows], y[valid_rows], nthread=1)
+        booster = xgb.train(booster_params, xgb.DMatrix(X[train_rows], y[train_rows], nthread=1), BOOSTING_MAX_ROUNDS,
+                            evals=[(valid, "valid")], early_stopping_rounds=BOOSTING_PATIENCE, evals_result=curve,
+                            verbose_eval=False)
+        return booster, np.asarray(curve["valid"]["logloss"])
+
+    tasks = [(c, f) for c in range(len(params)) for f in range(len(folds))]
+    boosted = _map(boost, tasks, n_jobs)
+    resolved, predictions = [], []
+    for c in range(len(params)):
+        fold_boosters = boosted[c * len(folds):(c + 1) * len(folds)]
+        common = min(len(curve) for _, curve in fold_boosters)
+        best_rounds = int(np.argmin(np.mean([curve[:common] for _, curve in fold_boosters], axis=0))) + 1
+        resolved.append({**params[c], "n_estimators": best_rounds})
+        predictions.append([booster.inplace_predict(X[valid_rows], iteration_range=(0, best_rounds))
+                            for (booster, _), (_, valid_rows) in zip(fold_boosters, folds)])
+    return resolved, predictions, {"fits": len(tasks), "trees_grown": sum(len(curve) for _, curve in boosted)}
+
+
+def _kept_predictions_search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, candidates: int, seed: int,
+                             n_jobs: int) -> Found:
+    drawn = draw_candidates(algorithm, "halving", candidates, seed)
+    if algorithm == "logistic_regression":
+        params, predictions, work = _logistic_path(X, y, folds, drawn, n_jobs)
+    elif algorithm == "random_forest":
+        params, predictions, work = _forest_halving(X, y, folds, drawn, seed, n_jobs)
+    elif algorithm == "xgboost":
+        params, predictions, work = _boosting_early_stopped(X, y, folds, drawn, seed, n_jobs)
     else:
-        raise ValueError(f"unknown search strategy {strategy!r}")
-    return {"strategy": strategy, "best_params": plain(dict(found.best_params_)), "cv_auc": float(found.best_score_),
-            "candidates": candidates, "fits": fits, "full_size_fits": round(full_size_fits, 1),
-            "seconds": round(time.perf_counter() - start, 2)}
+        raise ValueError(f"unknown algorithm {algorithm!r}")
+    scores = {c: float(np.mean([_auc(y[v], p) for (_, v), p in zip(folds, fold_predictions)]))
+              for c, fold_predictions in enumerate(predictions) if fold_predictions is not None}
+    best = max(sorted(scores), key=lambda c: scores[c])
+    figures = {"best_params": params[best], "cv_auc": scores[best], **work}
+    return Found(figures, _out_of_fold(folds, predictions[best], len(y)))
+
+
+def _seed_search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, candidates: int, seed: int, n_jobs: int) -> Found:
+    """The seed's RandomizedSearchCV; its out-of-fold predictions come from train_algorithm."""
+    from sklearn.model_selection import RandomizedSearchCV
+
+    found = RandomizedSearchCV(make_estimator(algorithm, seed), search_space(algorithm, "random"), n_iter=candidates,
+                               scoring="roc_auc", cv=folds, n_jobs=n_jobs, refit=False, random_state=seed).fit(X, y)
+    figures = {"best_params": plain(dict(found.best_params_)), "cv_auc": float(found.best_score_), "fits": candidates * len(folds)}
+    if algorithm != "logistic_regression":
+        figures["trees_grown"] = int(sum(p["n_estimators"] for p in found.cv_results_["params"])) * len(folds)
+    return Found(figures)
+
+
+def search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, strategy: str, candidates: int, seed: int,
+           n_jobs: int = 2) -> Found:
+    """Best params and CV AUC of `candidates` draws from the algorithm's space, by `strategy`."""
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    with threadpool_limits(1, user_api="blas"):
+        if strategy == "random":
+            found = _seed_search(algorithm, X, y, folds, candidates, seed, n_jobs)
+        elif strategy == "halving":
+            found = _kept_predictions_search(algorithm, X, y, folds, candidates, seed, n_jobs)
+        else:
+            raise ValueError(f"unknown search strategy {strategy!r}")
+    found.figures = {"strategy": strategy, "candidates": candidates, **found.figures,
+                     "seconds": round(time.perf_counter() - start, 2)}
+    return found
 
 
 def choose_threshold(y: np.ndarray, probability: np.ndarray, policy: str, value: float | None = None) -> float:
@@ -163,26 +341,37 @@ class TrainedModel:
     oof_probability: np.ndarray
 
 
+def train_folds(train: pl.DataFrame, config: ModelConfig) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The grouped folds of the train rows; computed once and shared by every algorithm (splitting
+    ~30,000 patients takes seconds)."""
+    return grouped_folds(train[LABEL].to_numpy(), train["patient_nbr"].to_numpy(), config.search.folds, config.search.seed)
+
+
 def train_algorithm(algorithm: str, train: pl.DataFrame, preprocessor: Preprocessor, config: ModelConfig,
-                    n_jobs: int = 2, strategy: str | None = None) -> TrainedModel:
-    """Search, out-of-fold predictions of the best candidate (for the threshold), refit on all train rows."""
-    from sklearn.metrics import roc_auc_score
+                    n_jobs: int = 2, strategy: str | None = None, folds: list | None = None) -> TrainedModel:
+    """Search, the best candidate's out-of-fold predictions (kept by the search, else one
+    cross_val_predict) for the threshold, refit on all train rows. `folds`: train_folds(train, config)."""
     from sklearn.model_selection import cross_val_predict
+    from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
     budget, seed = config.search, config.search.seed
     X = preprocessor.transform(train, ENCODING[algorithm])
     y = train[LABEL].to_numpy().astype(np.int32)
-    folds = grouped_folds(y, train["patient_nbr"].to_numpy(), budget.folds, seed)
+    folds = train_folds(train, config) if folds is None else folds
     found = search(algorithm, X, y, folds, strategy or budget.strategy, budget.candidates, seed, n_jobs)
-    oof = cross_val_predict(make_estimator(algorithm, seed, **found["best_params"]), X, y, cv=folds, n_jobs=n_jobs,
-                            method="predict_proba")[:, 1]
+    best = found.figures["best_params"]
+    with threadpool_limits(1, user_api="blas"):
+        oof = found.oof
+        if oof is None:
+            oof = cross_val_predict(make_estimator(algorithm, seed, **best), X, y, cv=folds, n_jobs=n_jobs,
+                                    method="predict_proba")[:, 1]
+        estimator = make_estimator(algorithm, seed, n_jobs=n_jobs, **best).fit(X, y)
     threshold = choose_threshold(y, oof, config.threshold.policy, config.threshold.value)
-    estimator = make_estimator(algorithm, seed, n_jobs=n_jobs, **found["best_params"]).fit(X, y)
     if algorithm == "xgboost":
         estimator = estimator.get_booster()
     model = ReadmissionModel(algorithm, preprocessor, estimator, threshold)
-    return TrainedModel(model, found["best_params"], found["cv_auc"], float(roc_auc_score(y, oof)), found,
+    return TrainedModel(model, best, found.figures["cv_auc"], _auc(y, oof), found.figures,
                         round(time.perf_counter() - start, 2), oof)
 
 
@@ -191,7 +380,9 @@ def train_all(train: pl.DataFrame, config: ModelConfig, others: dict[str, pl.Dat
     """Every configured algorithm, after proving no test/OOT row reaches training; with figures."""
     preprocessor = fit_preprocessor(train, config.windows.train)
     leakage = check_no_leakage(config, train, others, preprocessor)
-    trained = {algorithm: train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy) for algorithm in config.algorithms}
+    folds = train_folds(train, config)
+    trained = {algorithm: train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy, folds)
+               for algorithm in config.algorithms}
     figures = {
         "leakage": leakage, "train_rows": len(train), "train_positives": int(train[LABEL].sum()),
         "train_patients": train["patient_nbr"].n_unique(),
