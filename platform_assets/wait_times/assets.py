@@ -11,15 +11,7 @@ from datetime import date
 
 import dagster as dg
 
-from platform_assets.common import (
-    GUARDED_EAGER,
-    OWNERS,
-    check_results,
-    check_specs,
-    freshness,
-    stage_metadata,
-    table_preview,
-)
+from platform_assets.common import GUARDED_EAGER, OWNERS, check_results, check_specs, freshness, stage_metadata, table_preview
 from platform_assets.wait_times.config import WaitTimesConfig
 from platform_assets.wait_times.keys import JOB, key
 from platform_assets.wait_times.partitions import daily_partitions
@@ -191,8 +183,8 @@ def forecasts(context: dg.AssetExecutionContext, warehouse: Warehouse, wait_time
                       "weighted by their mean posted wait of the last 28 days.")
 def wti(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     from platform_assets.wait_times.logic.status import set_step
-    from platform_assets.wait_times.logic.truth import wti_against_truth
     from platform_assets.wait_times.logic.tables import read_day
+    from platform_assets.wait_times.logic.truth import wti_against_truth
     from platform_assets.wait_times.logic.wti import build_wti
 
     layout, day = warehouse.layout(), _day(context)

@@ -9,7 +9,6 @@ A day already delivered is never rewritten: its landing folder is read-only to t
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,8 +24,8 @@ from platform_assets.heavy_queries.logic.corpus import (
     corpus_cache_root,
     load_corpus,
 )
-from platform_assets.heavy_queries.logic.tpc import database_path, schema_name
 from platform_assets.heavy_queries.logic.querylog import LOG_SCHEMA, LogSpec, choose_thresholds, generate_log, log_figures
+from platform_assets.heavy_queries.logic.tpc import database_path, schema_name
 from platform_core.storage import SUCCESS_MARKER, DataLayout, write_once_dir
 
 JOB = "heavy_queries"
