@@ -19,8 +19,8 @@ from platform_core.gates import GateResult
 from resources import Warehouse
 
 GROUP = JOB
-DAILY = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "partitions_def": daily_partitions,
-         "automation_condition": GUARDED_EAGER}
+COMMON = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "automation_condition": GUARDED_EAGER}
+DAILY = {**COMMON, "partitions_def": daily_partitions}
 
 landing_observations = dg.AssetSpec(
     key("landing_observations"), group_name=GROUP, owners=OWNERS, partitions_def=daily_partitions, kinds={"parquet"},
@@ -44,15 +44,12 @@ ETL_CHECKS = [
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(key("fact_observations"), deps=[landing_observations], kinds={"parquet", "duckdb"}, **{
-               k: v for k, v in DAILY.items() if k != "partitions_def"},
+    specs=[dg.AssetSpec(key("fact_observations"), deps=[landing_observations], kinds={"parquet", "duckdb"}, **COMMON,
                description="Validated, deduplicated observations: one row per entity and time."),
-           dg.AssetSpec(key("dimensions"), deps=[landing_observations], kinds={"parquet"}, **{
-               k: v for k, v in DAILY.items() if k != "partitions_def"},
+           dg.AssetSpec(key("dimensions"), deps=[landing_observations], kinds={"parquet"}, **COMMON,
                description="dim_entity (park, tier, opening), dim_park_hours, dim_events and the park schedule published "
                            "for the next days."),
-           dg.AssetSpec(key("posted_aggregates"), deps=[landing_observations], kinds={"parquet"}, **{
-               k: v for k, v in DAILY.items() if k != "partitions_def"},
+           dg.AssetSpec(key("posted_aggregates"), deps=[landing_observations], kinds={"parquet"}, **COMMON,
                description="Per entity and 15-minute slot: observations, mean and max posted wait, mean actual wait.")],
     partitions_def=daily_partitions, check_specs=ETL_CHECKS, backfill_policy=dg.BackfillPolicy.single_run(),
     name="wait_times__observations_etl")
