@@ -1,6 +1,8 @@
-"""Regression and interval metrics, reported the same way for every model, split and job."""
+"""Regression and interval metrics, and the Wilson interval of a proportion, reported the same way for every model, split and job."""
 
 from __future__ import annotations
+
+from statistics import NormalDist
 
 import numpy as np
 
@@ -30,3 +32,13 @@ def interval_metrics(y_true: np.ndarray, lower: np.ndarray, upper: np.ndarray) -
         "coverage": round(float(inside.mean()), 4),
         "mean_width": round(float((upper - lower).mean()), 4),
     }
+
+
+def wilson_interval(successes: np.ndarray, rows: np.ndarray, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion (vectorized)."""
+    z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
+    n = np.maximum(np.asarray(rows, dtype=np.float64), 1.0)
+    p = np.asarray(successes, dtype=np.float64) / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half

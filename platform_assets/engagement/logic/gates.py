@@ -13,14 +13,13 @@ resampling.
 
 from __future__ import annotations
 
-from statistics import NormalDist
-
 import numpy as np
 import polars as pl
 
 from platform_assets.engagement.logic.scoring import CHURN_RISK_TIERS, ENGAGEMENT_TIERS
 from platform_assets.engagement.logic.world import KEY
 from platform_core.gates import GateResult
+from platform_core.metrics import wilson_interval
 
 MAX_DP_DIFFERENCE = 0.1
 MAX_EO_DIFFERENCE = 0.1
@@ -32,16 +31,6 @@ CHAMPION_TOLERANCE = 0.01
 
 def _round(value: float, digits: int = 4) -> float:
     return round(float(value), digits)
-
-
-def wilson_interval(successes: np.ndarray, rows: np.ndarray, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion (vectorized)."""
-    z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
-    n = np.maximum(np.asarray(rows, dtype=np.float64), 1.0)
-    p = np.asarray(successes, dtype=np.float64) / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
 
 
 def newcombe_interval(hits_a: int, rows_a: int, hits_b: int, rows_b: int, confidence_level: float) -> tuple[float, float]:

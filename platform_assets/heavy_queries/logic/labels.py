@@ -15,14 +15,13 @@ bound is at or above the limit: the rule itself is wrong (a costly statement in 
 
 from __future__ import annotations
 
-from statistics import NormalDist
-
+import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
 from platform_assets.heavy_queries.logic.config import ModelConfig
 from platform_assets.heavy_queries.logic.featurizer import zero_cost_category
-from platform_core import duck
+from platform_core import duck, metrics
 from platform_core.contract import ContractError, delivery_files
 from platform_core.gates import GateResult
 from platform_core.storage import Location, atomic_dir
@@ -87,14 +86,11 @@ def build_labelled(landing_dir: Location, target_dir: Location, config: ModelCon
 
 
 def wilson_interval(successes: int, rows: int, confidence_level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (well-behaved near 0 and 1, where the seed's rates live)."""
+    """One proportion's Wilson interval (well-behaved near 0 and 1, where the seed's rates live); (0, 1) with no rows."""
     if rows == 0:
         return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
-    p = successes / rows
-    centre = (p + z * z / (2 * rows)) / (1 + z * z / rows)
-    half = z * ((p * (1 - p) / rows + z * z / (4 * rows * rows)) ** 0.5) / (1 + z * z / rows)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = metrics.wilson_interval(np.array([successes]), np.array([rows]), confidence_level)
+    return max(0.0, float(low[0])), min(1.0, float(high[0]))
 
 
 def zero_cost_gate(labelled: pl.DataFrame, config: ModelConfig) -> GateResult:

@@ -73,6 +73,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
     with atomic_dir(layout.table(JOB, "query_window", day.isoformat())) as tmp:
         split.write_parquet(tmp / "window.parquet")
         sample.write_parquet(tmp / "sample.parquet")
+        (tmp / "routed.json").write_text(json.dumps(routed))  # the validated zero-cost categories, judged once
     heavy = int(split["heavy"].sum())
     return {"rows_in": len(labelled), "rows_out": len(split), "cross_day_duplicates": len(labelled) - len(unique),
             "heavy": heavy, "heavy_share": round(heavy / max(len(split), 1), 4), "splits": split_figures,
@@ -91,7 +92,7 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
 
     window = _read(layout, "query_window", day, "window.parquet")
     sample = _read(layout, "query_window", day, "sample.parquet")
-    routed = _routed(window, config)
+    routed = _routed(layout, day)
     featurizer = fit_featurizer(window, catalog_stats(layout), config.tfidf_terms, config.tfidf_min_df, routed)
     states = _states(window)
     model_rows = window.filter(~pl.col("zero_cost_category").is_in(routed).fill_null(False))
@@ -108,10 +109,8 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
             "vocabulary": len(featurizer.vocabulary), "rows_in": len(sample), "parity": parity}, gates
 
 
-def _routed(window: pl.DataFrame, config: ModelConfig) -> list[str]:
-    from platform_assets.heavy_queries.logic.labels import zero_cost_gate
-
-    return zero_cost_gate(window, config).metadata["validated"]
+def _routed(layout: DataLayout, day: date) -> list[str]:
+    return json.loads((current(layout.table(JOB, "query_window", day.isoformat())) / "routed.json").read_text())
 
 
 def _matrix(layout: DataLayout, day: date, name: str) -> tuple[np.ndarray, pl.DataFrame]:
@@ -139,7 +138,7 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     p_test = model.predict(X_test)
     window = _read(layout, "query_window", day, "window.parquet")
     # judged as served: queries a zero-cost rule routes light count with probability 0
-    routed = window.filter((pl.col("split") == "test") & pl.col("zero_cost_category").is_in(_routed(window, config)).fill_null(False))
+    routed = window.filter((pl.col("split") == "test") & pl.col("zero_cost_category").is_in(_routed(layout, day)).fill_null(False))
     compliance = compliance_gate(np.concatenate([test["heavy"].to_numpy(), routed["heavy"].to_numpy()]),
                                  np.concatenate([p_test, np.zeros(len(routed))]), threshold["threshold"], config)
     onnx = export_onnx(model, X_test.shape[1])
