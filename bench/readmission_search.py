@@ -42,6 +42,7 @@ from platform_assets.readmission.logic.schema import LABEL
 from platform_assets.readmission.logic.scoring import score_frame
 from platform_assets.readmission.logic.silver import build_silver
 from platform_assets.readmission.logic.world import deliver_months
+from platform_core.metrics import paired_auc_difference
 from platform_core.reports import markdown_table
 from platform_core.storage import DataLayout
 
@@ -89,26 +90,6 @@ def scoring_throughput(model, features: pl.DataFrame, config) -> dict:
     return {"rows": len(features), "predict_seconds": round(predict, 3), "predict_rows_per_second": round(len(features) / predict),
             "score_table_seconds": round(table, 3), "score_table_rows_per_second": round(len(features) / table),
             "load_average": load()}
-
-
-def paired_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, level: float = 0.95) -> dict:
-    """AUC(second) - AUC(first) on the same rows with its DeLong confidence interval (the two
-    models' errors are correlated, so the paired interval is much narrower than either AUC's)."""
-    from scipy.stats import norm, rankdata
-
-    positive = y == 1
-    m, n = int(positive.sum()), int((~positive).sum())
-    aucs, v_pos, v_neg = [], [], []
-    for score in (first, second):
-        ranks = rankdata(score)
-        pos_ranks, neg_ranks = rankdata(score[positive]), rankdata(score[~positive])
-        aucs.append((ranks[positive].sum() - m * (m + 1) / 2) / (m * n))
-        v_pos.append((ranks[positive] - pos_ranks) / n)
-        v_neg.append(1.0 - (ranks[~positive] - neg_ranks) / m)
-    covariance = np.cov(np.vstack(v_pos)) / m + np.cov(np.vstack(v_neg)) / n
-    difference = aucs[1] - aucs[0]
-    half = norm.ppf(0.5 + level / 2) * np.sqrt(max(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1], 0.0))
-    return {"difference": round(float(difference), 4), "low": round(float(difference - half), 4), "high": round(float(difference + half), 4)}
 
 
 def compare(models: dict[str, dict], frames: dict) -> list[dict]:

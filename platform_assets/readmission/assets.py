@@ -161,7 +161,7 @@ MODEL_CHECKS = check_specs(key("readmission_models"), {
           kinds={"xgboost", "scikitlearn"},
           description="LogReg, RandomForest and XGBoost tuned on the train window (folds grouped by patient), evaluated on "
                       "test and OOT, registered (UBJ / skops with SHA-256, the seed's metadata.json); champion per algorithm "
-                      "and overall on test AUC, never OOT. Trained once on its own; retrain on a config change by "
+                      "on test AUC, overall the simplest not significantly below the best test AUC, never OOT. Trained once on its own; retrain on a config change by "
                       "materializing it.")
 def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                        readmission: ReadmissionConfig) -> dg.MaterializeResult:

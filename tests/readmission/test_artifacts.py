@@ -110,15 +110,49 @@ def test_champion_is_chosen_on_test_auc_never_oot():
     assert artifacts.choose_champion(flipped_oot) == "xgboost/a"
 
 
+def _scores(rng, y, signal):
+    return signal * y + rng.standard_normal(len(y))
+
+
+@pytest.mark.parametrize("rows", [2_000, 20_000])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_overall_champion_is_the_simplest_not_significantly_worse_on_test(rows, seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(rows) < 0.15).astype(int)
+    simplest_not_worse = CONFIG.champion
+    highest = CONFIG.champion.model_copy(update={"rule": "highest"})
+    # two models equally good in truth (shared and own noise): the test window cannot separate them
+    shared = rng.standard_normal(rows)
+    alike = {name: y + 0.8 * shared + 0.6 * rng.standard_normal(rows) for name in ("logistic_regression", "xgboost")}
+    choice, comparison = artifacts.choose_overall(y, alike, simplest_not_worse)
+    assert choice == "logistic_regression" and all(row["not_worse"] for row in comparison)
+    assert artifacts.choose_overall(y, alike, highest)[0] == max(comparison, key=lambda row: row["test_auc"])["algorithm"]
+    # a complex model clearly better: chosen at every size
+    clearly = {"logistic_regression": _scores(rng, y, 0.6), "random_forest": _scores(rng, y, 0.8), "xgboost": _scores(rng, y, 1.0)}
+    choice, comparison = artifacts.choose_overall(y, clearly, simplest_not_worse)
+    assert choice == "xgboost"
+    assert [row["not_worse"] for row in comparison] == [False, False, True]
+    assert all(row["low"] <= row["minus_best"] <= row["high"] <= 0 for row in comparison)
+
+
 def test_promotion_per_algorithm_and_overall(world, registered):
-    _, _, _, result = world
+    _, frames, models, result = world
     _, registry, refs = registered
     gates = {a: GateResult("equal_opportunity", a != "logistic_regression") for a in refs}
-    outcome = artifacts.promote_champions(registry, JOB, refs, gates)
+    asked = []
+
+    def test_probability(ref):
+        asked.append(ref)
+        return models[ref.model].model.predict_proba(frames["test"])
+
+    outcome = artifacts.promote_champions(registry, JOB, refs, gates, test_probability, frames["test"][LABEL].to_numpy(),
+                                          CONFIG.model_copy(update={"champion": CONFIG.champion.model_copy(update={"rule": "highest"})}))
     assert outcome["per_algorithm"]["logistic_regression"] is None  # failed its gate, no earlier champion
+    assert sorted(r.model for r in asked) == ["random_forest", "xgboost"]  # only gated champions compete, on test rows
     test_auc = {a: r["auc_roc"] for r in result["metrics"] for a in [r["algorithm"]] if r["window"] == "test"}
     expected = max(["random_forest", "xgboost"], key=lambda a: test_auc[a])
     assert outcome["overall"] == refs[expected] and registry.champion(JOB) == {expected: refs[expected]}
+    assert [row["algorithm"] for row in outcome["overall_comparison"]] == ["random_forest", "xgboost"]
     assert registry.champion(JOB, "random_forest") == {"random_forest": refs["random_forest"]}
 
 

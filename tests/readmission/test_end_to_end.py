@@ -115,9 +115,13 @@ def test_a_month_end_to_end(trained):
     assert all(len(v) == 1 for v in versions.values())
     metadata = {m: registry.metadata(ModelRef(JOB, m, v[0])) for m, v in versions.items()}
 
-    # overall champion: the highest TEST AUC (all three passed their fairness gate), whatever OOT says
+    # overall champion: the simplest algorithm whose TEST AUC is not significantly below the best, whatever OOT says
     test_auc = {m: meta["performance"]["test"]["auc_roc"] for m, meta in metadata.items()}
-    best = max(sorted(test_auc), key=test_auc.get)
+    comparison = recorded["stages"]["readmission_models"][0]["champions"]["overall_comparison"]
+    assert [c["algorithm"] for c in comparison] == ["logistic_regression", "random_forest", "xgboost"]
+    assert {c["algorithm"]: c["test_auc"] for c in comparison} == pytest.approx(test_auc, abs=1e-4)
+    assert next(c for c in comparison if c["minus_best"] == 0)["test_auc"] == pytest.approx(max(test_auc.values()), abs=1e-4)
+    best = next(c["algorithm"] for c in comparison if c["not_worse"])
     champion = registry.champion(JOB)
     assert list(champion) == [best] and champion[best].version == versions[best][0]
     assert recorded["stages"]["readmission_models"][0]["champion"] == str(champion[best])

@@ -101,8 +101,10 @@ def test_evaluation_reports_the_gap_to_the_best_achievable_auc(tmp_path):
     evaluation.calibration_png(result["calibration"], tmp_path / "calibration.png")
     assert (tmp_path / "calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     training = {"algorithms": {"xgboost": {"cv_auc": 0.7, "best_params": {"max_depth": 3}}}}
-    card = evaluation.model_card(result, training, "xgboost/2008-12-0123456789ab", CONFIG, "2008-12")
-    assert "Champion (chosen on test AUC, never OOT): `xgboost/2008-12-0123456789ab`" in card
+    comparison = [{"algorithm": "xgboost", "test_auc": 0.76, "minus_best": 0.0, "low": 0.0, "high": 0.0, "not_worse": True}]
+    card = evaluation.model_card(result, training, "xgboost/2008-12-0123456789ab", comparison, CONFIG, "2008-12")
+    assert "Champion (chosen on test AUC, never OOT; rule simplest_not_worse): `xgboost/2008-12-0123456789ab`" in card
+    assert "| xgboost | 0.76 |" in card
     assert "| xgboost | oot |" in card and "Equal-opportunity gate" in card
 
 

@@ -10,18 +10,23 @@ trust by default is in `SKOPS_ALLOWLIST`, and only when it holds the estimator c
 metadata.json carries exactly the seed's fields (model_name, training_date, temporal_splits,
 feature_count, training_samples, test_samples, oot_samples, performance.test/oot, config); the
 registry adds the per-file hashes (`files`) and its own bookkeeping. Champions are chosen on
-TEST AUC only: the OOT window is the untouched estimate of how the chosen model will do.
+TEST AUC only (overall: the simplest algorithm not significantly worse than the best, by default):
+the OOT window is the untouched estimate of how the chosen model will do.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+import numpy as np
 
 from platform_assets.readmission.logic.evaluation import performance
-from platform_assets.readmission.logic.model_config import ModelConfig
+from platform_assets.readmission.logic.model_config import Champion, ModelConfig
 from platform_assets.readmission.logic.preprocessing import Preprocessor
 from platform_assets.readmission.logic.training import ENCODING, ReadmissionModel, TrainedModel
 from platform_core.gates import GateResult
+from platform_core.metrics import paired_auc_difference
 from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
 
 SKOPS_ALLOWLIST = {"sklearn.tree._tree.Tree"}  # what a random forest needs beyond skops' defaults
@@ -132,10 +137,32 @@ def choose_champion(candidates: dict[str, dict]) -> str:
     return max(sorted(candidates), key=lambda key: candidates[key]["performance"]["test"]["auc_roc"])
 
 
-def promote_champions(registry: ModelRegistry, job: str, refs: dict[str, ModelRef], gates: dict[str, GateResult]) -> dict:
+def choose_overall(y_test: np.ndarray, test_probability: dict[str, np.ndarray], rule: Champion) -> tuple[str, list[dict]]:
+    """The overall champion among per-algorithm champions (`test_probability` ordered simplest
+    first), from their probabilities on the TEST rows only. `highest`: the best test AUC;
+    `simplest_not_worse`: the first whose AUC is not significantly below the best's (the paired
+    DeLong interval of the difference reaches 0): a difference the test window cannot tell from
+    noise is not worth a more complex model. Returns the choice and each contender's comparison."""
+    from sklearn.metrics import roc_auc_score
+
+    auc = {a: float(roc_auc_score(y_test, p)) for a, p in test_probability.items()}
+    best = max(auc, key=auc.get)
+    comparison = []
+    for algorithm, probability in test_probability.items():
+        difference = paired_auc_difference(y_test, test_probability[best], probability, rule.confidence_level)
+        comparison.append({"algorithm": algorithm, "test_auc": round(auc[algorithm], 4), "minus_best": difference["difference"],
+                           "low": difference["low"], "high": difference["high"], "not_worse": difference["high"] >= 0})
+    if rule.rule == "highest":
+        return best, comparison
+    return next(row["algorithm"] for row in comparison if row["not_worse"]), comparison
+
+
+def promote_champions(registry: ModelRegistry, job: str, refs: dict[str, ModelRef], gates: dict[str, GateResult],
+                      test_probability_of: Callable[[ModelRef], np.ndarray], y_test: np.ndarray, config: ModelConfig) -> dict:
     """Per algorithm: the new version replaces its slot's champion when it passed its blocking gates
-    and its test AUC is higher. Overall: the per-algorithm champion with the highest test AUC."""
-    outcome: dict = {"per_algorithm": {}, "overall": None}
+    and its test AUC is higher. Overall: `choose_overall` among the per-algorithm champions, in the
+    config's order of algorithms (simplest first), each scored on the same test rows."""
+    outcome: dict = {"per_algorithm": {}, "overall": None, "overall_comparison": []}
     for algorithm, ref in refs.items():
         contenders = {str(ref): registry.metadata(ref)} if gates[algorithm].passed else {}
         try:
@@ -150,9 +177,9 @@ def promote_champions(registry: ModelRegistry, job: str, refs: dict[str, ModelRe
         if best != current:
             registry.promote(job, {algorithm: best}, f"highest test AUC of {algorithm}", slot=algorithm)
         outcome["per_algorithm"][algorithm] = best
-    standing = {str(r): registry.metadata(r) for r in outcome["per_algorithm"].values() if r is not None}
+    standing = {a: outcome["per_algorithm"][a] for a in config.algorithms if outcome["per_algorithm"].get(a) is not None}
     if standing:
-        overall = ModelRef.parse(job, choose_champion(standing))
-        registry.promote(job, {overall.model: overall}, "highest test AUC of the per-algorithm champions")
-        outcome["overall"] = overall
+        choice, comparison = choose_overall(y_test, {a: test_probability_of(r) for a, r in standing.items()}, config.champion)
+        registry.promote(job, {choice: standing[choice]}, f"{config.champion.rule} on test AUC of the per-algorithm champions")
+        outcome["overall"], outcome["overall_comparison"] = standing[choice], comparison
     return outcome

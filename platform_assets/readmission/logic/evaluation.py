@@ -184,7 +184,8 @@ def performance(evaluation: dict, algorithm: str) -> dict:
     return {row["window"]: {m: row[m] for m in METRICS} for row in evaluation["metrics"] if row["algorithm"] == algorithm}
 
 
-def model_card(evaluation: dict, training: dict, champion: str | None, config: ModelConfig, label: str) -> Markdown:
+def model_card(evaluation: dict, training: dict, champion: str | None, comparison: list[dict], config: ModelConfig,
+               label: str) -> Markdown:
     """What a person reads about a run's models: windows, metrics, gap to the best AUC, fairness."""
     windows = [{"window": n, "start": str(w.start), "end": str(w.end)} for n, w in config.windows.items()]
     metrics = [{k: v for k, v in row.items() if k != "threshold"} for row in evaluation["metrics"]]
@@ -196,7 +197,9 @@ def model_card(evaluation: dict, training: dict, champion: str | None, config: M
                       if r["algorithm"] == champion and r["window"] == "test"]
     return Markdown("\n\n".join([
         f"# readmission models, {label}",
-        f"Champion (chosen on test AUC, never OOT): `{champion}`" if champion else "No champion chosen.",
+        f"Champion (chosen on test AUC, never OOT; rule {config.champion.rule}): `{champion}`" if champion else "No champion chosen.",
+        f"## Test AUC of the per-algorithm champions against the best (paired DeLong {config.champion.confidence_level:.0%} "
+        "interval)", markdown_table(comparison),
         "## Windows", markdown_table(windows),
         "## Tuning on the train window (grouped by patient)", markdown_table(tuned),
         "## Test and OOT metrics at each model's decision threshold", markdown_table(metrics),

@@ -89,6 +89,12 @@ class Fairness(_Strict):
     min_group_positives: int = Field(default=30, ge=1)
 
 
+class Champion(_Strict):
+    """How the overall champion is chosen among the per-algorithm champions, on the TEST window only."""
+    rule: Literal["simplest_not_worse", "highest"] = "simplest_not_worse"
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+
+
 class RiskBand(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     upper: float = Field(gt=0, le=1)
@@ -101,6 +107,7 @@ class ModelConfig(_Strict):
     min_partitions: int = Field(ge=1)
     threshold: Threshold = Threshold()
     fairness: Fairness
+    champion: Champion = Champion()
     risk_bands: list[RiskBand] = Field(min_length=1)
 
     @field_validator("algorithms")

@@ -1,7 +1,8 @@
 """One training run of the readmission job, as the model asset calls it: the three windows from
 gold, every configured algorithm tuned on train, evaluated on test and OOT (against the true
 probabilities when the world's truth is there), registered with the seed's metadata, and the
-champions promoted on test AUC among the models that passed their fairness gate."""
+champions promoted on test AUC among the models that passed their fairness gate (overall: the
+config's champion rule on the test rows)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from platform_assets.readmission.logic.artifacts import promote_champions, register_models
+from platform_assets.readmission.logic.artifacts import load_registered, promote_champions, register_models
 from platform_assets.readmission.logic.evaluation import calibration_png, evaluate_models, model_card
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.monitoring import training_reference
 from platform_assets.readmission.logic.preprocessing import load_windows
-from platform_assets.readmission.logic.schema import JOB, TRUE_PROBABILITY
+from platform_assets.readmission.logic.schema import JOB, LABEL, TRUE_PROBABILITY
 from platform_assets.readmission.logic.training import train_all
 from platform_core.periods import month_label
-from platform_core.registry import ModelRegistry
+from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.reports import Markdown
 from platform_core.storage import DataLayout, atomic_dir
 
@@ -31,7 +32,7 @@ class ModelRun:
     training: dict  # leakage proof, per-algorithm tuning figures
     evaluation: dict  # metrics, calibration, fairness rows, gates, best achievable AUC
     versions: dict[str, str]  # algorithm -> registered version
-    champions: dict  # per_algorithm -> version or None, overall -> version or None
+    champions: dict  # per_algorithm -> version or None, overall -> version or None, overall_comparison -> rows
     card: Markdown
     report_dir: str
     seconds: float
@@ -58,16 +59,22 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, config: Mode
     references = {a: training_reference(t.model, train) for a, t in trained.items()}
     refs = register_models(registry, JOB, label, trained, evaluation, config, samples,
                            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), references)
-    champions = promote_champions(registry, JOB, refs, evaluation["gates"])
+
+    def test_probability(ref: ModelRef):
+        model = trained[ref.model].model if refs.get(ref.model) == ref else load_registered(registry, ref, n_jobs)
+        return model.predict_proba(frames["test"])
+
+    champions = promote_champions(registry, JOB, refs, evaluation["gates"], test_probability, frames["test"][LABEL].to_numpy(),
+                                  config)
     overall = champions["overall"]
-    card = model_card(evaluation, training, overall and overall.model, config, label)
+    card = model_card(evaluation, training, overall and overall.model, champions["overall_comparison"], config, label)
     target = layout.table(JOB, "model_reports", label)
     with atomic_dir(target) as tmp:
         calibration_png(evaluation["calibration"], tmp / "calibration.png")
         (tmp / "model_card.md").write_text(card + "\n")
     return ModelRun(label, samples, {**training, "counts": counts}, evaluation, {a: str(r) for a, r in refs.items()},
                     {"per_algorithm": {a: r and str(r) for a, r in champions["per_algorithm"].items()},
-                     "overall": overall and str(overall)}, card, str(target), round(time.perf_counter() - start, 2))
+                     "overall": overall and str(overall), "overall_comparison": champions["overall_comparison"]}, card, str(target), round(time.perf_counter() - start, 2))
 
 
 def run_label(config: ModelConfig) -> str:

@@ -27,7 +27,11 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     lines += [f"  best achievable AUC from the true probabilities: test {_f(best.get('test'))}, OOT {_f(best.get('oot'))}",
               "  tuning: " + "; ".join(f"{a} {t['fits']} fits in {t['search_seconds']:.1f}s, CV AUC {t['cv_auc']:.4f}"
                                        for a, t in model["tuning"].items()),
-              f"Champion (on test AUC, never OOT): {model['champion'] or 'none'}",
+              f"Champion (on test AUC, never OOT; the simplest algorithm not significantly below the best): "
+              f"{model['champion'] or 'none'}",
+              *(f"  {c['algorithm']:<20} test AUC {c['test_auc']:.4f}, minus the best {c['minus_best']:+.4f} "
+                f"[{c['low']:+.4f}, {c['high']:+.4f}]{'' if c['not_worse'] else '  significantly worse'}"
+                for c in model["champions"].get("overall_comparison", [])),
               "", "Fairness on the test window (equal opportunity: largest recall gap; fails only when its interval clears "
                   "the limit)"]
     for f in model["fairness"]:
