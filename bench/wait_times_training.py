@@ -96,6 +96,26 @@ def _truth_mae(layout: DataLayout, world, day, entity: int, park: str, booster) 
     return float(np.abs(predicted - truth).mean())
 
 
+def _next_day_truth(layout: DataLayout, world, day, index: pl.DataFrame, full_models: Path, incremental_models: Path,
+                    entities: int = 150) -> dict:
+    """Forecast MAE against truth of the next day's full-retrain and incremental champions, on up to
+    `entities` due entities spread over the size range (both registries start from the same day)."""
+    due = index.filter(pl.col("due")).sort("observation_count")
+    picks = due[np.unique(np.linspace(0, len(due) - 1, min(entities, len(due))).round().astype(int))]
+    full, incremental = ModelRegistry(full_models), ModelRegistry(incremental_models)
+    pairs = []
+    for entity, park in picks.select("entity_id", "park").iter_rows():
+        refs = champion_ref(full, entity), champion_ref(incremental, entity)
+        if None in refs:
+            continue
+        pairs.append((_truth_mae(layout, world, day, entity, park, load_booster(full, refs[0])),
+                      _truth_mae(layout, world, day, entity, park, load_booster(incremental, refs[1]))))
+    f, i = np.array(pairs).T
+    return {"entities": len(pairs), "full_truth_mae": round(float(f.mean()), 4), "incremental_truth_mae": round(float(i.mean()), 4),
+            "relative": round(float(i.mean() / f.mean() - 1), 4), "incremental_worse_by_2pct_on": int((i > 1.02 * f).sum()),
+            "incremental_better_by_2pct_on": int((i < f / 1.02).sum())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entities", type=int, default=1700)
@@ -125,12 +145,20 @@ def main() -> None:
     process_day(layout, next_day)
     index_figures = build_entity_index(layout, next_day, registry)
     next_index = read_entity_index(layout, next_day)
+    workdir = Path(tempfile.mkdtemp(prefix="wait_times_bench_"))
+    day_models = workdir / "models-day"  # the full retrain's registry: the next day starts from it, both ways
+    shutil.copytree(layout.models, day_models)
     _, typical = train_entities(layout, next_day, next_index, select_entities(next_index), TrainSettings())
+    shutil.move(layout.models, workdir / "models-next-full")
+    shutil.copytree(day_models, layout.models)
+    _, typical_incremental = train_entities(layout, next_day, next_index, select_entities(next_index),
+                                            TrainSettings(incremental=True))
+    next_day_truth = _next_day_truth(layout, world, next_day, next_index, workdir / "models-next-full", layout.models)
+    registry = ModelRegistry(day_models)
 
     trainable = index.filter(pl.col("observation_count") >= 100).sort("observation_count")
     picks = np.unique(np.linspace(0, len(trainable) - 1, min(args.sample, len(trainable))).round().astype(int))
     sample = trainable[picks]
-    workdir = Path(tempfile.mkdtemp(prefix="wait_times_bench_"))
     try:
         files = export_training_rows(layout, day, sample["entity_id"].to_list(), workdir / "rows")
         seed_seconds = _seed_way(sample["entity_id"].to_list(), files, workdir)
@@ -171,6 +199,7 @@ def main() -> None:
         "entities": args.entities, "days": args.days, "observations": int(index["observation_count"].sum()),
         "setup": setup,
         "platform_full_retrain": full, "platform_next_day": {**typical, "due": index_figures},
+        "platform_next_day_incremental": typical_incremental, "next_day_truth_full_vs_incremental": next_day_truth,
         "seed": {"sample": len(sample), "sample_seconds": round(sum(seed_seconds.values()), 1),
                  "seconds_per_row_fit": [float(fit[0]), float(fit[1])], "extrapolated_all_seconds": round(seed_extrapolated, 1)},
         "quality": {"entities": len(quality), "platform_truth_mae": round(float(ours_mae), 4),
@@ -193,7 +222,10 @@ def main() -> None:
     print(f"| seed: all entities, extrapolated | {s['extrapolated_all_seconds'] / 60:.1f} min |")
     print(f"| platform: all entities, pool of {full['workers']} | {full['wall_seconds'] / 60:.2f} min "
           f"(trained {full['trained']}, skipped {full['skipped']}, failed {full['failed']}) |")
-    print(f"| platform: next day, {typical['selected']} due | {typical['wall_seconds']:.1f} s |")
+    print(f"| platform: next day, {typical['selected']} due, full retrain | {typical['wall_seconds']:.1f} s |")
+    t = results["next_day_truth_full_vs_incremental"]
+    print(f"| platform: next day, {typical_incremental['selected']} due, incremental | {typical_incremental['wall_seconds']:.1f} s; "
+          f"MAE vs truth on {t['entities']} entities {t['full_truth_mae']:.3f} full / {t['incremental_truth_mae']:.3f} incremental |")
     print(f"| peak memory, parent + workers (full retrain) | {full['peak_rss_mb_sampled']:,.0f} MB |")
     print(f"| forecast MAE vs truth, platform / 2,000 trees ({q['entities']} entities) | "
           f"{q['platform_truth_mae']:.3f} / {q['seed_2000_trees_truth_mae']:.3f} ({100 * q['relative']:+.1f}%) |")

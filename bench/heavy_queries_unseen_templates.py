@@ -1,0 +1,185 @@
+"""heavy_queries: recall on query templates the model never saw, against the same rows when seen.
+
+    python bench/heavy_queries_unseen_templates.py --corpus-cache /tmp/hqx/fresh [--groups 5]
+
+On the measured corpus' log every test-day text also ran on training days, so the pipeline's test
+figures measure recognising known texts at new costs. Here the TPC templates are dealt into
+`--groups` groups (seeded); for each group, every query of its templates is removed from the
+labelled log before the test days (so neither the sample, the TF-IDF vocabulary, the historical
+features nor the threshold ever see them) and the assets' own stages run again on that log
+(pipeline.build_window -> build_features -> train_and_register, in a scratch data root). Judged
+on the test days at the model's own 100:1 threshold: recall of the held-out templates' heavy
+queries (unseen) against the full-log model's recall on the same queries (seen), pooled over the
+groups with Wilson intervals; and the compliance verdict of each held-out model on all test days.
+Writes bench/results/<time>-heavy-queries-unseen-templates.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from heavy_queries_serving import _deliver_corpus, _run_pipeline
+
+from platform_assets.heavy_queries.logic.delivery import TRUTH_FILE
+from platform_assets.heavy_queries.logic.pipeline import JOB, build_features, build_window, train_and_register, window_days
+from platform_assets.heavy_queries.logic.splits import split_days
+from platform_assets.heavy_queries.logic.threshold import confusion
+from platform_core.metrics import wilson_interval
+from platform_core.registry import ModelRef, ModelRegistry
+from platform_core.reports import markdown_table
+from platform_core.storage import atomic_dir, atomic_file, current, write_json
+
+LABELLED = "labelled.parquet"
+
+
+def _test_predictions(layout, registry: ModelRegistry, version: str, day: date) -> tuple[pl.DataFrame, float]:
+    """The test-day model rows (query_id, heavy) with the registered model's probability, and its threshold."""
+    import xgboost as xgb
+
+    ref = ModelRef.parse(JOB, version)
+    booster = xgb.Booster(model_file=bytearray(registry.load_file(ref, "model.ubj")))
+    directory = current(layout.table(JOB, "query_features", day.isoformat()))
+    rows = pl.read_parquet(str(directory / "test_rows.parquet")).select("query_id", "heavy")
+    probability = booster.inplace_predict(np.load(directory / "test_X.npy"))
+    return rows.with_columns(pl.Series("probability", probability)), float(registry.metadata(ref)["threshold"])
+
+
+def _held_out_log(source, target, days: list[date], test_start: date, held_out: pl.DataFrame) -> int:
+    """Copy the labelled days into `target`, without the held-out templates' queries before `test_start`."""
+    removed = 0
+    for day in days:
+        frame = pl.read_parquet(str(current(source.table(JOB, "labelled_queries", day.isoformat())) / LABELLED))
+        if day < test_start:
+            kept = frame.join(held_out, on="query_id", how="anti")
+            removed += len(frame) - len(kept)
+            frame = kept
+        with atomic_dir(target.table(JOB, "labelled_queries", day.isoformat())) as tmp:
+            frame.write_parquet(tmp / LABELLED)
+    return removed
+
+
+def _recall(frame: pl.DataFrame, threshold: float, level: float = 0.95) -> dict:
+    heavy = frame.filter(pl.col("heavy"))
+    tp = int((heavy["probability"] >= threshold).sum())
+    low, high = wilson_interval(np.array([tp]), np.array([len(heavy)]), level)
+    return {"heavy": len(heavy), "caught": tp, "recall": round(tp / max(len(heavy), 1), 4),
+            "recall_interval": [round(float(low[0]), 4), round(float(high[0]), 4)],
+            "flagged_light": int(((~frame["heavy"]) & (frame["probability"] >= threshold)).sum()), "light": int((~frame["heavy"]).sum())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus-cache", type=Path, required=True, help="a built measured corpus cache root")
+    parser.add_argument("--groups", type=int, default=5)
+    parser.add_argument("--rows-per-day", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="heavy_queries_unseen_"))
+    try:
+        results = _measure(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = ROOT / "bench" / "results" / f"{stamp}-heavy-queries-unseen-templates"
+    write_json(out.with_suffix(".json"), results)
+    text = _markdown(results, stamp)
+    with atomic_file(out.with_suffix(".md")) as tmp:
+        tmp.write_text(text)
+    sys.stdout.write(text)
+
+
+def _measure(args: argparse.Namespace, root: Path) -> dict:
+    from platform_core.storage import DataLayout
+
+    full = DataLayout.at(root / "full")
+    config, data, _ = _deliver_corpus(full, args.corpus_cache, args.rows_per_day, args.seed)
+    registry = ModelRegistry(full.models)
+    day, stages = _run_pipeline(full, registry, config)
+    days = window_days(day, config)
+    test_start = split_days(day, config.train_days, config.validation_days, config.test_days)["test"][0]
+    truth = pl.concat([pl.read_parquet(str(full.truth(JOB, d.isoformat()) / TRUTH_FILE)) for d in days
+                       if (full.truth(JOB, d.isoformat()) / TRUTH_FILE).exists()]).select("query_id", "template")
+    seen_rows, seen_threshold = _test_predictions(full, registry, stages["heavy_query_model"]["version"], day)
+    seen_rows = seen_rows.join(truth, on="query_id", how="left")
+
+    templates = sorted(truth["template"].unique().to_list())
+    order = np.random.default_rng(args.seed).permutation(len(templates))
+    groups = [sorted(templates[i] for i in order[g::args.groups]) for g in range(args.groups)]
+    results = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "data": data,
+               "day": day.isoformat(), "test_start": test_start.isoformat(), "templates": len(templates),
+               "full_log": {"threshold": seen_threshold, "test": stages["heavy_query_model"]["test"],
+                            "seconds": stages["heavy_query_model"]["seconds"]}, "groups": []}
+    unseen_all, seen_all = [], []
+    for g, group in enumerate(groups):
+        started = time.perf_counter()
+        layout = DataLayout.at(root / f"held-out-{g}")
+        layout.landing(JOB, "current", feed="catalog").parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(full.landing(JOB, "current", feed="catalog"), layout.landing(JOB, "current", feed="catalog"))
+        held_out = truth.filter(pl.col("template").is_in(group)).select("query_id")
+        removed = _held_out_log(full, layout, days, test_start, held_out)
+        held_registry = ModelRegistry(layout.models)
+        build_window(layout, day, config)
+        build_features(layout, day, config)
+        model, gates = train_and_register(layout, held_registry, day, config)
+        rows, threshold = _test_predictions(layout, held_registry, model["version"], day)
+        rows = rows.join(truth, on="query_id", how="left")
+        unseen = rows.filter(pl.col("template").is_in(group))
+        seen = seen_rows.filter(pl.col("template").is_in(group))
+        unseen_all.append(unseen.with_columns(pl.lit(threshold).alias("threshold")))
+        seen_all.append(seen)
+        results["groups"].append({
+            "group": g, "templates": group, "removed_before_test": removed, "threshold": round(threshold, 6),
+            "unseen": _recall(unseen, threshold), "seen_by_full_model": _recall(seen, seen_threshold),
+            "compliance_all_test_days": {k: model["test"][k] for k in ("recall", "fnr", "precision", "routed_share")},
+            "gates": {gate.name: gate.passed for gate in gates}, "seconds": round(time.perf_counter() - started, 1),
+            "load_average": round(os.getloadavg()[0], 2)})
+        print(f"group {g}: {len(group)} templates, unseen recall {results['groups'][-1]['unseen']['recall']} "
+              f"(seen {results['groups'][-1]['seen_by_full_model']['recall']})", flush=True)
+    unseen = pl.concat(unseen_all)
+    pooled = unseen.with_columns((pl.col("probability") >= pl.col("threshold")).alias("flagged"))
+    heavy = pooled.filter(pl.col("heavy"))
+    low, high = wilson_interval(np.array([int(heavy["flagged"].sum())]), np.array([len(heavy)]), 0.95)
+    results["pooled"] = {
+        "unseen": {"heavy": len(heavy), "caught": int(heavy["flagged"].sum()), "recall": round(float(heavy["flagged"].mean()), 4),
+                   "recall_interval": [round(float(low[0]), 4), round(float(high[0]), 4)],
+                   "flagged_light_share": round(float(pooled.filter(~pl.col("heavy"))["flagged"].mean()), 4)},
+        "seen_by_full_model": _recall(pl.concat(seen_all), seen_threshold)}
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return results
+
+
+def _markdown(results: dict, stamp: str) -> str:
+    rows = [{"group": r["group"], "templates": len(r["templates"]), "heavy (test days)": r["unseen"]["heavy"],
+             "recall unseen": r["unseen"]["recall"], "interval": r["unseen"]["recall_interval"],
+             "recall seen (full model)": r["seen_by_full_model"]["recall"],
+             "held-out model recall, all test days": r["compliance_all_test_days"]["recall"],
+             "gates": ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in r["gates"].items()), "seconds": r["seconds"],
+             "load": r["load_average"]} for r in results["groups"]]
+    p = results["pooled"]
+    return "\n".join([
+        f"# heavy_queries: recall on unseen templates ({stamp})", "",
+        f"{results['templates']} templates in {len(results['groups'])} groups; window ending {results['day']}, test days from "
+        f"{results['test_start']}; {results['cpus']} cores.", "", markdown_table(rows), "",
+        f"Pooled: unseen {p['unseen']['recall']} {p['unseen']['recall_interval']} of {p['unseen']['heavy']} heavy "
+        f"(light flagged {p['unseen']['flagged_light_share']}); the same queries seen by the full-log model: "
+        f"{p['seen_by_full_model']['recall']} {p['seen_by_full_model']['recall_interval']}.", "",
+        "```json", json.dumps(results["full_log"], indent=1, default=str), "```", ""])
+
+
+if __name__ == "__main__":
+    main()
