@@ -150,6 +150,62 @@ def stage_qa(root: str, threads: int) -> dict:
     return {"rows_in": rows, "rows_out": rows}
 
 
+# ---- same-run limits: the bare operation each stage cannot beat, on the same input ----
+
+def limit_copy(root: str, table: str, threads: int) -> dict:
+    """A DuckDB Parquet-to-Parquet copy of a stage's input (every column, zstd, as the stages write):
+    reading, decoding, encoding and writing the same bytes, with no SQL logic between."""
+    import shutil
+    import tempfile
+
+    from platform_core import duck
+
+    layout = DataLayout.at(root)
+    source = layout.landing(JOB, QUARTER) if table == "landing" else current(layout.table(JOB, table, QUARTER))
+    con = duck.connect(threads)
+    out = Path(tempfile.mkdtemp(dir=root))
+    try:
+        start = time.perf_counter()
+        duck.copy_to_parquet(con, f"SELECT * FROM read_parquet({duck.literal(str(source) + '/**/*.parquet')})", None,
+                             out / "copy.parquet")
+        seconds = time.perf_counter() - start
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({duck.literal(str(out / 'copy.parquet'))})").fetchone()[0]
+    finally:
+        shutil.rmtree(out)
+    return {"rows_in": rows, "rows_out": rows, "copy_seconds": round(seconds, 3)}
+
+
+def limit_predict(root: str, buckets: int, threads: int) -> dict:
+    """The champion point model's bare `inplace_predict` on the rows the prediction stage scores,
+    their feature matrices built beforehand (not timed)."""
+    import polars as pl
+
+    from platform_assets.predict_age.logic.features import feature_matrix
+    from platform_assets.predict_age.logic.models import predict_booster
+    from platform_assets.predict_age.logic.prediction import LoadedModels
+    from platform_assets.predict_age.logic.staging import bucket_dir
+    from platform_core.registry import ModelRegistry
+
+    layout = DataLayout.at(root)
+    staging = current(layout.table(JOB, "staging_features", QUARTER))
+    point = LoadedModels.champion(ModelRegistry(layout.models), JOB, threads).point
+    rows, seconds = 0, 0.0
+    for b in range(buckets):
+        frame = pl.scan_parquet(str(bucket_dir(staging, b) / "*.parquet")).filter(pl.col("needs_prediction")).collect()
+        X = feature_matrix(frame, point.encoder, point.features)
+        start = time.perf_counter()
+        predict_booster(point.booster, X, point.iteration)
+        seconds += time.perf_counter() - start
+        rows += len(frame)
+    return {"rows_in": rows, "rows_out": rows, "predict_seconds": round(seconds, 3)}
+
+
+LIMITS = {"source_snapshot": ("limit_copy", {"table": "landing"}),
+          "staging_features": ("limit_copy", {"table": "source_snapshot"}),
+          "final_merge": ("limit_copy", {"table": "staging_features"}),
+          "human_qa": ("limit_copy", {"table": "final_results"})}
+
+
 # ---- baselines ----
 
 def baseline_naive_inference(root: str, max_rows: int) -> dict:
@@ -255,12 +311,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-rows", type=int, default=200_000, help="rows scored by the naive loop (it is slow)")
     parser.add_argument("--cache", default=str(ROOT / "bench" / "cache"))
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--skip-limits", action="store_true", help="skip each stage's same-run limit")
     args = parser.parse_args(argv)
 
     root = str(Path(args.cache) / str(args.rows))
     buckets = max(1, -(-args.rows // args.batch_rows))
     result = {"rows": args.rows, "buckets": buckets, "machine": machine(),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stages": {}, "baselines": {}}
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "stages": {}, "limits": {}, "baselines": {}}
     landing = DataLayout.at(root).landing(JOB, QUARTER)
     if not (landing / "_SUCCESS").exists():
         result["stages"]["generate"] = in_process("stage_generate", root=root, rows=args.rows)
@@ -274,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn, kw in stages:
         result["stages"][name] = in_process(fn, root=root, **kw)
         print(f"{name}: {result['stages'][name]}", flush=True)
+        limit_fn, limit_kw = LIMITS.get(name, ("limit_predict", {"buckets": buckets}) if name == "prediction" else (None, None))
+        if limit_fn and not args.skip_limits:
+            limit = in_process(limit_fn, root=root, threads=t, **limit_kw)
+            bare = limit.get("copy_seconds", limit.get("predict_seconds"))
+            limit["stage_to_limit"] = round(result["stages"][name]["seconds"] / bare, 2)
+            result["limits"][name] = limit
+            print(f"  limit ({limit_fn}): {bare:.2f}s, stage / limit = {limit['stage_to_limit']}", flush=True)
     if not args.skip_baselines:
         for name, fn, kw in [("naive_inference", "baseline_naive_inference", {"max_rows": args.naive_rows}),
                              ("pandas_merge", "baseline_pandas_merge", {}),
@@ -312,6 +376,9 @@ def table(result: dict) -> str:
                      f"{s['peak_rss_mb']:>13,.0f}")
     total = sum(s["seconds"] for n, s in result["stages"].items() if n != "generate")
     lines.append(f"{'total (no generate)':<22}{total:>10.2f}")
+    for name, limit in result.get("limits", {}).items():
+        bare = limit.get("copy_seconds", limit.get("predict_seconds"))
+        lines.append(f"limit of {name}: {bare:.2f}s on {limit['rows_in']:,} rows, stage / limit = {limit['stage_to_limit']}")
     for k, v in result["baselines"].items():
         lines.append(f"baseline {k}: {v}")
     return "\n".join(lines)

@@ -4,7 +4,8 @@
 -- in platform_assets/predict_age/logic/source.py by platform_core/contract.py).
 -- Parameters: $min_age, $max_age, $ref_year, $ref_month.
 -- Unusable ages and birth years become NULL with a status that says why; nothing is dropped
--- except duplicate pids, which are counted in the quarantine (source_duplicates.sql).
+-- except duplicate pids: the rows of view duplicate_rows (source_duplicates.sql, written first),
+-- which are counted in the quarantine. One streaming pass: no sort of the quarter.
 -- Integral decimals ('45.0', '1978.00', as a writer that went through floats produces) are the
 -- integers they spell; any other fraction ('45.5') is not_a_number / not_a_year.
 WITH typed AS (
@@ -14,7 +15,7 @@ WITH typed AS (
         trim(birth_year) AS year_text,
         TRY_CAST(trim(approximate_age) AS INTEGER) AS age_number,
         TRY_CAST(trim(birth_year) AS INTEGER) AS year_number
-    FROM raw_source
+    FROM raw_source ANTI JOIN duplicate_rows USING (source_file, source_row)
 ),
 classified AS (
     SELECT
@@ -75,4 +76,3 @@ FROM (
         END AS birth_year_status
     FROM classified
 )
-QUALIFY row_number() OVER (PARTITION BY pid ORDER BY source_file, source_row) = 1

@@ -73,8 +73,9 @@ def build_source_snapshot(
 
     params = {"min_age": min_age, "max_age": max_age, "ref_year": ref_date.year, "ref_month": ref_date.month}
     with atomic_dir(target_dir) as tmp:
-        duck.copy_to_parquet(con, duck.load_sql("predict_age", "source_snapshot"), params, tmp / "source_snapshot.parquet")
         duck.copy_to_parquet(con, duck.load_sql("predict_age", "source_duplicates"), None, tmp / "duplicate_pids.parquet")
+        duck.view(con, "duplicate_rows", tmp / "duplicate_pids.parquet")
+        duck.copy_to_parquet(con, duck.load_sql("predict_age", "source_snapshot"), params, tmp / "source_snapshot.parquet")
         duck.view(con, "source_snapshot", tmp / "source_snapshot.parquet")
         rows_out = con.execute("SELECT count(*) FROM source_snapshot").fetchone()[0]
         duplicates = rows_in - rows_out
