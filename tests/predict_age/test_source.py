@@ -69,6 +69,17 @@ def test_duplicate_pids_are_quarantined_with_a_count(tmp_path):
     assert dupes == 3
 
 
+def test_the_first_row_of_a_duplicate_pid_is_kept_by_file_then_row(tmp_path):
+    land = deliver(tmp_path / "landing", raw([7, 1, 7], ["41", "50", "42"], ["", "", ""]), marker=False)
+    deliver(land, raw([7, 2], ["43", "60"], ["", ""]), name="part-00001.parquet")
+    stats = build_source_snapshot(land, tmp_path / "out", Q.start, 18, 100)
+    assert (stats.rows_out, stats.duplicate_pids) == (3, 2)
+    assert {pid: row[0] for pid, row in snapshot_rows(tmp_path).items()} == {7: 41, 1: 50, 2: 60}
+    later = duckdb.connect().execute(f"SELECT pid, parse_filename(source_file), source_row FROM "
+                                     f"'{current(tmp_path / 'out')}/duplicate_pids.parquet' ORDER BY ALL").fetchall()
+    assert later == [(7, "part-00000.parquet", 2), (7, "part-00001.parquet", 0)]
+
+
 def test_missing_required_column_names_file_and_column(tmp_path):
     land = deliver(tmp_path / "landing", pa.table({"pid": [1], "approximate_age": ["40"]}))
     with pytest.raises(ContractError, match=r"part-00000\.parquet: missing required column\(s\) birth_year"):
