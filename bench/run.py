@@ -152,7 +152,7 @@ def stage_qa(root: str, threads: int) -> dict:
 
 # ---- same-run limits: the bare operation each stage cannot beat, on the same input ----
 
-def limit_copy(root: str, table: str, threads: int) -> dict:
+def limit_copy(root: str, table: str, files: str, threads: int) -> dict:
     """A DuckDB Parquet-to-Parquet copy of a stage's input (every column, zstd, as the stages write):
     reading, decoding, encoding and writing the same bytes, with no SQL logic between."""
     import shutil
@@ -166,7 +166,7 @@ def limit_copy(root: str, table: str, threads: int) -> dict:
     out = Path(tempfile.mkdtemp(dir=root))
     try:
         start = time.perf_counter()
-        duck.copy_to_parquet(con, f"SELECT * FROM read_parquet({duck.literal(str(source) + '/**/*.parquet')})", None,
+        duck.copy_to_parquet(con, f"SELECT * FROM read_parquet({duck.literal(f'{source}/{files}')})", None,
                              out / "copy.parquet")
         seconds = time.perf_counter() - start
         rows = con.execute(f"SELECT count(*) FROM read_parquet({duck.literal(str(out / 'copy.parquet'))})").fetchone()[0]
@@ -200,10 +200,10 @@ def limit_predict(root: str, buckets: int, threads: int) -> dict:
     return {"rows_in": rows, "rows_out": rows, "predict_seconds": round(seconds, 3)}
 
 
-LIMITS = {"source_snapshot": ("limit_copy", {"table": "landing"}),
-          "staging_features": ("limit_copy", {"table": "source_snapshot"}),
-          "final_merge": ("limit_copy", {"table": "staging_features"}),
-          "human_qa": ("limit_copy", {"table": "final_results"})}
+LIMITS = {"source_snapshot": ("limit_copy", {"table": "landing", "files": "*.parquet"}),
+          "staging_features": ("limit_copy", {"table": "source_snapshot", "files": "source_snapshot.parquet"}),
+          "final_merge": ("limit_copy", {"table": "staging_features", "files": "bucket=*/*.parquet"}),
+          "human_qa": ("limit_copy", {"table": "final_results", "files": "part-*.parquet"})}
 
 
 # ---- baselines ----
