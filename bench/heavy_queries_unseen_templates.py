@@ -38,7 +38,6 @@ from heavy_queries_serving import _deliver_corpus, _run_pipeline
 from platform_assets.heavy_queries.logic.delivery import TRUTH_FILE
 from platform_assets.heavy_queries.logic.pipeline import JOB, build_features, build_window, train_and_register, window_days
 from platform_assets.heavy_queries.logic.splits import split_days
-from platform_assets.heavy_queries.logic.threshold import confusion
 from platform_core.metrics import wilson_interval
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.reports import markdown_table
@@ -79,7 +78,8 @@ def _recall(frame: pl.DataFrame, threshold: float, level: float = 0.95) -> dict:
     low, high = wilson_interval(np.array([tp]), np.array([len(heavy)]), level)
     return {"heavy": len(heavy), "caught": tp, "recall": round(tp / max(len(heavy), 1), 4),
             "recall_interval": [round(float(low[0]), 4), round(float(high[0]), 4)],
-            "flagged_light": int(((~frame["heavy"]) & (frame["probability"] >= threshold)).sum()), "light": int((~frame["heavy"]).sum())}
+            "flagged_light": int(((~frame["heavy"]) & (frame["probability"] >= threshold)).sum()),
+            "light": int((~frame["heavy"]).sum())}
 
 
 def main() -> None:

@@ -74,7 +74,8 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, config: Mode
         (tmp / "model_card.md").write_text(card + "\n")
     return ModelRun(label, samples, {**training, "counts": counts}, evaluation, {a: str(r) for a, r in refs.items()},
                     {"per_algorithm": {a: r and str(r) for a, r in champions["per_algorithm"].items()},
-                     "overall": overall and str(overall), "overall_comparison": champions["overall_comparison"]}, card, str(target), round(time.perf_counter() - start, 2))
+                     "overall": overall and str(overall), "overall_comparison": champions["overall_comparison"]},
+                    card, str(target), round(time.perf_counter() - start, 2))
 
 
 def run_label(config: ModelConfig) -> str:
