@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pyarrow.parquet as pq
+
 from platform_assets.predict_age.logic.staging import bucket_dir
 from platform_core import duck
 from platform_core.reports import markdown_table
@@ -79,17 +81,17 @@ def build_human_qa(final_dir: Location, source_dir: Location, previous_final_dir
     else:
         columns = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in FINAL_COLUMNS.items())
         con.execute(f"CREATE VIEW previous_final_results AS SELECT {columns} LIMIT 0")
-    tables = {name: duck.query(con, "predict_age", name, {"sample_rows": spot_check_rows} if name == "qa_spot_checks" else None)
-              for name in QA_TABLES}
+    tables = {}
+    with atomic_dir(target_dir) as tmp:
+        for name in QA_TABLES:  # each query runs once: its small result is returned and written as it came
+            result = con.sql(duck.load_sql("predict_age", name),
+                             params={"sample_rows": spot_check_rows} if name == "qa_spot_checks" else {}).to_arrow_table()
+            tables[name] = result.to_pylist()
+            pq.write_table(result, tmp / f"{name}.parquet", compression="zstd")
     tables["quarantine"] = duck.rows(con, f"SELECT * FROM {duck.parquet_source(source_dir / 'quarantine.parquet')}")
     if truth_dir is not None and truth_dir.exists():
         duck.view(con, "truth", truth_dir)
         tables["truth_accuracy"] = duck.query(con, "predict_age", "truth_accuracy")
-    with atomic_dir(target_dir) as tmp:
-        for name in tables:
-            if name in QA_TABLES:
-                duck.copy_to_parquet(con, duck.load_sql("predict_age", name), {"sample_rows": spot_check_rows} if name == "qa_spot_checks" else None,
-                                     tmp / f"{name}.parquet")
     con.close()
     return tables
 
