@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -73,3 +74,22 @@ def test_evaluation_reports_what_the_gates_need(training_path):
     assert {r["attribute"] for r in ev["fairness"]} == {"gender", "region", "age_band"}
     shares = [f["gain_share"] for f in ev["feature_importance"]]
     assert len(shares) == 10 and shares == sorted(shares, reverse=True) and sum(shares) <= 1.0
+
+
+def test_missing_rows_sample_is_the_smallest_pid_hashes_with_their_truth(tmp_path):
+    from platform_assets.predict_age.logic.evaluation import missing_rows_sample
+
+    rng = np.random.default_rng(3)
+    pids = rng.permutation(5_000).astype(np.int64)
+    for bucket, part in enumerate(np.array_split(pids, 4)):
+        (tmp_path / "staging" / f"bucket={bucket}").mkdir(parents=True)
+        pl.DataFrame({"pid": part, "needs_prediction": part % 3 != 0, "x": part * 2}).write_parquet(
+            tmp_path / "staging" / f"bucket={bucket}" / "data_0.parquet")
+    (tmp_path / "truth").mkdir()
+    pl.DataFrame({"pid": pids, "true_age": (pids % 80 + 18).astype(np.int32)}).write_parquet(tmp_path / "truth" / "part-0.parquet")
+    sample = missing_rows_sample(tmp_path / "staging", tmp_path / "truth", 300)
+    everything = (pl.DataFrame({"pid": pids}).filter(pl.col("pid") % 3 != 0)
+                  .sort(pl.col("pid").hash(7), "pid").head(300))
+    assert sample["pid"].to_list() == everything["pid"].to_list()
+    assert sample.columns == ["pid", "needs_prediction", "x", "true_age"]
+    assert (sample["true_age"] == sample["pid"] % 80 + 18).all() and (sample["x"] == 2 * sample["pid"]).all()

@@ -21,10 +21,14 @@ from platform_core.storage import Location
 
 
 def missing_rows_sample(staging_dir: Location, truth_dir: Location, sample_rows: int) -> pl.DataFrame:
+    """The rows that needed a prediction with the smallest pid hashes (deterministic), with their
+    true age. The sample is a streaming bottom-k over the staging rows, so memory is the sample's,
+    not the quarter's; only its pids are then looked up in the truth."""
     staging = pl.scan_parquet(str(staging_dir / "**" / "*.parquet"), hive_partitioning=False).filter(pl.col("needs_prediction"))
-    truth = pl.scan_parquet(str(truth_dir / "*.parquet"))
-    joined = staging.join(truth, on="pid", how="inner")
-    return joined.sort(pl.col("pid").hash(7), "pid").head(sample_rows).collect()
+    order = pl.col("pid").hash(7).alias("_order")
+    sample = staging.with_columns(order).bottom_k(sample_rows, by=["_order", "pid"]).collect(engine="streaming")
+    truth = pl.scan_parquet(str(truth_dir / "*.parquet")).join(sample.lazy().select("pid"), on="pid", how="semi")
+    return sample.join(truth.collect(engine="streaming"), on="pid", how="inner").sort("_order", "pid").drop("_order")
 
 
 def evaluate_on_missing_rows(registry: ModelRegistry, refs: dict[str, ModelRef], frame: pl.DataFrame, nthread: int) -> dict:
