@@ -140,7 +140,7 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
         rows = rows.join(truth, on="query_id", how="left")
         unseen = rows.filter(pl.col("template").is_in(group))
         seen = seen_rows.filter(pl.col("template").is_in(group))
-        unseen_all.append(unseen.with_columns(pl.lit(threshold).alias("threshold")))
+        unseen_all.append(unseen.with_columns(pl.col("probability") - threshold))  # margin over its model's threshold
         seen_all.append(seen)
         results["groups"].append({
             "group": g, "templates": group, "removed_before_test": removed, "threshold": round(threshold, 6),
@@ -150,15 +150,8 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
             "load_average": round(os.getloadavg()[0], 2)})
         print(f"group {g}: {len(group)} templates, unseen recall {results['groups'][-1]['unseen']['recall']} "
               f"(seen {results['groups'][-1]['seen_by_full_model']['recall']})", flush=True)
-    unseen = pl.concat(unseen_all)
-    pooled = unseen.with_columns((pl.col("probability") >= pl.col("threshold")).alias("flagged"))
-    heavy = pooled.filter(pl.col("heavy"))
-    low, high = wilson_interval(np.array([int(heavy["flagged"].sum())]), np.array([len(heavy)]), 0.95)
-    results["pooled"] = {
-        "unseen": {"heavy": len(heavy), "caught": int(heavy["flagged"].sum()), "recall": round(float(heavy["flagged"].mean()), 4),
-                   "recall_interval": [round(float(low[0]), 4), round(float(high[0]), 4)],
-                   "flagged_light_share": round(float(pooled.filter(~pl.col("heavy"))["flagged"].mean()), 4)},
-        "seen_by_full_model": _recall(pl.concat(seen_all), seen_threshold)}
+    results["pooled"] = {"unseen": _recall(pl.concat(unseen_all), 0.0),
+                         "seen_by_full_model": _recall(pl.concat(seen_all), seen_threshold)}
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
 
@@ -176,7 +169,7 @@ def _markdown(results: dict, stamp: str) -> str:
         f"{results['templates']} templates in {len(results['groups'])} groups; window ending {results['day']}, test days from "
         f"{results['test_start']}; {results['cpus']} cores.", "", markdown_table(rows), "",
         f"Pooled: unseen {p['unseen']['recall']} {p['unseen']['recall_interval']} of {p['unseen']['heavy']} heavy "
-        f"(light flagged {p['unseen']['flagged_light_share']}); the same queries seen by the full-log model: "
+        f"(light flagged {p['unseen']['flagged_light'] / max(p['unseen']['light'], 1):.4f}); the same queries seen by the full-log model: "
         f"{p['seen_by_full_model']['recall']} {p['seen_by_full_model']['recall_interval']}.", "",
         "```json", json.dumps(results["full_log"], indent=1, default=str), "```", ""])
 
