@@ -4,7 +4,8 @@ checks a delivery against it and builds the typed, cleaned view of it in DuckDB.
 Fatal problems (no files, an unreadable file, a missing required column, a key that is not an
 integer or is NULL, an empty delivery) raise `ContractError` naming the file and column.
 Row-level problems (unknown codes, non-numbers) are cast to NULL and counted per column and
-reason, for the job's quarantine. Names beginning with `.` or `_` are not data (Hadoop/Spark
+reason, for the job's quarantine. Coded columns are cleaned by a lookup of the distinct values
+the delivery holds (`profile_coded`); those values enter the view's SQL as quoted literals. Names beginning with `.` or `_` are not data (Hadoop/Spark
 convention: temporary and marker files).
 """
 
@@ -94,11 +95,54 @@ def _normalized(column: str, col: Column) -> str:
     return f"{col.case}(trim(CAST({duck.ident(column)} AS VARCHAR)))"
 
 
-def _clean_column(column: str, col: Column, present: bool, contract: Contract) -> str:
+# A coded column whose delivery holds at most this many distinct values that need cleaning is
+# cleaned by a lookup of exactly those values; clean values pass through untouched.
+MAX_DIRTY_VALUES = 1000
+
+
+@dataclass(frozen=True)
+class CodedProfile:
+    """One coded column's distinct delivered values, from one grouped scan of that column."""
+    unknown_rows: int  # non-blank values that are not an allowed code after trim and case folding
+    dirty: tuple[tuple[str, str | None], ...] | None  # (delivered, cleaned) for values cleaning changes; None: too many
+
+
+def profile_coded(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str]) -> dict[str, CodedProfile]:
+    """Group each coded column of view raw_files by its delivered value. A coded column has few
+    distinct values, so this reads each column once and evaluates trim, case folding and the
+    allowed list on distinct values instead of on every row (cleaning and counting both use it)."""
+    coded = [c for c, col in contract.columns.items() if col.allowed and c in present]
+    if not coded:
+        return {}
+    parts = []
+    for column in coded:
+        col = contract.columns[column]
+        allowed = ", ".join(duck.literal(v) for v in col.allowed)
+        parts.append(
+            f"SELECT {duck.literal(column)} AS column_name, raw, cleaned, n FROM ("
+            f"SELECT raw, CASE WHEN {col.case}(trim(raw)) IN ({allowed}) THEN {col.case}(trim(raw)) END AS cleaned, n "
+            f"FROM (SELECT CAST({duck.ident(column)} AS VARCHAR) AS raw, count(*) AS n FROM raw_files GROUP BY raw))")
+    found = con.execute(
+        f"SELECT column_name, sum(n) FILTER (WHERE raw IS NOT NULL AND trim(raw) <> '' AND cleaned IS NULL), "
+        f"count(*) FILTER (WHERE raw IS DISTINCT FROM cleaned AND raw IS NOT NULL), "
+        f"list((raw, cleaned)) FILTER (WHERE raw IS DISTINCT FROM cleaned AND raw IS NOT NULL) "
+        f"FROM ({' UNION ALL '.join(parts)}) GROUP BY column_name").fetchall()
+    return {column: CodedProfile(unknown_rows=int(unknown or 0),
+                                 dirty=tuple(tuple(v) for v in values or []) if n_dirty <= MAX_DIRTY_VALUES else None)
+            for column, unknown, n_dirty, values in found}
+
+
+def _clean_column(column: str, col: Column, present: bool, profile: CodedProfile | None) -> str:
     """SQL for one contract column: cast, trimmed, unknown codes to NULL."""
     name = duck.ident(column)
     if not present:
         return f"CAST(NULL AS {col.kind}) AS {name}"
+    if col.allowed and profile is not None and profile.dirty is not None:
+        raw = f"CAST({name} AS VARCHAR)"
+        if not profile.dirty:
+            return f"{raw} AS {name}"
+        lookup = " ".join(f"WHEN {duck.literal(v)} THEN {duck.literal(c) if c is not None else 'NULL'}" for v, c in profile.dirty)
+        return f"CASE {raw} {lookup} ELSE {raw} END AS {name}"
     if col.allowed:
         allowed = ", ".join(duck.literal(v) for v in col.allowed)
         return f"CASE WHEN {_normalized(column, col)} IN ({allowed}) THEN {_normalized(column, col)} END AS {name}"
@@ -107,24 +151,19 @@ def _clean_column(column: str, col: Column, present: bool, contract: Contract) -
     return f"TRY_CAST({name} AS {col.kind}) AS {name}"
 
 
-def _problems_sql(contract: Contract, present: set[str]) -> tuple[str, list[tuple[str, str]]]:
-    """One pass over raw_files counting, per column, values the cleaning turned into NULL."""
+def _cast_problems_sql(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str]) -> tuple[str, list[tuple[str, str]]]:
+    """One pass over raw_files counting, per typed column, values that are not of its type;
+    columns delivered in their contract type already cannot have any and are not read."""
+    delivered = {name: kind for name, kind, *_ in con.execute("DESCRIBE raw_files").fetchall()}
     filters, labels = [], []
     for column, col in contract.columns.items():
-        if column not in present or column in contract.raw_columns or column == contract.key or col.text:
+        if (column not in present or column in contract.raw_columns or column == contract.key or col.text or col.allowed
+                or col.kind == "VARCHAR" or delivered.get(column) == col.kind):
             continue
         name = duck.ident(column)
-        if col.allowed:
-            allowed = ", ".join(duck.literal(v) for v in col.allowed)
-            condition = f"{_normalized(column, col)} <> '' AND {_normalized(column, col)} NOT IN ({allowed})"
-            labels.append((column, "unknown_category"))
-        elif col.kind != "VARCHAR":
-            condition = f"{name} IS NOT NULL AND TRY_CAST({name} AS {col.kind}) IS NULL"
-            labels.append((column, f"not_a_{col.kind.lower()}"))
-        else:
-            continue
-        filters.append(f"count(*) FILTER (WHERE {condition})")
-    return ("SELECT " + (", ".join(filters) or "0") + " FROM raw_files"), labels
+        filters.append(f"count(*) FILTER (WHERE {name} IS NOT NULL AND TRY_CAST({name} AS {col.kind}) IS NULL)")
+        labels.append((column, f"not_a_{col.kind.lower()}"))
+    return ("SELECT " + ", ".join(filters) + " FROM raw_files") if filters else "", labels
 
 
 def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contract: Contract) -> dict:
@@ -137,7 +176,8 @@ def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contrac
     file_list = "[" + ", ".join(duck.literal(f) for f in files) + "]"
     con.execute(f"CREATE VIEW raw_files AS SELECT * FROM read_parquet({file_list}, union_by_name = true, "
                 "filename = true, file_row_number = true)")
-    columns = [_clean_column(c, col, c in present, contract) for c, col in contract.columns.items()]
+    coded = profile_coded(con, contract, present)
+    columns = [_clean_column(c, col, c in present, coded.get(c)) for c, col in contract.columns.items()]
     con.execute(f"CREATE VIEW raw_source AS SELECT {', '.join(columns)}, filename AS source_file, "
                 "file_row_number AS source_row FROM raw_files")
     key, kind = duck.ident(contract.key), contract.columns[contract.key].kind
@@ -155,11 +195,17 @@ def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contrac
     if rows_in == 0:
         raise ContractError(f"{landing_dir}: the delivery is empty (0 rows in {len(files)} file(s))")
     return {"files": [str(f) for f in files], "rows_in": rows_in, "extra": sorted(extra), "absent": sorted(absent),
-            "present": present}
+            "present": present, "coded": coded}
 
 
-def column_problems(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str]) -> list[dict]:
-    """Per column and reason, the values cast to NULL (the quarantine's row-level part)."""
-    sql, labels = _problems_sql(contract, present)
-    counts = con.execute(sql).fetchone()
-    return [{"column_name": column, "reason": reason, "rows": n} for (column, reason), n in zip(labels, counts) if n]
+def column_problems(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str],
+                    coded: dict[str, CodedProfile] | None = None) -> list[dict]:
+    """Per column and reason, the values cast to NULL (the quarantine's row-level part); `coded`
+    is open_delivery's profile of the coded columns, computed here when not given."""
+    coded = profile_coded(con, contract, present) if coded is None else coded
+    sql, labels = _cast_problems_sql(con, contract, present)
+    counts = con.execute(sql).fetchone() if sql else ()
+    found = [(column, "unknown_category", p.unknown_rows) for column, p in coded.items()] + [
+        (column, reason, n) for (column, reason), n in zip(labels, counts)]
+    return [{"column_name": column, "reason": reason, "rows": n}
+            for column, reason, n in sorted(found, key=lambda f: list(contract.columns).index(f[0])) if n]

@@ -49,7 +49,7 @@ def build_customers(landing_dir: Location, target_dir: Location, threads: int | 
         duck.view(con, "customers", tmp / "customers.parquet")
         rows_out, labelled, bad_labels = con.execute(
             f"SELECT count(*), count({LABEL}), count(*) FILTER (WHERE label_status = 'out_of_range') FROM customers").fetchone()
-        problems = column_problems(con, CONTRACT, delivery["present"])
+        problems = column_problems(con, CONTRACT, delivery["present"], delivery["coded"])
     con.close()
     duplicates = delivery["rows_in"] - rows_out
     quarantine = [q for q in ({"column_name": KEY, "reason": "duplicate", "rows": duplicates},

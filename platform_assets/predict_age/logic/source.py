@@ -85,7 +85,7 @@ def build_source_snapshot(
             "SELECT count(approximate_age), count(birth_year) FROM source_snapshot"
         ).fetchone()
         quarantine = (duck.query(con, "predict_age", "source_quarantine", {"duplicates": duplicates})
-                      + column_problems(con, CONTRACT, delivery["present"]))
+                      + column_problems(con, CONTRACT, delivery["present"], delivery["coded"]))
         con.execute("CREATE TABLE quarantine AS SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::BIGINT)) "
                     "t(column_name, reason, rows) WHERE false")
         con.executemany("INSERT INTO quarantine VALUES (?, ?, ?)", [list(q.values()) for q in quarantine])
