@@ -1,8 +1,9 @@
 """DuckDB helpers: SQL from `sql/<job>/`, in-memory connections, views over validated paths.
 
 Values always travel as bound parameters. The only text spliced into SQL is a view name that
-matches `IDENTIFIER` and a file path quoted as a literal; paths are built from validated
-quarter labels and batch keys, never from free text.
+matches `IDENTIFIER` and a string quoted by `literal` (quotes doubled): file paths, built from
+validated quarter labels and batch keys, and the contract engine's coded values, which views
+cannot take as parameters.
 """
 
 from __future__ import annotations
