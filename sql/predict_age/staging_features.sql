@@ -1,10 +1,9 @@
--- staging_features: one row per pid with the existing age (if any), the smart-filter flag,
--- the prediction bucket and numeric model features. Input: view source_snapshot.
--- Parameters: $buckets (batch count), $ref_date (the quarter's reference date).
+-- staging_features: one row per pid with the existing age (if any), the smart-filter flag and
+-- numeric model features. Input: view source_snapshot. Parameter: $ref_date (the quarter's
+-- reference date). The prediction bucket is the directory a row's file is placed in (staging.py).
 -- Categorical codes are small integers; an unknown or absent value is NULL, never a guess.
 SELECT
     pid,
-    (hash(pid) % $buckets)::INTEGER AS bucket,
     coalesce(approximate_age, birth_year_age) AS existing_age,
     CASE
         WHEN approximate_age IS NOT NULL THEN 'EXISTING_APPROX_AGE'

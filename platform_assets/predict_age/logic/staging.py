@@ -1,35 +1,69 @@
 """The `staging_features` stage: typed features for every pid, split into prediction buckets.
 
 Written with one Parquet directory per bucket (`bucket=N/`), so a prediction batch and the
-per-bucket final merge read only their own slice, whatever the size of the quarter.
+per-bucket final merge read only their own slice, whatever the size of the quarter. The table
+is written as one stream of files of about equal size (a DuckDB `PARTITION_BY` over many
+buckets runs at half the speed: BENCHMARKS.md, Throughput II), and consecutive files are then
+placed in each bucket's directory: buckets partition the pids, each pid in exactly one.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 from platform_core import duck
 from platform_core.storage import Location, atomic_dir
+
+FILES_PER_BUCKET = 4  # a bucket is within about one file (25%) of its share of the rows
+MAX_ROW_GROUP_ROWS = 122_880
+MIN_ROW_GROUP_ROWS = 2_048  # DuckDB writes whole vectors
 
 
 def bucket_dir(staging_dir: Location, bucket: int) -> Location:
     return staging_dir / f"bucket={bucket}"
 
 
+def file_layout(rows: int, buckets: int) -> tuple[int, int]:
+    """(rows per row group, row groups per file) that give about FILES_PER_BUCKET files per bucket."""
+    file_rows = math.ceil(rows / (buckets * FILES_PER_BUCKET))
+    per_file = max(1, math.ceil(file_rows / MAX_ROW_GROUP_ROWS))
+    return max(MIN_ROW_GROUP_ROWS, math.ceil(file_rows / per_file)), per_file
+
+
+def assign_files(file_rows: list[int], buckets: int) -> list[int]:
+    """Each file's bucket, in file order: a file goes to the bucket its middle row falls in, so
+    buckets get consecutive files and rows within about one file of an equal share."""
+    total, start, out = max(1, sum(file_rows)), 0, []
+    for n in file_rows:
+        out.append(min(buckets - 1, (2 * start + n) * buckets // (2 * total)))
+        start += n
+    return out
+
+
 def build_staging_features(source_dir: Location, target_dir: Location, ref_date: date, buckets: int, threads: int | None = None) -> dict:
     con = duck.connect(threads)
     duck.view(con, "source_snapshot", source_dir / "source_snapshot.parquet")
-    params = {"buckets": buckets, "ref_date": ref_date}
+    rows = con.execute("SELECT count(*) FROM source_snapshot").fetchone()[0]
+    row_group, per_file = file_layout(rows, buckets)
+    params = {"ref_date": ref_date}
     with atomic_dir(target_dir) as tmp:
+        stream = tmp / "_stream"
         con.execute(
-            f"COPY ({duck.load_sql('predict_age', 'staging_features')}) TO {duck.literal(tmp)} "
-            "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (bucket))",
+            f"COPY ({duck.load_sql('predict_age', 'staging_features')}) TO {duck.literal(stream)} "
+            f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group}, ROW_GROUPS_PER_FILE {per_file})",
             params,
         )
+        written = sorted(stream.glob("*.parquet"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
+        file_rows = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(f)]).fetchone()[0] for f in written]
+        for b in range(buckets):
+            bucket_dir(tmp, b).mkdir()
+        for file, bucket in zip(written, assign_files(file_rows, buckets)):
+            file.rename(bucket_dir(tmp, bucket) / file.name)
+        stream.rmdir()
         for b in range(buckets):  # an empty bucket still gets its (empty) slice
-            if not bucket_dir(tmp, b).exists():
-                bucket_dir(tmp, b).mkdir()
-                duck.copy_to_parquet(con, f"SELECT * EXCLUDE (bucket) FROM ({duck.load_sql('predict_age', 'staging_features')}) LIMIT 0",
+            if not any(bucket_dir(tmp, b).iterdir()):
+                duck.copy_to_parquet(con, f"SELECT * FROM ({duck.load_sql('predict_age', 'staging_features')}) LIMIT 0",
                                      params, bucket_dir(tmp, b) / "data_0.parquet")
         duck.view(con, "staging_features", tmp)
         stats = con.execute(
