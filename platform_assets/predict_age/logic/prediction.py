@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from platform_assets.predict_age.logic.features import NameEncoder, feature_matrix, usable_feature_count
 from platform_assets.predict_age.logic.models import (
@@ -120,19 +121,23 @@ def score_frame(frame: pl.DataFrame, models: LoadedModels, min_features: int, mi
 
 def predict_batch(staging_dir: Location, bucket: int, target: Location, models: LoadedModels, *,
                   min_features: int, min_age: int, max_age: int) -> dict:
-    frame = (
-        pl.scan_parquet(str(bucket_dir(staging_dir, bucket) / "*.parquet"))
-        .filter(pl.col("needs_prediction"))
-        .collect()
-    )
-    scored = score_frame(frame, models, min_features, min_age, max_age)
-    with atomic_file(target) as tmp:
-        scored.write_parquet(tmp, compression="zstd", row_group_size=262_144)
-    by_source = scored.group_by("prediction_source").len().sort("prediction_source")
+    """Score one bucket file by file into one Parquet file: memory is bounded by one staging
+    file (staging.MAX_FILE_ROWS), whatever the quarter's size and batch count."""
+    schema = pl.DataFrame(schema=PREDICTION_SCHEMA).to_arrow().schema
+    rows_in, confidence, by_source = 0, 0.0, {}
+    with atomic_file(target) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for file in sorted(bucket_dir(staging_dir, bucket).glob("*.parquet"), key=lambda f: f.name):
+            frame = pl.scan_parquet(str(file)).filter(pl.col("needs_prediction")).collect()
+            scored = score_frame(frame, models, min_features, min_age, max_age)
+            writer.write_table(scored.to_arrow().cast(schema), row_group_size=262_144)
+            rows_in += frame.height
+            confidence += float(scored["confidence_score"].sum())
+            for source, n in scored.group_by("prediction_source").len().iter_rows():
+                by_source[source] = by_source.get(source, 0) + n
     return {
-        "rows_in": frame.height,
-        "rows_out": scored.height,
-        "by_source": dict(zip(by_source["prediction_source"].to_list(), by_source["len"].to_list())),
+        "rows_in": rows_in,
+        "rows_out": sum(by_source.values()),
+        "by_source": dict(sorted(by_source.items())),
         "model_version": models.point.version,
-        "mean_confidence": round(float(scored["confidence_score"].mean() or 0.0), 4),
+        "mean_confidence": round(confidence / rows_in, 4) if rows_in else 0.0,
     }

@@ -16,6 +16,7 @@ from platform_core import duck
 from platform_core.storage import Location, atomic_dir
 
 FILES_PER_BUCKET = 4  # a bucket is within about one file (25%) of its share of the rows
+MAX_FILE_ROWS = 2_000_000  # a prediction batch holds one file in memory at a time
 MAX_ROW_GROUP_ROWS = 122_880
 MIN_ROW_GROUP_ROWS = 2_048  # DuckDB writes whole vectors
 
@@ -25,8 +26,9 @@ def bucket_dir(staging_dir: Location, bucket: int) -> Location:
 
 
 def file_layout(rows: int, buckets: int) -> tuple[int, int]:
-    """(rows per row group, row groups per file) that give about FILES_PER_BUCKET files per bucket."""
-    file_rows = math.ceil(rows / (buckets * FILES_PER_BUCKET))
+    """(rows per row group, row groups per file): at least FILES_PER_BUCKET files per bucket, each
+    of at most MAX_FILE_ROWS rows."""
+    file_rows = min(MAX_FILE_ROWS, math.ceil(rows / (buckets * FILES_PER_BUCKET)))
     per_file = max(1, math.ceil(file_rows / MAX_ROW_GROUP_ROWS))
     return max(MIN_ROW_GROUP_ROWS, math.ceil(file_rows / per_file)), per_file
 
