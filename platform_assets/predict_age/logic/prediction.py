@@ -125,7 +125,8 @@ def predict_batch(staging_dir: Location, bucket: int, target: Location, models: 
     file (staging.MAX_FILE_ROWS), whatever the quarter's size and batch count."""
     schema = pl.DataFrame(schema=PREDICTION_SCHEMA).to_arrow().schema
     rows_in, confidence, by_source = 0, 0.0, {}
-    with atomic_file(target) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    text = [name for name, kind in PREDICTION_SCHEMA.items() if kind == pl.String]  # dictionaries only pay for these
+    with atomic_file(target) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=text) as writer:
         for file in sorted(bucket_dir(staging_dir, bucket).glob("*.parquet"), key=lambda f: f.name):
             frame = pl.scan_parquet(str(file)).filter(pl.col("needs_prediction")).collect()
             scored = score_frame(frame, models, min_features, min_age, max_age)
