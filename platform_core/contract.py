@@ -5,8 +5,8 @@ Fatal problems (no files, an unreadable file, a missing required column, a key t
 integer or is NULL, an empty delivery) raise `ContractError` naming the file and column.
 Row-level problems (unknown codes, non-numbers) are cast to NULL and counted per column and
 reason, for the job's quarantine. Coded columns are cleaned by a lookup of the distinct values
-the delivery holds (`profile_coded`); those values enter the view's SQL as quoted literals. Names beginning with `.` or `_` are not data (Hadoop/Spark
-convention: temporary and marker files).
+the delivery holds (`profile_coded`); those values enter the view's SQL as quoted literals.
+Names beginning with `.` or `_` are not data (Hadoop/Spark convention: temporary and marker files).
 """
 
 from __future__ import annotations
