@@ -3,7 +3,7 @@
 Only rows with no usable existing age or birth year are scored (the smart filter). A row with
 fewer than `min_features` usable inputs gets the default rule (the training median, with the
 share of training ages within 5 years of it as its confidence) instead of a model guess
-dressed up as one. Columnar end to end: one float32 matrix per batch, `inplace_predict`.
+dressed up as one. Columnar end to end: one float32 matrix per staging file, `inplace_predict`.
 """
 
 from __future__ import annotations
