@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from pathlib import Path
 
 from platform_core import duck
 from platform_core.storage import Location, atomic_dir
@@ -56,11 +57,12 @@ def build_staging_features(source_dir: Location, target_dir: Location, ref_date:
             f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {row_group}, ROW_GROUPS_PER_FILE {per_file})",
             params,
         )
-        written = sorted(stream.glob("*.parquet"), key=lambda f: int(f.stem.rsplit("_", 1)[1]))
-        file_rows = [con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [str(f)]).fetchone()[0] for f in written]
+        written = sorted(((Path(name), rows) for name, rows in con.execute(
+            "SELECT file_name, num_rows FROM parquet_file_metadata(?)", [str(stream / "*.parquet")]).fetchall()),
+            key=lambda f: int(f[0].stem.rsplit("_", 1)[1]))  # data_<n>.parquet, in the order written
         for b in range(buckets):
             bucket_dir(tmp, b).mkdir()
-        for file, bucket in zip(written, assign_files(file_rows, buckets)):
+        for (file, _), bucket in zip(written, assign_files([rows for _, rows in written], buckets)):
             file.rename(bucket_dir(tmp, bucket) / file.name)
         stream.rmdir()
         for b in range(buckets):  # an empty bucket still gets its (empty) slice
