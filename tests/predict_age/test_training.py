@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from platform_assets.predict_age.logic.evaluation import missing_rows_sample
 from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_assets.predict_age.logic.staging import build_staging_features
 from platform_assets.predict_age.logic.training import XGBoostSettings, build_training_features, train_age_models
@@ -77,8 +78,6 @@ def test_evaluation_reports_what_the_gates_need(training_path):
 
 
 def test_missing_rows_sample_is_the_smallest_pid_hashes_with_their_truth(tmp_path):
-    from platform_assets.predict_age.logic.evaluation import missing_rows_sample
-
     rng = np.random.default_rng(3)
     pids = rng.permutation(5_000).astype(np.int64)
     for bucket, part in enumerate(np.array_split(pids, 4)):
