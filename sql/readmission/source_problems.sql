@@ -1,5 +1,6 @@
 -- source_problems: per column and reason, how many values of the kept rows the silver table turns
--- into NULL, with the smallest such value and a file it came from; and the rows set aside, by reason.
+-- into NULL, with the smallest such value and a file it came from; and the rows set aside, by reason
+-- (example_value NULL: every such value was empty).
 -- Input: temp table screened (source_screen.sql); macros code_status, icd9_status.
 -- Parameters: $coded (text columns checked against $allowed, a MAP column -> allowed codes; a column
 -- without an entry takes any text), $unknown (the codes meaning unknown, such as '?'), $ranges (MAP
@@ -41,12 +42,14 @@ problems AS (
                 ELSE 'encounter_date' END,
            reject_reason,
            CASE reject_reason WHEN 'duplicate' THEN CAST(encounter_id AS VARCHAR)
-                              WHEN 'date_outside_month' THEN CAST(encounter_date AS VARCHAR) END,
+                              WHEN 'missing_patient' THEN patient_nbr_as_delivered
+                              ELSE encounter_date_as_delivered END,
            source_file
     FROM screened
     WHERE reject_reason IS NOT NULL
 )
-SELECT column_name, reason, count(*) AS rows, min(value) AS example_value, arg_min(source_file, value) AS example_file
+SELECT column_name, reason, count(*) AS rows, min(value) AS example_value,
+       coalesce(arg_min(source_file, value), min(source_file)) AS example_file
 FROM problems
 WHERE reason IS NOT NULL AND reason <> 'ok'
 GROUP BY ALL

@@ -5,11 +5,14 @@
 -- $month_start (the month's first day).
 -- Reasons: missing_date (NULL or not a date), date_outside_month, missing_patient (patient_nbr NULL
 -- or not an integer), duplicate (an encounter_id already kept, by file then row: the first copy wins).
+-- The date and patient as delivered are kept as text, for the examples of source_problems.sql.
 WITH typed AS (
     SELECT
         TRY_CAST(encounter_id AS BIGINT) AS encounter_id,
         TRY_CAST(patient_nbr AS BIGINT) AS patient_nbr,
         TRY_CAST(encounter_date AS DATE) AS encounter_date,
+        CAST(encounter_date AS VARCHAR) AS encounter_date_as_delivered,
+        CAST(patient_nbr AS VARCHAR) AS patient_nbr_as_delivered,
         TRY_CAST(COLUMNS(lambda c: list_contains($integers, c)) AS INTEGER),
         CAST(COLUMNS(lambda c: list_contains($texts, c)) AS VARCHAR),
         filename AS source_file,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
 import polars as pl
 import pytest
@@ -150,8 +151,45 @@ def test_unreadable_deliveries_are_refused_with_the_column(tmp_path, month_rows)
     layout = DataLayout.at(tmp_path / "not_a_number")
     deliver(layout, hand_made(month_rows).with_columns(pl.Series("num_procedures", ["1", "x", "2", "0", "1", "3"])))
     figures = silver.build_silver(layout, MONTH, max_problem_share=0.5)
-    assert {"column_name": "num_procedures", "reason": "not_a_integer", "rows": 1, "example_value": None,
-            "example_file": None} in figures["problems"]
+    assert {"column_name": "num_procedures", "reason": "not_a_integer", "rows": 1, "example_value": "x",
+            "example_file": figures["files"][0]} in figures["problems"]
+
+
+def test_every_refusal_is_one_line_naming_file_column_count_and_a_real_value(tmp_path, month_rows):
+    """What a person reads when a month is refused: no `(e.g. None)`, no line break, the file named."""
+    def refusal(name: str, frame: pl.DataFrame | None = None, content: bytes | None = None) -> str:
+        layout = DataLayout.at(tmp_path / name)
+        if frame is not None:
+            deliver(layout, frame)
+        else:
+            landing = layout.landing(JOB, MONTH)
+            landing.mkdir(parents=True)
+            (landing / "part-0.parquet").write_bytes(content)
+            (landing / SUCCESS_MARKER).write_text("")
+        with pytest.raises(ContractError) as refused:
+            silver.build_silver(layout, MONTH)
+        message = str(refused.value)
+        assert "\n" not in message and "None" not in message, message
+        assert message.startswith(str(layout.landing(JOB, MONTH) / "part-0.parquet")), message
+        return message
+
+    rows = hand_made(month_rows)
+    assert "column num_procedures has 2 of 6 rows not_a_integer (e.g. 'x')" in refusal(
+        "not_a_number", rows.with_columns(pl.Series("num_procedures", ["1", "x", "2", "y", "1", "3"])))
+    assert "column encounter_date has 2 of 6 rows missing_date (e.g. '2008-02-30')" in refusal(
+        "bad_dates", rows.with_columns(pl.Series("encounter_date", ["2008-03-01", "2008-02-30", None, "2008-03-04",
+                                                                      "2008-03-05", "2008-03-06"])))
+    assert "column patient_nbr has 2 of 6 rows missing_patient (all empty)" in refusal(
+        "no_patient", rows.with_columns(pl.Series("patient_nbr", [1, None, 3, None, 5, 6], dtype=pl.Int64)))
+    assert "column encounter_id has 1 of 6 rows NULL (the first in row 3, counting from 1)" in refusal(
+        "null_id", rows.with_columns(pl.Series("encounter_id", [1, 2, None, 4, 5, 6], dtype=pl.Int64)))
+
+    buffer = io.BytesIO()
+    rows.write_parquet(buffer)
+    sound = bytearray(buffer.getvalue())
+    pages_scrambled = bytes(b ^ 0x5A if 4 <= i < len(sound) // 3 else b for i, b in enumerate(sound))
+    assert "unreadable Parquet file" in refusal("corrupt_pages", content=pages_scrambled)
+    assert "unreadable Parquet file" in refusal("truncated", content=bytes(sound[:len(sound) // 2]))
 
 
 def test_gold_tables_have_exactly_the_schema_columns(tmp_path, month_rows):

@@ -41,15 +41,15 @@ def build_silver(layout: DataLayout, month: str | date, threads: int | None = No
     label = month_label(first)
     con = duck.connect(threads)
     delivery = open_month(con, layout.landing(JOB, label), first)
-    problems = delivery_problems(con, delivery)
+    problems = delivery_problems(con)
     rows_in = delivery["rows_in"]
     for problem in problems:
         refusable = problem["reason"] in PROBLEMS and problem["reason"] not in KEPT_AS_DELIVERED
         if refusable and problem["rows"] > max_problem_share * rows_in:
+            example = "all empty" if problem["example_value"] is None else f"e.g. {problem['example_value']!r}"
             raise ContractError(
-                f"{problem['example_file'] or delivery['files'][0]}: column {problem['column_name']} has "
-                f"{problem['rows']:,} of {rows_in:,} rows {problem['reason']} (e.g. {problem['example_value']!r}); "
-                f"more than {max_problem_share:.0%} is refused")
+                f"{problem['example_file']}: column {problem['column_name']} has {problem['rows']:,} of {rows_in:,} rows "
+                f"{problem['reason']} ({example}); more than {max_problem_share:.0%} is refused")
     params = sql_params()
     with atomic_dir(layout.table(JOB, SILVER, label)) as tmp:
         duck.copy_to_parquet(con, duck.load_sql(JOB, "silver"),
