@@ -36,8 +36,10 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
 
     params = world_params(rows, seed)
     done = deliver_history(layout, params, last=date.fromisoformat(partition))
-    return (f"generated the wait-time world ({params.entities:,} entities, {params.history_days} days of history): "
-            f"{done['days']} days, {done['observations']:,} observations -> {layout.landing_area(JOB)}")
+    span = done["first"] if done["days"] == 1 else f"{done['first']} to {done['last']}"
+    return (f"generated {done['days']:,} day{'s' if done['days'] != 1 else ''} of the wait-time world "
+            f"({params.entities:,} entities, seed {seed}): {span}, {done['observations']:,} observations "
+            f"-> {layout.landing_area(JOB)}")
 
 
 def _summary(recorded: dict, layout: DataLayout) -> str:

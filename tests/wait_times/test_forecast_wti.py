@@ -1,5 +1,6 @@
-"""Forecasts cover every slot of the next days for every entity with a model, use the champion
-(a rollback changes them), and are measured against truth; the WTI is a weighted mean of them."""
+"""Forecasts cover every slot of the next days for every entity (by its model, else by the
+fallback profile), use the champion (a rollback changes them), and are measured against truth;
+the WTI is a weighted mean of them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 
 from platform_assets.wait_times.logic.delivery import load_world
 from platform_assets.wait_times.logic.entity_index import compute_entity_index
+from platform_assets.wait_times.logic.fallback import SOURCES
 from platform_assets.wait_times.logic.forecasting import error_against_truth, make_forecasts, with_truth
 from platform_assets.wait_times.logic.summary import format_summary
 from platform_assets.wait_times.logic.tables import SCHEMAS
@@ -32,7 +34,12 @@ def test_forecasts_cover_the_next_days_use_the_champion_and_are_measured_against
 
     forecasts, figures = make_forecasts(layout, DAY, registry, horizon_days=3)
     assert dict(forecasts.schema) == SCHEMAS["forecasts"]
-    assert set(forecasts["entity_id"]) == set(trained) and figures["without_model"] == len(index) - len(trained)
+    assert set(forecasts["entity_id"]) == set(index["entity_id"]) and figures["without_forecast"] == 0
+    by_model = forecasts.filter(pl.col("forecast_source") == "model")
+    assert set(by_model["entity_id"]) == set(trained) and by_model["model_version"].is_not_null().all()
+    fallback = forecasts.filter(pl.col("forecast_source") != "model")  # every other entity: the fallback profile
+    assert figures["fallback"] == len(index) - len(trained) == fallback["entity_id"].n_unique()
+    assert set(fallback["forecast_source"]) <= set(SOURCES) and fallback["model_version"].is_null().all()
     assert sorted(set(forecasts["forecast_date"])) == [DAY + timedelta(days=k) for k in (1, 2, 3)]
     schedule = world.published_schedule(DAY)["park_hours"]
     one = forecasts.filter(pl.col("entity_id") == next(iter(trained)), pl.col("forecast_date") == DAY + timedelta(days=1))

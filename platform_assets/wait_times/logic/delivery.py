@@ -48,14 +48,17 @@ def deliver_day(layout: DataLayout, world: World, day: date) -> dict:
 
 
 def deliver_history(layout: DataLayout, params: WorldParams, first: date | None = None, last: date | None = None) -> dict:
-    """Deliver every day of the world's history (or `first`..`last`) that is not delivered yet."""
+    """Deliver every day of the world's history (or `first`..`last`) that is not delivered yet;
+    returns how many days were written, the first and last of them, and their observations."""
     world = save_world(layout, params)
     first, last = first or world.start, last or world.history_end
-    started, rows, written = time.perf_counter(), 0, 0
+    started, rows, written = time.perf_counter(), 0, []
     day = first
     while day <= last:
         if not layout.landing(JOB, day.isoformat()).exists():
             rows += deliver_day(layout, world, day)["observations"]
-            written += 1
+            written.append(day)
         day += timedelta(days=1)
-    return {"days": written, "observations": rows, "seconds": round(time.perf_counter() - started, 2)}
+    return {"days": len(written), "first": written[0].isoformat() if written else None,
+            "last": written[-1].isoformat() if written else None, "observations": rows,
+            "seconds": round(time.perf_counter() - started, 2)}

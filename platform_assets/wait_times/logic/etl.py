@@ -4,11 +4,14 @@ dimensions, the published schedule and the 15-minute posted aggregates, one part
 One code path serves one day and a range of days: the range (the initial history, a backfill) is
 read and classified in one DuckDB pass and split into daily partitions in one partitioned write,
 so a 730-day backfill is one call instead of 730. Every check is per delivery day (duplicates,
-unknown entities), so a range writes exactly what day-by-day runs write.
+unknown entities, the quarantine rate), so a range writes exactly what day-by-day runs write.
 
-Fatal problems (no delivery, an incomplete one, a missing column or a wrong type, an unknown park,
-hours that close before they open) raise `ContractError` naming the file, column and value. Row
-problems are quarantined per reason with their source file and row, never dropped silently.
+What a delivery may hold is its contract (logic/contract.py): every file is read, or the
+delivery is refused. Fatal problems (no delivery, an incomplete one, a file no table reads, an
+unreadable file, a missing column or a wrong type, an unknown park, an entity id that is not
+32-bit, hours that close before they open) raise `ContractError` naming the file, column and
+value. Row problems are quarantined per column and reason with their source file and row,
+never dropped silently.
 """
 
 from __future__ import annotations
@@ -16,64 +19,42 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from platform_assets.wait_times.logic.contract import RANGES, delivery_files
 from platform_assets.wait_times.logic.tables import ETL_TABLES, JOB, partition_dir
 from platform_assets.wait_times.logic.world import TIERS
 from platform_core import duck
 from platform_core.contract import ContractError
-from platform_core.storage import SUCCESS_MARKER, DataLayout, atomic_dir, scratch_dir
+from platform_core.gates import GateResult
+from platform_core.storage import DataLayout, atomic_dir, scratch_dir
 
-MAX_WAIT = 600  # minutes; a posted or actual wait above it is implausible
-
-# Per delivered file: required columns and the Arrow type family each must have.
-_FAMILY = {"integer": pa.types.is_integer, "timestamp": pa.types.is_timestamp, "date": pa.types.is_date,
-           "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)}
-CONTRACT: dict[str, dict[str, str]] = {
-    "observations": {"entity_id": "integer", "observed_at": "timestamp", "posted_wait": "integer"},
-    "entities": {"entity_id": "integer", "entity_name": "string", "park": "string", "opened_on": "date"},
-    "park_hours": {"park": "string", "date": "date", "opens_at": "timestamp", "closes_at": "timestamp"},
-    "events": {"park": "string", "date": "date", "event": "string"},
-}
-OPTIONAL = {"observations": {"actual_wait": "integer"}}
+Delivered = dict[str, list[tuple[date, Path]]]
 
 
-def delivered_files(layout: DataLayout, days: list[date]) -> dict[str, list[tuple[date, Path]]]:
-    """Each delivery's four files, checked against the contract (raises ContractError)."""
-    files: dict[str, list[tuple[date, Path]]] = {name: [] for name in CONTRACT}
+def delivered_files(layout: DataLayout, days: list[date]) -> tuple[Delivered, bool]:
+    """Every file of each day's delivery by table, checked against the contract (raises
+    ContractError); and whether any observations file has actual_wait."""
+    files: Delivered = {}
+    has_actual = False
     for day in days:
-        folder = layout.landing(JOB, day.isoformat())
-        if not (folder / SUCCESS_MARKER).exists():
-            raise ContractError(f"{folder}: no complete delivery for {day} (missing folder or {SUCCESS_MARKER} marker)")
-        for name, columns in CONTRACT.items():
-            path = folder / f"{name}.parquet"
-            if not path.exists():
-                raise ContractError(f"{path}: missing file {name}.parquet")
-            schema = pq.read_schema(path)
-            for column, family in {**columns, **OPTIONAL.get(name, {})}.items():
-                if column not in schema.names:
-                    if column in columns:
-                        raise ContractError(f"{path}: missing required column {column}")
-                    continue
-                kind = schema.field(column).type
-                if not _FAMILY[family](kind):
-                    raise ContractError(f"{path}: column {column} must be {family}, found {kind}")
-            files[name].append((day, path))
-    return files
+        for table, found in delivery_files(layout.landing(JOB, day.isoformat())).items():
+            files.setdefault(table, []).extend((day, path) for path, _ in found)
+            has_actual |= table == "observations" and any("actual_wait" in schema.names for _, schema in found)
+    return files, has_actual
 
 
-def _open(con, files: dict[str, list[tuple[date, Path]]]) -> None:
-    """Views raw_<file> over every delivery, each row tagged with its delivery day, file and row."""
+def _open(con, files: Delivered, has_actual: bool) -> None:
+    """Views raw_<table> over every delivered file, each row tagged with its delivery day, file and row."""
     for name, entries in files.items():
         deliveries = pl.DataFrame({"file": [str(p) for _, p in entries], "delivery_day": [d for d, _ in entries]})
         con.register(f"deliveries_{name}", deliveries)
         file_list = "[" + ", ".join(duck.literal(p) for _, p in entries) + "]"
-        extra = ", CAST(NULL AS INTEGER) AS actual_wait" if name == "observations" and not _has_actual(entries) else ""
+        extra = ", CAST(NULL AS INTEGER) AS actual_wait" if name == "observations" and not has_actual else ""
         con.execute(f"CREATE VIEW raw_{name} AS SELECT r.* EXCLUDE (filename, file_row_number){extra}, d.delivery_day, "
                     f"r.filename AS source_file, r.file_row_number AS source_row "
                     f"FROM read_parquet({file_list}, union_by_name = true, filename = true, file_row_number = true) r "
@@ -81,16 +62,13 @@ def _open(con, files: dict[str, list[tuple[date, Path]]]) -> None:
     con.register("park_tiers", pl.DataFrame({"park": list(TIERS), "tier": list(TIERS.values())}))
 
 
-def _has_actual(entries: list[tuple[date, Path]]) -> bool:
-    return any("actual_wait" in pq.read_schema(p).names for _, p in entries)
-
-
 def _check_fatal(con) -> None:
     problems = duck.query(con, JOB, "delivery_problems")
     if problems:
         first = problems[0]
         raise ContractError(f"{first['source_file']}: column {first['column_name']} value {first['value']!r}: "
-                            f"{first['problem']} ({len(problems)} problem(s) in all, first shown)")
+                            f"{first['problem']} ({len(problems)} problem(s) in all, first shown); the day's delivery is "
+                            "refused: correct it at the source and deliver the day again")
 
 
 def _write_partitions(con, table: str, sql: str, days: list[date], staging: Path, layout: DataLayout) -> dict[date, int]:
@@ -112,34 +90,74 @@ def _write_partitions(con, table: str, sql: str, days: list[date], staging: Path
     return {day: int(counts.get(day, 0)) for day in days}
 
 
-def process_days(layout: DataLayout, days: list[date], threads: int | None = None, max_wait: int = MAX_WAIT) -> dict:
+def process_days(layout: DataLayout, days: list[date], threads: int | None = None,
+                 on_progress: Callable[[str], None] | None = None) -> dict:
     """ETL of the deliveries of `days` (one or many) into their daily partitions of every ETL table.
-    Returns figures: rows in, kept, quarantined by reason, rows per table, seconds."""
+    Returns figures: rows in, kept, quarantined by reason and by column, rows in and quarantined
+    per day (`by_day`), rows per table, seconds. `on_progress` gets a line as each step ends."""
     started = time.perf_counter()
+    say = on_progress or (lambda _line: None)
     days = sorted(set(days))
-    files = delivered_files(layout, days)
+    files, has_actual = delivered_files(layout, days)
     con = duck.connect(threads)
     try:
-        _open(con, files)
+        _open(con, files, has_actual)
         _check_fatal(con)
-        con.execute("CREATE TABLE classified AS " + duck.load_sql(JOB, "observations_classified"), {"max_wait": max_wait})
+        con.execute("CREATE TABLE classified AS " + duck.load_sql(JOB, "observations_classified"), {
+            "min_wait": RANGES["posted_wait"][0], "max_wait": RANGES["posted_wait"][1]})
         counts = duck.query(con, JOB, "quarantine_counts")
+        say(f"ETL: {len(days):,} day(s), {sum(r['rows'] for r in counts):,} observations classified in "
+            f"{time.perf_counter() - started:.0f}s; writing {len(ETL_TABLES)} tables")
         written = {}
         with tempfile.TemporaryDirectory(dir=scratch_dir()) as staging:
-            for table in ETL_TABLES:
+            for k, table in enumerate(ETL_TABLES, 1):
                 per_day = _write_partitions(con, table, duck.load_sql(JOB, table), days, Path(staging), layout)
                 written[table] = sum(per_day.values())
+                say(f"ETL: wrote {table} ({k} of {len(ETL_TABLES)} tables, {written[table]:,} rows), "
+                    f"{time.perf_counter() - started:.0f}s elapsed")
     finally:
         con.close()
     by_reason: dict[str, int] = {}
+    by_column: dict[str, int] = {}
+    by_day: dict[str, list[int]] = {}  # day -> [rows in, quarantined]
     for row in counts:
-        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + int(row["rows"])
-    kept = by_reason.pop("kept", 0)
+        n, day = int(row["rows"]), row["day"].isoformat()
+        totals = by_day.setdefault(day, [0, 0])
+        totals[0] += n
+        if row["reason"] == "kept":
+            continue
+        totals[1] += n
+        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + n
+        label = f"{row['column_name']} {row['reason']}"
+        by_column[label] = by_column.get(label, 0) + n
+    rows_in = sum(t[0] for t in by_day.values())
     return {"days": len(days), "first": days[0].isoformat(), "last": days[-1].isoformat(),
-            "rows_in": kept + sum(by_reason.values()), "rows_out": kept, "quarantine": dict(sorted(by_reason.items())),
-            "tables": written, "seconds": round(time.perf_counter() - started, 2)}
+            "rows_in": rows_in, "rows_out": rows_in - sum(by_reason.values()), "quarantine": dict(sorted(by_reason.items())),
+            "quarantine_by_column": dict(sorted(by_column.items(), key=lambda kv: -kv[1])), "by_day": by_day,
+            "problems": [{**r, "day": r["day"].isoformat()} for r in counts if r["reason"] != "kept"],
+            "files": sum(len(v) for v in files.values()), "tables": written,
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
-def process_day(layout: DataLayout, day: date, threads: int | None = None, max_wait: int = MAX_WAIT) -> dict:
+def process_day(layout: DataLayout, day: date, threads: int | None = None) -> dict:
     """ETL of one day's delivery (the daily asset)."""
-    return process_days(layout, [day], threads, max_wait)
+    return process_days(layout, [day], threads)
+
+
+def quarantine_gate(figures: dict, limit: float) -> GateResult:
+    """Blocking: no delivered day's quarantined share of observations above `limit`. A failure
+    names the days, and for the worst one the columns and reasons with their counts and rates."""
+    rates = {day: q / n for day, (n, q) in figures["by_day"].items() if n}
+    over = sorted((d for d, r in rates.items() if r > limit), key=lambda d: -rates[d])
+    quarantined = sum(q for _, q in figures["by_day"].values())
+    metadata = {"quarantined": quarantined, "rate": round(quarantined / max(figures["rows_in"], 1), 6), "limit": limit,
+                "days_over_limit": len(over), "by_column": figures["quarantine_by_column"]}
+    if over:
+        worst = over[0]
+        n = figures["by_day"][worst][0]
+        causes = sorted((p for p in figures["problems"] if p["day"] == worst), key=lambda p: -p["rows"])
+        metadata["refused"] = (f"{len(over)} day(s) over the limit of {limit:.2%} ({', '.join(over[:10])}); worst {worst}: "
+                               f"{rates[worst]:.2%} of {n:,} observations quarantined, "
+                               + ", ".join(f"{p['column_name']} {p['reason']} {p['rows']:,} ({p['rows'] / n:.2%})"
+                                           for p in causes[:5]))
+    return GateResult("quarantine_rate", not over, metadata)

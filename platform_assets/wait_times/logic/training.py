@@ -42,6 +42,7 @@ from platform_core.metrics import regression_metrics
 from platform_core.registry import ModelRegistry
 from platform_core.storage import DataLayout, atomic_dir, scratch_dir
 
+TOO_FEW = "too_few_observations"
 XGB_PARAMS = {"objective": "reg:absoluteerror", "tree_method": "hist", "max_depth": 6, "eta": 0.1, "subsample": 0.5,
               "min_child_weight": 10, "nthread": 1}
 
@@ -122,13 +123,20 @@ def train_entity(task: EntityTask) -> dict:
                        seconds=round(time.perf_counter() - started, 3))
 
 
+def trainable(rows: int, settings: TrainSettings) -> bool:
+    """Enough rows for a model: `min_train_rows` to fit and `min_valid_rows` to stop early on.
+    An entity below it is skipped as too_few_observations and forecast by the fallback."""
+    n_valid = round(rows * settings.valid_share)
+    return rows - n_valid >= settings.min_train_rows and n_valid >= settings.min_valid_rows
+
+
 def _train(task: EntityTask, started: float) -> dict:
     settings = task.settings
     frame = pl.read_parquet(task.data_file).sort("observed_at") if task.data_file else pl.DataFrame()
     n = len(frame)
     n_valid = round(n * settings.valid_share)
-    if n - n_valid < settings.min_train_rows or n_valid < settings.min_valid_rows:
-        return _result(task, "skipped", "too_few_observations", train_rows=n - n_valid, valid_rows=n_valid)
+    if not trainable(n, settings):
+        return _result(task, "skipped", TOO_FEW, train_rows=n - n_valid, valid_rows=n_valid)
     X, y = feature_matrix(frame), frame["posted_wait"].cast(pl.Float32).to_numpy()
     cut = n - n_valid
     registry = ModelRegistry(task.registry_root)
@@ -331,7 +339,11 @@ def training_figures(results: pl.DataFrame) -> dict:
         part = results.filter(pl.col("tier") == tier)
         by_tier[int(tier)] = {s: int((part["status"] == s).sum()) for s in ("trained", "degraded", "skipped", "failed")}
     fitted = results.filter(pl.col("status").is_in(["trained", "degraded"]))
+    too_few = results.filter(pl.col("reason") == TOO_FEW).sort("tier", "entity_id")
     return {"by_tier": by_tier, **{s: int((results["status"] == s).sum()) for s in ("trained", "degraded", "skipped", "failed")},
+            "too_few_observations": len(too_few),
+            "too_few_by_tier": {int(t): n for t, n in too_few.group_by("tier").len().sort("tier").iter_rows()},
+            "too_few_entities": too_few["entity_id"].head(50).to_list(),
             "promoted": int(results["promoted"].sum()),
             "median_mae": round(float(fitted["mae"].median()), 3) if len(fitted) else None,
             "median_trees": float(fitted["trees"].median()) if len(fitted) else None,
