@@ -29,7 +29,7 @@ from platform_assets.common import (
 from platform_assets.readmission.config import ReadmissionConfig
 from platform_assets.readmission.keys import JOB, key
 from platform_assets.readmission.logic.gold import build_feature_store, build_label_store
-from platform_assets.readmission.logic.silver import build_silver
+from platform_assets.readmission.logic.silver import build_or_set_aside
 from platform_assets.readmission.partitions import monthly_partitions
 from platform_core.gates import GateResult, all_passed
 from platform_core.periods import month_label, parse_month
@@ -64,14 +64,25 @@ SILVER_CHECKS = check_specs(key("encounters_silver"), {
 }, monthly_partitions)
 
 
+def _warn_set_aside(context: dg.AssetExecutionContext, stage: str, figures: list[dict]) -> list[dict]:
+    """The months of a run that were set aside, each logged as a warning."""
+    aside = [{"month": f["month"], "reason": f["set_aside"]} for f in figures if f.get("set_aside")]
+    for month in aside:
+        context.log.warning(f"{stage}: month {month['month']} set aside, no data for it: {month['reason']}")
+    return aside
+
+
 @dg.asset(key=key("encounters_silver"), **HISTORY, deps=[landing_encounters], check_specs=SILVER_CHECKS,
           kinds={"parquet", "duckdb"},
           description="Encounters typed and cleaned: '?' to NULL with counts, ICD-9 codes grouped into chapters "
-                      "(unparseable codes counted), duplicates set aside and counted.")
+                      "(unparseable codes counted), duplicates set aside and counted. A month whose delivery is "
+                      "refused is set aside (named, with the reason) and the other months go on.")
 def encounters_silver(context: dg.AssetExecutionContext, warehouse: Warehouse, readmission: ReadmissionConfig) -> dg.MaterializeResult:
     months, layout, timing = _months(context), warehouse.layout(), {}
     with timed(timing):
-        built = [build_silver(layout, m, warehouse.threads) for m in months]
+        figures = [build_or_set_aside(layout, m, warehouse.threads) for m in months]
+    aside = _warn_set_aside(context, "encounters_silver", figures)
+    built = [f for f in figures if not f["set_aside"]]
     rows_in, rows_out = sum(b["rows_in"] for b in built), sum(b["rows_out"] for b in built)
     duplicates = [{"month": b["month"], "duplicates": b["duplicates"], "rate": round(b["duplicates"] / b["rows_in"], 6)}
                   for b in built if b["duplicates"] / b["rows_in"] > readmission.max_duplicate_rate]
@@ -88,7 +99,8 @@ def encounters_silver(context: dg.AssetExecutionContext, warehouse: Warehouse, r
                                                    for c, n in sorted(unknown.items(), key=lambda i: -i[1])]),
                   "duplicates": sum(b["duplicates"] for b in built),
                   "unparseable_codes": sum(c["unparseable"] for c in codes),
-                  "chapters_diag_1": built[-1]["chapters"].get("diag_1_chapter", {})},
+                  "chapters_diag_1": built[-1]["chapters"].get("diag_1_chapter", {}) if built else {},
+                  "set_aside": table_preview(aside)},
         check_results=check_results(SILVER_CHECKS, [
             GateResult("duplicate_rate", not duplicates,
                        {"over_limit": md(markdown_table(duplicates)), "limit": readmission.max_duplicate_rate}),
@@ -104,11 +116,14 @@ def _gold_asset(name: str, build, description: str, count_key: str):
         months, layout, timing = _months(context), warehouse.layout(), {}
         with timed(timing):
             built = [build(layout, m, warehouse.threads) for m in months]
+        aside = _warn_set_aside(context, name, built)
         rows = sum(b["rows"] for b in built)
-        last = current(layout.table(JOB, name, months[-1]))
+        with_data = [b["month"] for b in built if not b.get("set_aside")]
+        last = with_data and current(layout.table(JOB, name, with_data[-1]))
         return dg.MaterializeResult(metadata={
             **stage_metadata(_range_label(months), rows, rows, timing["duration_s"]), "months": len(months),
-            count_key: sum(b[count_key] for b in built), "preview": table_preview(pl.read_parquet(str(last / "*.parquet")).head(5).to_dicts())})
+            count_key: sum(b[count_key] for b in built), "set_aside": table_preview(aside),
+            "preview": table_preview(pl.read_parquet(str(last / "*.parquet")).head(5).to_dicts() if last else [])})
 
     return gold
 
@@ -125,7 +140,10 @@ PREREQUISITE_CHECKS = check_specs(key("training_prerequisites"), {
                           "algorithms, a positive search budget).",
     "gold_data_present": "The feature store and the label store cover every month of the train, test and OOT windows.",
     "enough_partitions": "At least the configured number of monthly partitions hold both features and labels.",
-}, None)
+    "no_month_set_aside": "No month of the gold tables was set aside. A warning: a month whose delivery was refused "
+                          "(an unreadable file, a missing column, too many bad values) is listed with the reason, and "
+                          "training goes ahead while the other preconditions hold without it.",
+}, None, warn_only=("no_month_set_aside",))
 
 
 @dg.asset(key=key("training_prerequisites"), **UNPARTITIONED, deps=[key("feature_store"), key("label_store")],
@@ -134,26 +152,40 @@ PREREQUISITE_CHECKS = check_specs(key("training_prerequisites"), {
                       "check says which precondition failed and why.")
 def training_prerequisites(context: dg.AssetExecutionContext, warehouse: Warehouse,
                            readmission: ReadmissionConfig) -> dg.MaterializeResult:
-    from platform_assets.readmission.logic.prerequisites import available_months, check_prerequisites, failure_summary
+    from platform_assets.readmission.logic.prerequisites import (
+        available_months,
+        check_prerequisites,
+        failure_summary,
+        set_aside_months,
+    )
 
     layout = warehouse.layout()
     features, labels = available_months(layout, "feature_store"), available_months(layout, "label_store")
-    gates, _config = check_prerequisites(readmission.config_file, features, labels)
+    aside = {**set_aside_months(layout, "feature_store"), **set_aside_months(layout, "label_store")}
+    gates, _config = check_prerequisites(readmission.config_file, features, labels, aside)
     summary = failure_summary(gates)
     if summary:
         context.log.error(summary)
+    warning = next(g for g in gates if g.name == "no_month_set_aside")
+    if not warning.passed:
+        context.log.warning(warning.metadata["reason"])
     return dg.MaterializeResult(
         metadata={"config_file": readmission.config_file, "feature_months": len(features), "label_months": len(labels),
-                  "verdict": summary or "all preconditions hold"},
+                  "verdict": summary or "all preconditions hold",
+                  "set_aside": [{"month": m, "reason": why} for m, why in sorted(aside.items())]},
         check_results=check_results(PREREQUISITE_CHECKS, gates))
 
 
 MODEL_CHECKS = check_specs(key("readmission_models"), {
-    "equal_opportunity": "A champion stands and it passed the equal-opportunity gate: the largest recall gap across race, "
-                         "gender and age brackets on the test window is not confidently above the configured limit. "
-                         "Algorithms that fail are registered for inspection and never promoted.",
+    "equal_opportunity": "A champion stands and it passed the equal-opportunity gate: no recall gap across race, gender "
+                         "and age brackets on the test window is confidently above the configured limit (an inconclusive "
+                         "gap fails too when fairness.inconclusive is block). Algorithms that fail are registered for "
+                         "inspection and never promoted.",
+    "equal_opportunity_conclusive": "The champion's recall gaps are each confidently within or beyond the limit. A warning: "
+                                    "when an interval straddles the limit it names the group, its positives and about how "
+                                    "many positives would resolve a gap of the limit's size.",
     "champion_near_best_auc": "The champion's OOT AUC is within 0.03 of the best AUC achievable from the true probabilities.",
-}, None, warn_only=("champion_near_best_auc",))
+}, None, warn_only=("equal_opportunity_conclusive", "champion_near_best_auc"))
 
 
 @dg.asset(key=key("readmission_models"), **COMMON, deps=[key("training_prerequisites")], check_specs=MODEL_CHECKS,
@@ -176,19 +208,34 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
     champion_oot = next((m for m in metrics if m["algorithm"] == champion_algorithm and m["window"] == "oot"), None)
     gates = run.evaluation["gates"]
     gap = champion_oot and champion_oot.get("auc_gap")
+    fairness = gates[champion_algorithm] if overall else None
+    for algorithm, gate in gates.items():
+        if gate.metadata["verdict"] == "inconclusive":
+            context.log.warning(f"equal opportunity of {algorithm}: {gate.metadata['reason']}")
+    for contender in run.champions["overall_comparison"]:
+        if contender["verdict"] == "inconclusive" and contender["qualifies"]:
+            context.log.warning(f"champion rule: the test window cannot tell whether {contender['algorithm']} is worse than "
+                                f"the best by more than {config.champion.margin} ({contender['minus_best']:+.4f} "
+                                f"[{contender['low']:+.4f}, {contender['high']:+.4f}]); it qualifies (champion.inconclusive: warn)")
     return dg.MaterializeResult(
         metadata={"duration_s": run.seconds, "rows_in": run.samples["train"], "samples": run.samples,
                   "versions": run.versions, "champions": run.champions, "champion": overall,
                   "metrics": table_preview(metrics), "best_achievable_auc": run.evaluation["best_achievable_auc"],
                   "tuning": {a: {k: v for k, v in t.items() if k != "best_params"} for a, t in run.training["algorithms"].items()},
                   "leakage_proof": run.training["leakage"], "fairness": table_preview(
-                      [{"algorithm": a, "passed": g.passed, "largest_recall_gap": g.metadata["largest_difference"],
+                      [{"algorithm": a, "verdict": g.metadata["verdict"], "passed": g.passed, "gap": g.metadata["gap"],
+                        "low": g.metadata["interval"][0], "high": g.metadata["interval"][1], "attribute": g.metadata["attribute"],
                         "reason": g.metadata["reason"]} for a, g in gates.items()]),
                   "model_card": md(run.card), "report_dir": run.report_dir},
         check_results=check_results(MODEL_CHECKS, [
-            GateResult("equal_opportunity", bool(overall) and gates[champion_algorithm].passed,
+            GateResult("equal_opportunity", bool(overall) and fairness.passed,
                        {"champion": overall or "none: no algorithm passed its gates",
+                        "verdict": fairness.metadata["verdict"] if fairness else "none",
                         "failed": [a for a, g in gates.items() if not g.passed]}),
+            GateResult("equal_opportunity_conclusive", fairness is None or fairness.metadata["verdict"] != "inconclusive",
+                       {"champion": overall or "none", "reason": fairness.metadata["reason"] if fairness else "no champion",
+                        "open_groups": markdown_table(fairness.metadata["open_groups"] if fairness else [])},
+                       blocking=False),
             GateResult("champion_near_best_auc", gap is not None and gap <= 0.03,
                        {"champion_oot_auc": champion_oot and champion_oot["auc_roc"], "gap": gap, "limit": 0.03},
                        blocking=False),

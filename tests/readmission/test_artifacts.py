@@ -125,13 +125,22 @@ def test_overall_champion_is_the_simplest_not_significantly_worse_on_test(rows, 
     shared = rng.standard_normal(rows)
     alike = {name: y + 0.8 * shared + 0.6 * rng.standard_normal(rows) for name in ("logistic_regression", "xgboost")}
     choice, comparison = artifacts.choose_overall(y, alike, simplest_not_worse)
-    assert choice == "logistic_regression" and all(row["not_worse"] for row in comparison)
-    assert artifacts.choose_overall(y, alike, highest)[0] == max(comparison, key=lambda row: row["test_auc"])["algorithm"]
-    # a complex model clearly better: chosen at every size
+    assert choice == "logistic_regression" and all(row["qualifies"] for row in comparison)
+    # margin 0: the one that is not the best cannot be told apart from it, which qualifies by default (warn) ...
+    assert sorted(row["verdict"] for row in comparison) == ["inconclusive", "pass"]
+    # ... and not when inconclusive blocks: then only the best, confidently not worse than itself, qualifies
+    strict = CONFIG.champion.model_copy(update={"inconclusive": "block"})
+    best = max(comparison, key=lambda row: row["test_auc"])["algorithm"]
+    assert artifacts.choose_overall(y, alike, strict)[0] == best
+    assert artifacts.choose_overall(y, alike, highest)[0] == best
+    # a margin wider than the test window's uncertainty: confidently not worse by more than it
+    lenient = CONFIG.champion.model_copy(update={"margin": 0.2})
+    assert [row["verdict"] for row in artifacts.choose_overall(y, alike, lenient)[1]] == ["pass", "pass"]
+    # a complex model clearly better: chosen at every size, the others confidently worse
     clearly = {"logistic_regression": _scores(rng, y, 0.6), "random_forest": _scores(rng, y, 0.8), "xgboost": _scores(rng, y, 1.0)}
     choice, comparison = artifacts.choose_overall(y, clearly, simplest_not_worse)
     assert choice == "xgboost"
-    assert [row["not_worse"] for row in comparison] == [False, False, True]
+    assert [(row["verdict"], row["qualifies"]) for row in comparison] == [("fail", False), ("fail", False), ("pass", True)]
     assert all(row["low"] <= row["minus_best"] <= row["high"] <= 0 for row in comparison)
 
 

@@ -71,15 +71,15 @@ def _months(config, drop=()):
 def test_all_prerequisites_pass_with_complete_gold_data():
     config = load_model_config()
     gates, loaded = prerequisites.check_prerequisites(DEFAULT_CONFIG_PATH, _months(config), _months(config))
-    assert [g.name for g in gates] == ["model_config_valid", "gold_data_present", "enough_partitions"]
-    assert all(g.passed for g in gates) and loaded == config
+    assert [g.name for g in gates] == ["model_config_valid", "gold_data_present", "enough_partitions", "no_month_set_aside"]
+    assert all(g.passed for g in gates) and loaded == config and not gates[3].blocking
     assert prerequisites.failure_summary(gates) is None
 
 
 def test_invalid_config_fails_first_gate_and_names_it():
     broken = TEXT.replace("xgboost]", "xgboost, catboost]")
     gates, config = prerequisites.check_prerequisites(broken, ["2000-01"], ["2000-01"])
-    assert config is None and [g.passed for g in gates] == [False, False, False]
+    assert config is None and [g.passed for g in gates] == [False, False, False, True]
     assert "catboost" in gates[0].metadata["reason"]
     assert gates[1].metadata["reason"] == prerequisites.NOT_CHECKED
     summary = prerequisites.failure_summary(gates)
@@ -120,3 +120,50 @@ def test_available_months_lists_only_months_with_parquet(tmp_path):
     (layout.table_area("readmission", "feature_store") / "notes").mkdir()
     assert prerequisites.available_months(layout, "feature_store") == ["2001-01", "2001-02"]
     assert prerequisites.available_months(layout, "label_store") == []
+
+
+def test_months_set_aside_are_excused_named_and_warned_about():
+    """A refused history month is a named gap: training goes ahead while every window keeps data
+    and enough partitions remain; otherwise the failure names the months and why."""
+    config = parse_model_config({**yaml.safe_load(TEXT), "min_partitions": 10})
+    why = {"2003-05": "landing/readmission/2003-05/part-0.parquet: unreadable Parquet file (Invalid data)"}
+    months = _months(config, drop=set(why))
+    gates, _ = prerequisites.check_prerequisites(TEXT, months, months, why)
+    assert [g.passed for g in gates] == [True, True, True, False] and prerequisites.failure_summary(gates) is None
+    warning = gates[3]
+    assert not warning.blocking and warning.metadata["set_aside"] == [{"month": "2003-05", "reason": why["2003-05"]}]
+    assert warning.metadata["reason"] == f"1 month(s) set aside: 2003-05 ({why['2003-05']})"
+    assert gates[1].metadata["months_set_aside"] == 1 and "2003-05" in gates[1].metadata["reason"]
+
+    # the same month missing without a reason is still a gap that stops training
+    assert not prerequisites.gold_data_gate(config, months, months).passed
+
+    # a whole window set aside: nothing to test on, named
+    test_window = {m: "refused" for m in config.windows.test.months()}
+    left = _months(config, drop=set(test_window))
+    gold = prerequisites.gold_data_gate(config, left, left, test_window)
+    assert not gold.passed and "feature_store.test has no month with data left" in gold.metadata["reason"]
+    assert "24 month(s) set aside: 2006-01 (refused)" in gold.metadata["reason"]
+
+    # too few partitions left: named with the months set aside
+    few = [f"1999-{m:02d}" for m in range(1, 10)]
+    gate = prerequisites.partitions_gate(config, few, few, {"1999-10": "refused"})
+    assert gate.metadata["reason"] == ("only 9 monthly partition(s) with features and labels; at least 10 needed "
+                                       "(1 month(s) set aside: 1999-10 (refused))")
+
+
+def test_set_aside_months_are_read_from_the_gold_tables(tmp_path):
+    import polars as pl
+
+    from platform_assets.readmission.logic.silver import set_aside
+    from platform_core.storage import DataLayout, atomic_dir
+
+    layout = DataLayout.at(tmp_path)
+    for month in ("2001-01", "2001-02"):
+        with atomic_dir(layout.table("readmission", "feature_store", month)) as tmp:
+            pl.DataFrame({"x": [1]}).write_parquet(tmp / "part.parquet")
+    set_aside(layout, "feature_store", "2001-02", "refused")  # a later delivery of the month was refused
+    set_aside(layout, "feature_store", "2001-03", "refused too")
+    assert prerequisites.available_months(layout, "feature_store") == ["2001-01"]
+    assert prerequisites.set_aside_months(layout, "feature_store") == {"2001-02": "refused", "2001-03": "refused too"}
+    assert prerequisites.set_aside_months(layout, "label_store") == {}

@@ -25,6 +25,7 @@ from platform_assets.readmission.logic.evaluation import performance
 from platform_assets.readmission.logic.model_config import Champion, ModelConfig
 from platform_assets.readmission.logic.preprocessing import Preprocessor
 from platform_assets.readmission.logic.training import ENCODING, ReadmissionModel, TrainedModel
+from platform_assets.readmission.logic.verdicts import passes, verdict
 from platform_core.gates import GateResult
 from platform_core.metrics import paired_auc_difference
 from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
@@ -140,9 +141,11 @@ def choose_champion(candidates: dict[str, dict]) -> str:
 def choose_overall(y_test: np.ndarray, test_probability: dict[str, np.ndarray], rule: Champion) -> tuple[str, list[dict]]:
     """The overall champion among per-algorithm champions (`test_probability` ordered simplest
     first), from their probabilities on the TEST rows only. `highest`: the best test AUC;
-    `simplest_not_worse`: the first whose AUC is not significantly below the best's (the paired
-    DeLong interval of the difference reaches 0): a difference the test window cannot tell from
-    noise is not worth a more complex model. Returns the choice and each contender's comparison."""
+    `simplest_not_worse`: the first that qualifies. Each contender's shortfall against the best
+    (paired DeLong interval) is judged three ways against `margin` (logic/verdicts.py): `pass`,
+    not worse by more than the margin; `fail`, worse; `inconclusive`, the test window cannot tell,
+    which qualifies with a warning unless `inconclusive` is `block` (with margin 0 and `warn`: the
+    first not significantly below the best). Returns the choice and each contender's comparison."""
     from sklearn.metrics import roc_auc_score
 
     auc = {a: float(roc_auc_score(y_test, p)) for a, p in test_probability.items()}
@@ -150,11 +153,13 @@ def choose_overall(y_test: np.ndarray, test_probability: dict[str, np.ndarray], 
     comparison = []
     for algorithm, probability in test_probability.items():
         difference = paired_auc_difference(y_test, test_probability[best], probability, rule.confidence_level)
+        outcome = verdict(-difference["high"], -difference["low"], rule.margin)  # the shortfall must not exceed the margin
         comparison.append({"algorithm": algorithm, "test_auc": round(auc[algorithm], 4), "minus_best": difference["difference"],
-                           "low": difference["low"], "high": difference["high"], "not_worse": difference["high"] >= 0})
+                           "low": difference["low"], "high": difference["high"], "verdict": outcome,
+                           "qualifies": passes(outcome, rule.inconclusive)})
     if rule.rule == "highest":
         return best, comparison
-    return next(row["algorithm"] for row in comparison if row["not_worse"]), comparison
+    return next(row["algorithm"] for row in comparison if row["qualifies"]), comparison
 
 
 def promote_champions(registry: ModelRegistry, job: str, refs: dict[str, ModelRef], gates: dict[str, GateResult],

@@ -2,12 +2,15 @@
 calibration, the gap to the best achievable AUC, and fairness with a gate judged statistically.
 
 The equal-opportunity gate compares recall (true-positive rate) between groups of each protected
-attribute. For every pair of gated groups the gap gets an Agresti-Caffo interval (each group's
+attribute. For every pair of groups the gap gets an Agresti-Caffo interval (each group's
 proportion and standard error computed with one added success and one added failure, which keeps
-the interval honest near 0 and 1); the gate FAILS only when some pair's lower bound is above
-`max_equal_opportunity_difference`, so a small group's noisy recall cannot block a model and a
-verdict does not flip with sample size. Groups with fewer than `min_group_positives` positives
-are reported, not gated.
+the interval honest near 0 and 1), judged three ways (logic/verdicts.py) against
+`max_equal_opportunity_difference`: pass when the interval lies entirely within the limit, fail
+when entirely beyond, inconclusive when it straddles it. A pair with a group of fewer than
+`min_group_positives` positives (where the approximation is rough) is inconclusive at best, as is
+an attribute with a group without positives. An inconclusive verdict names each group that
+cannot be told apart, its positives, and about how many positives would resolve a gap of the
+limit's size; it warns, or blocks when `fairness.inconclusive` is `block`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import polars as pl
 
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.schema import LABEL, PROTECTED, TRUE_PROBABILITY
+from platform_assets.readmission.logic.verdicts import FAIL, INCONCLUSIVE, Inconclusive, passes, verdict, worst
 from platform_core.gates import GateResult
 from platform_core.reports import Markdown, markdown_table
 from platform_core.storage import Location, atomic_file
@@ -114,36 +118,100 @@ def _agresti_caffo(hits_a: int, n_a: int, hits_b: int, n_b: int, z: float) -> tu
     return p_a - p_b - half, p_a - p_b + half
 
 
+def _adjusted(hits: int, n: int) -> float:
+    return (hits + 1) / (n + 2)
+
+
+def positives_to_resolve(recall: float, other_recall: float, other_positives: int, limit: float, z: float) -> int:
+    """About how many positives a group needs for its recall gap's interval against another group
+    to reach at most `limit` on either side, so that a gap of the limit's size can be told from
+    none (normal approximation; when the other group is too small as well, each needs this many)."""
+    room = (limit / z) ** 2
+    own, other = recall * (1 - recall), other_recall * (1 - other_recall)
+    if room > other / other_positives:
+        return math.ceil(own / (room - other / other_positives))
+    return math.ceil((own + other) / room)
+
+
+def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: float, min_group_positives: int) -> dict:
+    """One attribute's pairs judged, the pair that decides, and the groups that leave it open."""
+    measured = [g for g in groups if g["positives"]]
+    pairs = []
+    for a, b in combinations(measured, 2):
+        high, low = (a, b) if a["recall"] >= b["recall"] else (b, a)
+        lower, upper = _agresti_caffo(high["true_positives"], high["positives"], low["true_positives"], low["positives"], z)
+        too_small = min(high["positives"], low["positives"]) < min_group_positives
+        pairs.append({"between": [high["group"], low["group"]], "difference": _r(high["recall"] - low["recall"]),
+                      "interval": [_r(lower), _r(upper)],
+                      "verdict": INCONCLUSIVE if too_small else verdict(lower, max(upper, -lower), limit)})
+    outcome = worst([p["verdict"] for p in pairs] + [INCONCLUSIVE] * (len(measured) < len(groups) and len(groups) > 1))
+    key = (lambda p: (p["interval"][0], p["difference"])) if outcome == FAIL else (lambda p: p["difference"])
+    deciding = max([p for p in pairs if p["verdict"] == outcome] or pairs, key=key, default=None)
+    by_name = {g["group"]: g for g in groups}
+    reference = max(groups, key=lambda g: g["positives"], default=None)
+    pooled = _adjusted(sum(g["true_positives"] for g in groups), sum(g["positives"] for g in groups))
+    open_groups: dict[str, dict] = {}
+
+    def note(group: dict, other: dict) -> None:
+        own = _adjusted(group["true_positives"], group["positives"]) if group["positives"] else pooled
+        needed = positives_to_resolve(own, _adjusted(other["true_positives"], other["positives"]), max(other["positives"], 1),
+                                      limit, z)
+        if needed > open_groups.get(group["group"], {}).get("positives_needed", -1):
+            open_groups[group["group"]] = {"attribute": attribute, "group": group["group"], "positives": group["positives"],
+                                           "positives_needed": needed, "against": other["group"]}
+
+    for pair in (p for p in pairs if p["verdict"] == INCONCLUSIVE):
+        smaller, larger = sorted((by_name[g] for g in pair["between"]), key=lambda g: g["positives"])
+        note(smaller, larger)
+    for group in (g for g in groups if g["positives"] < min_group_positives and len(groups) > 1):
+        note(group, reference if group is not reference else max((g for g in groups if g is not group),
+                                                                  key=lambda g: g["positives"]))
+    return {"attribute": attribute, "verdict": outcome, "groups_judged": sum(g["positives"] >= min_group_positives for g in groups),
+            "groups_too_small": sum(g["positives"] < min_group_positives for g in groups),
+            "largest_difference": max((p["difference"] for p in pairs), default=0.0),
+            "between": deciding["between"] if deciding else [], "difference": deciding["difference"] if deciding else 0.0,
+            "interval": deciding["interval"] if deciding else [0.0, 0.0], "open_groups": list(open_groups.values())}
+
+
+def _open_group_text(group: dict, limit: float) -> str:
+    enough = group["positives_needed"] <= group["positives"]
+    return (f"{group['attribute']} {group['group']} has {group['positives']:,} positives"
+            + (f", enough for a gap of {limit} against {group['against']}: this gap lies too close to the limit to call" if enough
+               else f"; about {group['positives_needed']:,} would resolve a gap of {limit} against {group['against']}"))
+
+
 def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_level: float = 0.95,
-                           min_group_positives: int = 30, name: str = "equal_opportunity") -> GateResult:
-    """Largest recall gap per attribute, with the interval it is judged by (module docstring)."""
+                           min_group_positives: int = 30, inconclusive: Inconclusive = "warn",
+                           name: str = "equal_opportunity") -> GateResult:
+    """Each attribute's recall gaps judged three ways by their intervals (module docstring); the
+    gate's verdict is the worst attribute's, shown with its deciding pair's gap and interval."""
     z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
-    per_attribute, failed = [], []
-    for attribute in dict.fromkeys(r["attribute"] for r in rates):
-        rows = [r for r in rates if r["attribute"] == attribute]
-        gated = [r for r in rows if r["positives"] >= min_group_positives and r["group"] != "unknown"]
-        pairs = []
-        for a, b in combinations(gated, 2):
-            high, low = (a, b) if a["recall"] >= b["recall"] else (b, a)
-            lower, upper = _agresti_caffo(high["true_positives"], high["positives"], low["true_positives"], low["positives"], z)
-            pairs.append({"difference": _r(high["recall"] - low["recall"]), "interval": [_r(lower), _r(upper)],
-                          "between": [high["group"], low["group"]], "lower_bound": _r(max(lower, 0.0))})
-        largest = max(pairs, key=lambda p: p["difference"], default={"difference": 0.0})
-        judged = max(pairs, key=lambda p: (p["lower_bound"], p["difference"]),
-                     default={"difference": 0.0, "interval": [0.0, 0.0], "between": [], "lower_bound": 0.0})
-        per_attribute.append({"attribute": attribute, "groups_gated": len(gated), "groups_reported_only": len(rows) - len(gated),
-                              "largest_difference": largest["difference"], "judged_pair": judged["between"],
-                              "judged_difference": judged["difference"], "interval": judged["interval"],
-                              "lower_bound": judged["lower_bound"]})
-        if judged["lower_bound"] > max_difference:
-            failed.append(attribute)
-    reason = (f"recall gap confidently above {max_difference} for {', '.join(failed)}" if failed
-              else f"no recall gap is confidently above {max_difference}")
-    return GateResult(name, not failed, {
-        "reason": reason, "max_difference_allowed": max_difference, "confidence_level": confidence_level,
-        "min_group_positives": min_group_positives,
-        "largest_difference": max((r["largest_difference"] for r in per_attribute), default=0.0),
-        "by_attribute": per_attribute,
+    per_attribute = [
+        _attribute_verdict(attribute, [r for r in rates if r["attribute"] == attribute and r["group"] != "unknown"],
+                           max_difference, z, min_group_positives)
+        for attribute in dict.fromkeys(r["attribute"] for r in rates)]
+    outcome = worst([a["verdict"] for a in per_attribute])
+    order = {FAIL: 2, INCONCLUSIVE: 1}
+    deciding = max(per_attribute, key=lambda a: (order.get(a["verdict"], 0), a["difference"]),
+                   default={"attribute": None, "between": [], "difference": 0.0, "interval": [0.0, 0.0]})
+    open_groups = [g for a in per_attribute for g in a["open_groups"]]
+    if outcome == FAIL:
+        reason = "recall gap confidently above {} for {}".format(max_difference, ", ".join(
+            f"{a['attribute']} ({' vs '.join(a['between'])}: {a['difference']} [{a['interval'][0]}, {a['interval'][1]}])"
+            for a in per_attribute if a["verdict"] == FAIL))
+    elif outcome == INCONCLUSIVE:
+        reason = (f"cannot tell whether every recall gap is within {max_difference}: "
+                  + "; ".join(_open_group_text(g, max_difference) for g in open_groups))
+    else:
+        reason = f"every recall gap is confidently within {max_difference}"
+    return GateResult(name, passes(outcome, inconclusive), {
+        "verdict": outcome, "reason": reason, "gap": deciding["difference"], "interval": deciding["interval"],
+        "attribute": deciding["attribute"], "between": deciding["between"],
+        "largest_difference": max((a["largest_difference"] for a in per_attribute), default=0.0),
+        "max_difference_allowed": max_difference, "confidence_level": confidence_level,
+        "min_group_positives": min_group_positives, "inconclusive": inconclusive,
+        "by_attribute": [{k: v for k, v in a.items() if k != "open_groups"} for a in per_attribute],
+        "open_groups": open_groups,
     })
 
 
@@ -175,7 +243,8 @@ def evaluate_models(models: dict, frames: dict[str, pl.DataFrame], config: Model
             result["fairness"] += [{"algorithm": algorithm, "window": window, **r} for r in rates]
             if window == "test":
                 result["gates"][algorithm] = equal_opportunity_gate(
-                    rates, fairness.max_equal_opportunity_difference, fairness.confidence_level, fairness.min_group_positives)
+                    rates, fairness.max_equal_opportunity_difference, fairness.confidence_level, fairness.min_group_positives,
+                    fairness.inconclusive)
     return result
 
 
@@ -191,8 +260,8 @@ def model_card(evaluation: dict, training: dict, champion: str | None, compariso
     metrics = [{k: v for k, v in row.items() if k != "threshold"} for row in evaluation["metrics"]]
     tuned = [{"algorithm": a, **{k: v for k, v in t.items() if k != "best_params"}, "best_params": t["best_params"]}
              for a, t in training["algorithms"].items()]
-    gates = [{"algorithm": a, "passed": g.passed, "largest_recall_gap": g.metadata["largest_difference"], "reason": g.metadata["reason"]}
-             for a, g in evaluation["gates"].items()]
+    gates = [{"algorithm": a, "verdict": g.metadata["verdict"], "passed": g.passed, "gap": g.metadata["gap"],
+              "interval": g.metadata["interval"], "reason": g.metadata["reason"]} for a, g in evaluation["gates"].items()]
     champion_rates = [{k: v for k, v in r.items() if k not in ("algorithm",)} for r in evaluation["fairness"]
                       if r["algorithm"] == champion and r["window"] == "test"]
     return Markdown("\n\n".join([

@@ -3,7 +3,9 @@
 feature_store: KEYS + NUMERIC_FEATURES + CATEGORICAL_FEATURES (schema.py), no label, so nothing
 that scores or monitors can read the target by accident. label_store: KEYS + readmitted_30d
 (0/1), only encounters whose `readmitted` is known. Both are joined on encounter_id; each is
-written as one atomic version of `warehouse/readmission/<table>/<YYYY-MM>/<table>.parquet`.
+written as one atomic version of `warehouse/readmission/<table>/<YYYY-MM>/<table>.parquet`. A month
+whose silver table was set aside is set aside in both (silver.set_aside, with the same reason), so
+an older version of its gold is never read as current.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from platform_assets.readmission.logic.schema import JOB, LABEL
-from platform_assets.readmission.logic.silver import SILVER, chapter_counts, month_of
+from platform_assets.readmission.logic.silver import SILVER, chapter_counts, month_of, set_aside, set_aside_reason
 from platform_core import duck
 from platform_core.periods import month_label
 from platform_core.storage import DataLayout, atomic_dir, current
@@ -26,10 +28,22 @@ def _silver(layout: DataLayout, label: str, threads: int | None):
     return con
 
 
+def _carried_set_aside(layout: DataLayout, table: str, label: str) -> dict | None:
+    """The figures of a month whose silver was set aside, after setting it aside in `table`."""
+    reason = set_aside_reason(layout, SILVER, label)
+    if reason is None:
+        return None
+    set_aside(layout, table, label, reason)
+    return {"month": label, "rows": 0, "positives": 0, "set_aside": reason}
+
+
 def build_feature_store(layout: DataLayout, month: str | date, threads: int | None = None) -> dict:
     """Write the month's feature store; figures: rows, NULLs per column (only columns with any),
     encounters per diagnosis chapter ('unknown' = NULL chapter) and unknown chapters per column."""
     label = month_label(month_of(month))
+    carried = _carried_set_aside(layout, FEATURE_STORE, label)
+    if carried:
+        return carried
     con = _silver(layout, label, threads)
     with atomic_dir(layout.table(JOB, FEATURE_STORE, label)) as tmp:
         target = tmp / f"{FEATURE_STORE}.parquet"
@@ -52,6 +66,9 @@ def build_feature_store(layout: DataLayout, month: str | date, threads: int | No
 def build_label_store(layout: DataLayout, month: str | date, threads: int | None = None) -> dict:
     """Write the month's label store; figures: rows, positives, rate, encounters without a label."""
     label = month_label(month_of(month))
+    carried = _carried_set_aside(layout, LABEL_STORE, label)
+    if carried:
+        return carried
     con = _silver(layout, label, threads)
     with atomic_dir(layout.table(JOB, LABEL_STORE, label)) as tmp:
         target = tmp / f"{LABEL_STORE}.parquet"

@@ -87,12 +87,15 @@ class Fairness(_Strict):
     max_equal_opportunity_difference: float = Field(gt=0, lt=1)
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
     min_group_positives: int = Field(default=30, ge=1)
+    inconclusive: Literal["warn", "block"] = "warn"  # an interval that straddles the limit: a warning, or a failure
 
 
 class Champion(_Strict):
     """How the overall champion is chosen among the per-algorithm champions, on the TEST window only."""
     rule: Literal["simplest_not_worse", "highest"] = "simplest_not_worse"
     confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    margin: float = Field(default=0.0, ge=0, lt=1)  # test AUC below the best that still counts as not worse
+    inconclusive: Literal["warn", "block"] = "warn"  # warn: a contender that cannot be told apart qualifies, flagged
 
 
 class RiskBand(_Strict):

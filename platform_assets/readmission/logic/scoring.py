@@ -17,7 +17,9 @@ import polars as pl
 from platform_assets.readmission.logic.artifacts import load_registered
 from platform_assets.readmission.logic.model_config import ModelConfig, RiskBand
 from platform_assets.readmission.logic.schema import JOB
+from platform_assets.readmission.logic.silver import set_aside_reason
 from platform_assets.readmission.logic.training import ReadmissionModel
+from platform_core.contract import ContractError
 from platform_core.registry import ModelRegistry
 from platform_core.storage import DataLayout, atomic_dir, current
 
@@ -62,7 +64,11 @@ def band_distribution(scores: pl.DataFrame, bands: list[RiskBand]) -> list[dict]
 def score_month(layout: DataLayout, registry: ModelRegistry, month: str, config: ModelConfig, scored_at: str,
                 job: str = JOB, nthread: int = 2) -> dict:
     """Score a month of the feature store with the overall champion; write
-    `scores/<month>/scores.parquet` atomically; return the figures for metadata."""
+    `scores/<month>/scores.parquet` atomically; return the figures for metadata. A month set aside
+    is refused with its reason: a month to score cannot be skipped."""
+    refused = set_aside_reason(layout, "feature_store", month)
+    if refused:
+        raise ContractError(f"{month} cannot be scored: its delivery was set aside ({refused})")
     ref = next(iter(registry.champion(job).values()))
     model = load_registered(registry, ref, nthread)
     files = sorted(current(layout.table(job, "feature_store", month)).rglob("*.parquet"))

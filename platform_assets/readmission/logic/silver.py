@@ -6,20 +6,28 @@ Writes, in one atomic version of `warehouse/readmission/encounters_silver/<YYYY-
 file) and `rejected.parquet` (the rows set aside: encounter_id, source_file, source_row, reason).
 A delivery in which one column's problems exceed `max_problem_share` of the rows is refused with
 a ContractError naming the file, column and an example value, and nothing is written.
+
+In a range of history months one refused month must not stop the others (`build_or_set_aside`):
+it is set aside instead, as a version of its silver table that holds only `set_aside.json` (the
+month and why), carried to the gold tables, so training and the prerequisite gates see it as a
+month without data that is named, never as a silent gap; its delivery is left untouched. A later
+delivery that reads replaces the marker with data.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 from platform_assets.readmission.logic.schema import JOB
-from platform_assets.readmission.logic.source import delivery_problems, open_month, sql_params
+from platform_assets.readmission.logic.source import delivery_problems, one_line, open_month, sql_params
 from platform_core import duck
 from platform_core.contract import ContractError
 from platform_core.periods import month_label, parse_month
-from platform_core.storage import DataLayout, atomic_dir
+from platform_core.storage import DataLayout, atomic_dir, current, read_json
 
 SILVER = "encounters_silver"
+SET_ASIDE = "set_aside.json"
 # Reasons that are errors upstream. All are counted; all but unparseable_icd9 (the code is kept, only
 # its chapter is unknown) refuse the delivery above `max_problem_share` of its rows in one column.
 PROBLEMS = ("not_allowed", "out_of_range", "unparseable_icd9", "not_a_integer", "not_a_date", "date_outside_month",
@@ -83,6 +91,31 @@ def build_silver(layout: DataLayout, month: str | date, threads: int | None = No
         "quarantine": problems,
         "chapters": chapters,
     }
+
+
+def set_aside(layout: DataLayout, table: str, month: str, reason: str) -> None:
+    """Make a month of `table` a version holding only SET_ASIDE: no data, and why."""
+    with atomic_dir(layout.table(JOB, table, month)) as tmp:
+        (tmp / SET_ASIDE).write_text(json.dumps({"month": month, "reason": reason}) + "\n")
+
+
+def set_aside_reason(layout: DataLayout, table: str, month: str) -> str | None:
+    """Why a month of `table` was set aside, or None when it was not (or was never built)."""
+    directory = layout.table(JOB, table, month)
+    marker = current(directory) / SET_ASIDE if directory.exists() else None
+    return read_json(marker)["reason"] if marker is not None and marker.exists() else None
+
+
+def build_or_set_aside(layout: DataLayout, month: str | date, threads: int | None = None) -> dict:
+    """build_silver's figures, or, for a delivery it refuses, the month set aside:
+    {month, set_aside: the refusal, one line naming the file}."""
+    label = month_label(month_of(month))
+    try:
+        return {**build_silver(layout, label, threads), "set_aside": None}
+    except ContractError as refused:
+        reason = one_line(refused)
+        set_aside(layout, SILVER, label, reason)
+        return {"month": label, "set_aside": reason}
 
 
 def chapter_counts(con) -> dict[str, dict[str, int]]:

@@ -7,6 +7,10 @@ from platform_core.storage import DataLayout
 from platform_core.summary import check_line, stage_table
 
 
+VERDICT = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive"}
+COMPARISON = {"pass": "not worse", "fail": "worse", "inconclusive": "inconclusive"}
+
+
 def _f(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -14,6 +18,11 @@ def _f(value, digits: int = 4) -> str:
 def format_summary(recorded: dict, layout: DataLayout) -> str:
     stages, label = recorded["stages"], month_label(parse_month(recorded["partition"]))
     lines = [f"readmission {label}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
+    prerequisites = stages.get("training_prerequisites", [])
+    aside = prerequisites[-1].get("set_aside", []) if prerequisites else []
+    if aside:
+        lines += ["", f"Set aside (refused deliveries, no data for them; training went on without them): {len(aside)} month(s)",
+                  *(f"  {a['month']}  {a['reason']}" for a in aside)]
     model = stages["readmission_models"][0]
     best = model["best_achievable_auc"]
     lines += ["", f"Models trained on {model['samples']['train']:,} encounters (test {model['samples']['test']:,}, "
@@ -27,15 +36,16 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     lines += [f"  best achievable AUC from the true probabilities: test {_f(best.get('test'))}, OOT {_f(best.get('oot'))}",
               "  tuning: " + "; ".join(f"{a} {t['fits']} fits in {t['search_seconds']:.1f}s, CV AUC {t['cv_auc']:.4f}"
                                        for a, t in model["tuning"].items()),
-              f"Champion (on test AUC, never OOT; the simplest algorithm not significantly below the best): "
-              f"{model['champion'] or 'none'}",
+              f"Champion (on test AUC, never OOT; the simplest algorithm that qualifies: its shortfall against the best "
+              f"not confidently beyond the margin): {model['champion'] or 'none'}",
               *(f"  {c['algorithm']:<20} test AUC {c['test_auc']:.4f}, minus the best {c['minus_best']:+.4f} "
-                f"[{c['low']:+.4f}, {c['high']:+.4f}]{'' if c['not_worse'] else '  significantly worse'}"
+                f"[{c['low']:+.4f}, {c['high']:+.4f}]  {COMPARISON[c['verdict']]}{'' if c['qualifies'] else ', does not qualify'}"
                 for c in model["champions"].get("overall_comparison", [])),
-              "", "Fairness on the test window (equal opportunity: largest recall gap; fails only when its interval clears "
-                  "the limit)"]
+              "", "Fairness on the test window (equal opportunity: the deciding recall gap and its interval; pass: within "
+                  "the limit, FAIL: beyond it, inconclusive: straddles it)"]
     for f in model["fairness"]:
-        lines.append(f"  {f['algorithm']:<20} gap {_f(f['largest_recall_gap'])}  {'pass' if f['passed'] else 'FAIL'}  "
+        lines.append(f"  {f['algorithm']:<20} gap {_f(f['gap'])} [{_f(f['low'])}, {_f(f['high'])}]  "
+                     f"{VERDICT[f['verdict']]}{' (blocks)' if f['verdict'] == 'inconclusive' and not f['passed'] else ''}  "
                      f"{f['reason']}")
     scores = stages.get("readmission_scores", [])
     if scores:
