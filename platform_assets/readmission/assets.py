@@ -201,7 +201,8 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
     from platform_assets.readmission.logic.model_run import run_label, train_and_register
 
     config = load_model_config(readmission.config_file)
-    run = train_and_register(warehouse.layout(), warehouse.registry(), config, run_label(config), readmission.nthread)
+    run = train_and_register(warehouse.layout(), warehouse.registry(), config, run_label(config), readmission.nthread,
+                             log=context.log.info)
     overall = run.champions["overall"]
     champion_algorithm = overall.split("/")[0] if overall else None
     metrics = run.evaluation["metrics"]

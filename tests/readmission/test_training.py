@@ -27,8 +27,10 @@ def frames():
 
 @pytest.fixture(scope="module")
 def trained(frames):
+    """(models, figures, the progress lines said with no throttle)."""
     others = {"test": frames["test"], "oot": frames["oot"]}
-    return training.train_all(frames["train"], CONFIG, others, n_jobs=1)
+    lines: list[str] = []
+    return *training.train_all(frames["train"], CONFIG, others, n_jobs=2, log=lines.append, every=0), lines
 
 
 def test_encoders_are_fitted_on_train_rows_only_and_refuse_other_windows(frames):
@@ -99,7 +101,7 @@ def test_threshold_policies():
 
 
 def test_every_algorithm_is_tuned_with_the_budget_and_fitted(trained, frames):
-    models, figures = trained
+    models, figures, _ = trained
     assert list(models) == CONFIG.algorithms
     assert figures["leakage"]["oot_encounters_in_train"] == 0 and figures["train_rows"] == len(frames["train"])
     y_test = frames["test"][LABEL].to_numpy()
@@ -124,6 +126,35 @@ def test_every_algorithm_is_tuned_with_the_budget_and_fitted(trained, frames):
     assert 1 <= booster.params["n_estimators"] < training.BOOSTING_MAX_ROUNDS
     assert booster.model.estimator.num_boosted_rounds() == booster.params["n_estimators"]
     assert booster.search["trees_grown"] < 3 * 2 * training.BOOSTING_MAX_ROUNDS  # early stopping ended every fold
+
+
+def test_tuning_says_what_how_far_and_the_time_left_of_every_fit_planned(trained):
+    """Counted from the threads that fit: each algorithm's last line is all of its planned fits."""
+    lines = trained[2]
+    for number, algorithm in enumerate(CONFIG.algorithms, 1):
+        planned = training.planned_fits(algorithm, "halving", 3, 2)
+        said = [line for line in lines if line.startswith(f"tuning {algorithm} ({number} of 3, ")]
+        assert said[0].endswith(f": 0 of {planned} fits (0%), 0s so far"), said[0]
+        assert f": {planned} of {planned} fits (100%), " in said[-1] and said[-1].endswith("about 0s left"), said[-1]
+        assert len(said) == planned + 1  # one line per fit when nothing throttles
+    assert [training.planned_fits(a, "halving", 3, 2) for a in CONFIG.algorithms] == [3 * 2 + 1, (3 + 1) * 2 + 1, 3 * 2 + 1]
+    assert training.planned_fits("xgboost", "random", 3, 2) == 3 * 2 + 2 + 1
+
+
+def test_progress_says_at_most_one_line_every_ten_seconds():
+    from platform_assets.readmission.logic.progress import Progress
+
+    now, lines = [0.0], []
+    progress = Progress(lines.append, every=10.0, clock=lambda: now[0])
+    progress.stage("tuning xgboost (3 of 3, 1,000 rows)", 120)
+    for _ in range(120):  # a fit every 0.25 s: 30 s of work
+        now[0] += 0.25
+        progress.advance()
+    assert lines == ["tuning xgboost (3 of 3, 1,000 rows): 0 of 120 fits (0%), 0s so far",
+                     "tuning xgboost (3 of 3, 1,000 rows): 40 of 120 fits (33%), 10s so far, about 20s left",
+                     "tuning xgboost (3 of 3, 1,000 rows): 80 of 120 fits (67%), 20s so far, about 10s left",
+                     "tuning xgboost (3 of 3, 1,000 rows): 120 of 120 fits (100%), 30s so far, about 0s left"]
+    Progress(None).advance()  # no log: quiet
 
 
 def test_halving_rungs_follow_successive_halving():

@@ -17,6 +17,7 @@ from platform_assets.readmission.logic.evaluation import calibration_png, evalua
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.monitoring import training_reference
 from platform_assets.readmission.logic.preprocessing import load_windows
+from platform_assets.readmission.logic.progress import Log
 from platform_assets.readmission.logic.schema import JOB, LABEL, TRUE_PROBABILITY
 from platform_assets.readmission.logic.training import train_all
 from platform_core.periods import month_label
@@ -47,12 +48,13 @@ def truth_of(layout: DataLayout, months: list[str]) -> pl.DataFrame | None:
 
 
 def train_and_register(layout: DataLayout, registry: ModelRegistry, config: ModelConfig, label: str,
-                       n_jobs: int = 2) -> ModelRun:
+                       n_jobs: int = 2, log: Log | None = None) -> ModelRun:
+    """`log` (a callable taking a line) hears the tuning's progress (train_all)."""
     start = time.perf_counter()
     frames, counts = load_windows(layout, config)
     train = frames["train"]
     evaluated = {name: frame for name, frame in frames.items() if name != "train"}
-    trained, training = train_all(train, config, evaluated, n_jobs=n_jobs)
+    trained, training = train_all(train, config, evaluated, n_jobs=n_jobs, log=log)
     truth = truth_of(layout, [m for name, w in config.windows.items() if name != "train" for m in w.months()])
     evaluation = evaluate_models({a: t.model for a, t in trained.items()}, evaluated, config, truth)
     samples = {name: len(frame) for name, frame in frames.items()}

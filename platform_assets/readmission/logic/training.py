@@ -20,7 +20,8 @@ shared by the three algorithms. Two strategies:
 Fits run in `n_jobs` threads (scikit-learn trees and XGBoost release the GIL; each fit uses one
 thread and BLAS is held to one thread, so 2 cores are never oversubscribed). Random forests are
 bounded (at most 150 trees of depth at most 16, leaves of at least 20 rows, bootstrap samples of at
-most half the rows): a stored forest stays small.
+most half the rows): a stored forest stays small. Each fit done is counted on a `tick` callable,
+which train_all turns into throttled progress lines (logic/progress.py) for the caller's log.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ import polars as pl
 
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.preprocessing import Encoding, Preprocessor, check_no_leakage, fit_preprocessor
+from platform_assets.readmission.logic.progress import Log, Progress
 from platform_assets.readmission.logic.schema import LABEL
 
 ENCODING: dict[str, Encoding] = {"logistic_regression": "onehot", "random_forest": "ordinal", "xgboost": "ordinal"}
@@ -126,12 +129,24 @@ class Found:
     oof: np.ndarray | None = None
 
 
-def _map(function, items: list, n_jobs: int) -> list:
-    """`function` over `items` in `n_jobs` threads (results in order)."""
+Tick = Callable[[int], None]  # counts fits done
+
+
+def _no_tick(_fits: int) -> None:
+    pass
+
+
+def _map(function, items: list, n_jobs: int, tick: Tick = _no_tick) -> list:
+    """`function` over `items` in `n_jobs` threads (results in order), one tick per item done."""
+    def counted(item):
+        result = function(item)
+        tick(1)
+        return result
+
     if n_jobs <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
+        return [counted(item) for item in items]
     with ThreadPoolExecutor(min(n_jobs, len(items))) as pool:
-        return list(pool.map(function, items))
+        return list(pool.map(counted, items))
 
 
 def _auc(y: np.ndarray, probability: np.ndarray) -> float:
@@ -147,7 +162,8 @@ def _out_of_fold(folds: list, predictions: list[np.ndarray], rows: int) -> np.nd
     return oof
 
 
-def _logistic_path(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], n_jobs: int) -> tuple[list, list, dict]:
+def _logistic_path(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], n_jobs: int,
+                   tick: Tick = _no_tick) -> tuple[list, list, dict]:
     """Every C on every fold, strongest penalty first, each fit starting from the previous
     coefficients: the same 20 x 5 fits for a fraction of the solver iterations."""
     order = sorted(range(len(params)), key=lambda i: params[i]["C"])
@@ -159,6 +175,7 @@ def _logistic_path(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict]
         for i in order:
             model.set_params(C=params[i]["C"]).fit(X_train, y_train)
             path[i] = (model.predict_proba(X_valid)[:, 1], int(model.n_iter_[0]))
+            tick(1)
         return path
 
     paths = _map(fold_path, folds, n_jobs)
@@ -179,7 +196,7 @@ def halving_rungs(candidates: int, max_resource: int, factor: int = HALVING_FACT
 
 
 def _forest_halving(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], seed: int,
-                    n_jobs: int) -> tuple[list, list, dict]:
+                    n_jobs: int, tick: Tick = _no_tick) -> tuple[list, list, dict]:
     """Successive halving with trees as the resource; forests are grown (warm start), never refitted.
     A candidate's score at a rung is its mean fold AUC with that many trees; only the last rung's
     candidates (at FOREST_TREES trees) come back with fold predictions."""
@@ -196,7 +213,7 @@ def _forest_halving(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict
         alive = alive[:kept]
         forests = {key: forest for key, forest in forests.items() if key[0] in alive}
         tasks = [(c, f) for c in alive for f in range(len(folds))]
-        grown = dict(zip(tasks, _map(grow, [(forests[t], folds[t[1]], trees) for t in tasks], n_jobs)))
+        grown = dict(zip(tasks, _map(grow, [(forests[t], folds[t[1]], trees) for t in tasks], n_jobs, tick)))
         predictions = {c: [grown[(c, f)] for f in range(len(folds))] for c in alive}
         scores = {c: float(np.mean([_auc(y[v], p) for (_, v), p in zip(folds, predictions[c])])) for c in alive}
         alive = sorted(alive, key=lambda c: -scores[c])
@@ -208,7 +225,7 @@ def _forest_halving(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict
 
 
 def _boosting_early_stopped(X: np.ndarray, y: np.ndarray, folds: list, params: list[dict], seed: int,
-                            n_jobs: int) -> tuple[list, list, dict]:
+                            n_jobs: int, tick: Tick = _no_tick) -> tuple[list, list, dict]:
     """Each candidate boosted on every fold until the fold's validation log loss stops improving;
     its tree count is the round with the lowest mean validation log loss over folds (as xgb.cv).
     Log loss, not AUC, stops the boosting: it costs a fifth less per round and, being a proper
@@ -228,7 +245,7 @@ def _boosting_early_stopped(X: np.ndarray, y: np.ndarray, folds: list, params: l
         return booster, np.asarray(curve["valid"]["logloss"])
 
     tasks = [(c, f) for c in range(len(params)) for f in range(len(folds))]
-    boosted = _map(boost, tasks, n_jobs)
+    boosted = _map(boost, tasks, n_jobs, tick)
     resolved, predictions = [], []
     for c in range(len(params)):
         fold_boosters = boosted[c * len(folds):(c + 1) * len(folds)]
@@ -241,14 +258,14 @@ def _boosting_early_stopped(X: np.ndarray, y: np.ndarray, folds: list, params: l
 
 
 def _kept_predictions_search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, candidates: int, seed: int,
-                             n_jobs: int) -> Found:
+                             n_jobs: int, tick: Tick = _no_tick) -> Found:
     drawn = draw_candidates(algorithm, "halving", candidates, seed)
     if algorithm == "logistic_regression":
-        params, predictions, work = _logistic_path(X, y, folds, drawn, n_jobs)
+        params, predictions, work = _logistic_path(X, y, folds, drawn, n_jobs, tick)
     elif algorithm == "random_forest":
-        params, predictions, work = _forest_halving(X, y, folds, drawn, seed, n_jobs)
+        params, predictions, work = _forest_halving(X, y, folds, drawn, seed, n_jobs, tick)
     elif algorithm == "xgboost":
-        params, predictions, work = _boosting_early_stopped(X, y, folds, drawn, seed, n_jobs)
+        params, predictions, work = _boosting_early_stopped(X, y, folds, drawn, seed, n_jobs, tick)
     else:
         raise ValueError(f"unknown algorithm {algorithm!r}")
     scores = {c: float(np.mean([_auc(y[v], p) for (_, v), p in zip(folds, fold_predictions)]))
@@ -270,8 +287,16 @@ def _seed_search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, cand
     return Found(figures)
 
 
+def planned_fits(algorithm: str, strategy: str, candidates: int, folds: int) -> int:
+    """The fits train_algorithm makes: the search's, the out-of-fold predictions' (random only) and the refit."""
+    if strategy == "random":
+        return candidates * folds + folds + 1
+    rungs = halving_rungs(candidates, FOREST_TREES) if algorithm == "random_forest" else [(candidates, 0)]
+    return sum(kept for kept, _ in rungs) * folds + 1
+
+
 def search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, strategy: str, candidates: int, seed: int,
-           n_jobs: int = 2) -> Found:
+           n_jobs: int = 2, tick: Tick = _no_tick) -> Found:
     """Best params and CV AUC of `candidates` draws from the algorithm's space, by `strategy`."""
     from threadpoolctl import threadpool_limits
 
@@ -279,8 +304,9 @@ def search(algorithm: str, X: np.ndarray, y: np.ndarray, folds: list, strategy: 
     with threadpool_limits(1, user_api="blas"):
         if strategy == "random":
             found = _seed_search(algorithm, X, y, folds, candidates, seed, n_jobs)
+            tick(candidates * len(folds))  # RandomizedSearchCV reports nothing while it runs
         elif strategy == "halving":
-            found = _kept_predictions_search(algorithm, X, y, folds, candidates, seed, n_jobs)
+            found = _kept_predictions_search(algorithm, X, y, folds, candidates, seed, n_jobs, tick)
         else:
             raise ValueError(f"unknown search strategy {strategy!r}")
     found.figures = {"strategy": strategy, "candidates": candidates, **found.figures,
@@ -348,9 +374,11 @@ def train_folds(train: pl.DataFrame, config: ModelConfig) -> list[tuple[np.ndarr
 
 
 def train_algorithm(algorithm: str, train: pl.DataFrame, preprocessor: Preprocessor, config: ModelConfig,
-                    n_jobs: int = 2, strategy: str | None = None, folds: list | None = None) -> TrainedModel:
+                    n_jobs: int = 2, strategy: str | None = None, folds: list | None = None,
+                    tick: Tick = _no_tick) -> TrainedModel:
     """Search, the best candidate's out-of-fold predictions (kept by the search, else one
-    cross_val_predict) for the threshold, refit on all train rows. `folds`: train_folds(train, config)."""
+    cross_val_predict) for the threshold, refit on all train rows. `folds`: train_folds(train, config);
+    `tick` counts the fits as they are done (planned_fits in all)."""
     from sklearn.model_selection import cross_val_predict
     from threadpoolctl import threadpool_limits
 
@@ -359,14 +387,16 @@ def train_algorithm(algorithm: str, train: pl.DataFrame, preprocessor: Preproces
     X = preprocessor.transform(train, ENCODING[algorithm])
     y = train[LABEL].to_numpy().astype(np.int32)
     folds = train_folds(train, config) if folds is None else folds
-    found = search(algorithm, X, y, folds, strategy or budget.strategy, budget.candidates, seed, n_jobs)
+    found = search(algorithm, X, y, folds, strategy or budget.strategy, budget.candidates, seed, n_jobs, tick)
     best = found.figures["best_params"]
     with threadpool_limits(1, user_api="blas"):
         oof = found.oof
         if oof is None:
             oof = cross_val_predict(make_estimator(algorithm, seed, **best), X, y, cv=folds, n_jobs=n_jobs,
                                     method="predict_proba")[:, 1]
+            tick(len(folds))
         estimator = make_estimator(algorithm, seed, n_jobs=n_jobs, **best).fit(X, y)
+        tick(1)
     threshold = choose_threshold(y, oof, config.threshold.policy, config.threshold.value)
     if algorithm == "xgboost":
         estimator = estimator.get_booster()
@@ -376,13 +406,17 @@ def train_algorithm(algorithm: str, train: pl.DataFrame, preprocessor: Preproces
 
 
 def train_all(train: pl.DataFrame, config: ModelConfig, others: dict[str, pl.DataFrame], n_jobs: int = 2,
-              strategy: str | None = None) -> tuple[dict[str, TrainedModel], dict]:
-    """Every configured algorithm, after proving no test/OOT row reaches training; with figures."""
+              strategy: str | None = None, log: Log | None = None, every: float = 10.0) -> tuple[dict[str, TrainedModel], dict]:
+    """Every configured algorithm, after proving no test/OOT row reaches training; with figures.
+    `log` (a callable taking a line) hears how far the tuning is, at most once every `every` seconds."""
     preprocessor = fit_preprocessor(train, config.windows.train)
     leakage = check_no_leakage(config, train, others, preprocessor)
     folds = train_folds(train, config)
-    trained = {algorithm: train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy, folds)
-               for algorithm in config.algorithms}
+    progress, trained = Progress(log, every), {}
+    for number, algorithm in enumerate(config.algorithms, 1):
+        fits = planned_fits(algorithm, strategy or config.search.strategy, config.search.candidates, len(folds))
+        progress.stage(f"tuning {algorithm} ({number} of {len(config.algorithms)}, {len(train):,} rows)", fits)
+        trained[algorithm] = train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy, folds, progress.advance)
     figures = {
         "leakage": leakage, "train_rows": len(train), "train_positives": int(train[LABEL].sum()),
         "train_patients": train["patient_nbr"].n_unique(),
