@@ -1,7 +1,10 @@
 """A small fake of the wait_times tables, written where and how the pipeline writes them (one
 atomic versioned folder per daily partition under a DataLayout), with known facts for the
 dashboard's tests: one degraded entity, one whose MAE rises over its last three runs, one failed,
-two stale, forecasts from two partitions for the same day, and a status.json mid-run.
+two stale, forecasts from two partitions for the same day, and a status.json mid-run. A first run
+alone (`runs=1`) is the day of issue #22: a critical entity too new to train, then either the
+blocking check failed and no forecast was written, or the run went through to the end;
+`record_runs` records those runs on a real Dagster instance.
 
 Waits follow `true_expected_wait`, the fake world's ground truth: posted waits overstate it by
 15%, actual waits scatter around it, forecasts are within a few percent of it.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -41,6 +45,14 @@ STATUS = {
     "eta_seconds": 750.0, "trained": 40, "skipped": 3, "failed": 2,
 }
 STATUS_ETA = "2025-08-16 06:15:30"
+TOO_NEW = 202  # in a first run: tier 1, first in the entity picker, a handful of observations, not trained
+TOO_NEW_OBSERVATIONS = 6
+FIRST_RUN = {  # status.json as a first run leaves it once its training is over; `step` is then "trained" or "done"
+    "partition": LATEST.isoformat(), "done": len(ENTITIES) - 1, "total": len(ENTITIES) - 1, "current_tier": 4,
+    "started_at": "2025-08-16T06:00:00+00:00", "updated_at": "2025-08-16T06:09:00+00:00", "elapsed_seconds": 420.0,
+    "eta_seconds": None, "trained": len(ENTITIES) - 3, "skipped": 2, "failed": 0,
+}
+TRAINING_END = "2025-08-16 06:07:00 UTC"
 OBSERVATION_MINUTES = 5
 SLOT_MINUTES = 15
 
@@ -64,13 +76,17 @@ def true_expected_wait(entity_ids, timestamps) -> np.ndarray:
     return base * peak * np.where(weekday >= 5, 1.3, 1.0)
 
 
-def write_fixture(layout: DataLayout, seed: int = 7) -> FakeWorld:
-    """Write every wait_times table for DAYS, and status.json of a run in progress."""
+def write_fixture(layout: DataLayout, seed: int = 7, status: dict = STATUS, runs: int = len(DAYS),
+                  forecasts: bool = True) -> FakeWorld:
+    """Write every wait_times table for DAYS, training results (and forecasts, unless not) for the
+    last `runs` of them, and status.json (default: of a run in progress). With `runs=1`, TOO_NEW
+    is new: too few observations to train, and forecast by the fallback."""
     rng = np.random.default_rng(seed)
     entities = pl.DataFrame(ENTITIES, schema={"entity_id": pl.Int32, "entity_name": pl.String, "park": pl.String}, orient="row")
     tiers = {park: tier for park, (tier, _, _) in PARKS.items()}
     entities = entities.with_columns(tier=pl.col("park").replace_strict(tiers, return_dtype=pl.Int32))
-    observations = _observations(rng)
+    too_new = {TOO_NEW} if runs == 1 else set()
+    observations = _observations(rng, too_new)
     for index, day in enumerate(DAYS):
         _write(layout, "dim_entity", day, entities.with_columns(
             opened_on=pl.when(pl.col("entity_id") == NEVER_SEEN).then(pl.lit(LATEST)).otherwise(pl.lit(date(2020, 1, 1)))))
@@ -81,12 +97,17 @@ def write_fixture(layout: DataLayout, seed: int = 7) -> FakeWorld:
         _write(layout, "posted_aggregates", day, _aggregates(today))
         seen = observations.filter(pl.col("observed_at").dt.date() <= day)
         _write(layout, "entity_index", day, _entity_index(entities, seen, day))
-        _write(layout, "training_results", day, _training_results(entities, index))
-        forecasts = _forecasts(entities, day, rng)
-        _write(layout, "forecasts", day, forecasts)
-        _write(layout, "wti", day, forecasts.group_by("park", "forecast_date").agg(
+        run = index - (len(DAYS) - runs)
+        if run < 0:
+            continue
+        _write(layout, "training_results", day, _training_results(entities, run, day, too_new))
+        if not forecasts:
+            continue
+        made = _forecasts(entities, day, rng, too_new)
+        _write(layout, "forecasts", day, made)
+        _write(layout, "wti", day, made.group_by("park", "forecast_date").agg(
             wti=pl.col("predicted_wait").mean(), entities=pl.col("entity_id").n_unique().cast(pl.Int32)))
-    write_json(layout.table_area(JOB, "training_status") / "status.json", STATUS)
+    write_json(layout.table_area(JOB, "training_status") / "status.json", status)
     return FakeWorld(layout)
 
 
@@ -103,17 +124,19 @@ def _park_hours(day: date) -> pl.DataFrame:
     )
 
 
-def _observations(rng: np.random.Generator) -> pl.DataFrame:
-    """An observation every 5 minutes of park hours; a third carry an actual wait."""
+def _observations(rng: np.random.Generator, too_new: set[int]) -> pl.DataFrame:
+    """An observation every 5 minutes of park hours; a third carry an actual wait. A `too_new`
+    entity opened in the last half hour of the latest day."""
     rows = []
     for entity_id, _, park in ENTITIES:
         if entity_id == NEVER_SEEN:
             continue
         _, opens, closes = PARKS[park]
-        days = DAYS[:-2] if entity_id == LAST_SEEN_EARLY else DAYS
+        days = DAYS[:-2] if entity_id == LAST_SEEN_EARLY else DAYS[-1:] if entity_id in too_new else DAYS
         for day in days:
             start = np.datetime64(datetime.combine(day, time(opens)), "m")
             stamps = start + np.arange(0, (closes - opens) * 60, OBSERVATION_MINUTES).astype("timedelta64[m]")
+            stamps = stamps[-TOO_NEW_OBSERVATIONS:] if entity_id in too_new else stamps
             truth = true_expected_wait(np.full(len(stamps), entity_id), stamps)
             posted = np.round(truth * 1.15 + rng.normal(0, 2, len(stamps))).clip(0)
             actual = np.where(rng.random(len(stamps)) < 0.33, np.round(truth + rng.normal(0, 3, len(stamps))).clip(0), np.nan)
@@ -151,9 +174,10 @@ def _entity_index(entities: pl.DataFrame, seen: pl.DataFrame, day: date) -> pl.D
     )
 
 
-def _training_results(entities: pl.DataFrame, index: int) -> pl.DataFrame:
-    """Day 0 trains everything; later days train tier 1 only, with the known exceptions."""
-    latest = index == len(DAYS) - 1
+def _training_results(entities: pl.DataFrame, index: int, day: date, too_new: set[int]) -> pl.DataFrame:
+    """Run `index` on `day`: the first trains everything (but the too new); later ones tier 1 only,
+    with the known exceptions in the latest."""
+    latest = day == LATEST and index > 0
     rows = []
     for entity_id, _, park, tier in entities.select("entity_id", "entity_name", "park", "tier").iter_rows():
         base = 2.0 + (entity_id % 5) * 0.3 + 0.1 * (index % 2)  # alternates: never rising three times
@@ -168,10 +192,12 @@ def _training_results(entities: pl.DataFrame, index: int) -> pl.DataFrame:
             status, reason, mae, previous, error = "failed", "training raised", None, None, "ValueError: no rows after filtering"
         if entity_id == NEVER_SEEN:
             status, reason, mae, previous = "skipped", "no observations", None, None
+        if entity_id in too_new:
+            status, reason, mae, previous = "skipped", "too_few_observations", None, None
         trained = status in ("trained", "degraded")
         rows.append({
             "entity_id": entity_id, "park": park, "tier": tier, "status": status, "reason": reason,
-            "version": f"{entity_id}-{DAYS[index]}" if trained else None, "mae": mae,
+            "version": f"{entity_id}-{day}" if trained else None, "mae": mae,
             "rmse": None if mae is None else mae * 1.3, "previous_mae": previous if index > 0 else None,
             "trees": 40 + entity_id % 30 if trained else None, "seconds": 0.2 if trained else None,
             "train_rows": 800, "valid_rows": 200, "promoted": status == "trained", "error": error,
@@ -187,10 +213,14 @@ def forecast_bias(made: date, day: date) -> float:
     return 0.02 * (day - made).days
 
 
-def _forecasts(entities: pl.DataFrame, made: date, rng: np.random.Generator) -> pl.DataFrame:
-    """Forecasts for the next two days, every 15-minute slot of park hours."""
+def _forecasts(entities: pl.DataFrame, made: date, rng: np.random.Generator, too_new: set[int]) -> pl.DataFrame:
+    """Forecasts for the next two days, every 15-minute slot of park hours. In a first run (some
+    `too_new`) they say their source, as forecasts do since the fallback: a too new entity is
+    forecast by the fallback, one never seen not at all."""
     frames = []
     for entity_id, park in entities.select("entity_id", "park").iter_rows():
+        if too_new and entity_id == NEVER_SEEN:
+            continue
         _, opens, closes = PARKS[park]
         for ahead in (1, 2):
             day = made + timedelta(days=ahead)
@@ -199,6 +229,45 @@ def _forecasts(entities: pl.DataFrame, made: date, rng: np.random.Generator) -> 
             predicted = true_expected_wait(np.full(len(slots), entity_id), slots) * (1 + forecast_bias(made, day))
             frames.append(pl.DataFrame({
                 "entity_id": entity_id, "park": park, "forecast_date": day, "slot_start": slots.astype("datetime64[us]"),
-                "predicted_wait": predicted + rng.normal(0, 0.5, len(slots)), "model_version": f"{entity_id}-{made}",
-            }))
+                "predicted_wait": predicted + rng.normal(0, 0.5, len(slots)),
+                "model_version": None if entity_id in too_new else f"{entity_id}-{made}",
+                **({"forecast_source": "fallback_entity_profile" if entity_id in too_new else "model"} if too_new else {}),
+            }, schema_overrides={"model_version": pl.String}))
     return pl.concat(frames).with_columns(pl.col("entity_id").cast(pl.Int32))
+
+
+def record_runs(dagster_home: Path, partition: str, blocked: bool) -> None:
+    """Record a day's runs on a real Dagster instance as `make run` does, one per asset: stand-ins
+    for the job's assets under their own keys and checks (the tables are the fixture's). With
+    `blocked`, `critical_entities_have_model` fails as it did on issue #22's day, which fails
+    the entity_models run and stops the day there."""
+    import dagster as dg
+
+    days = dg.DailyPartitionsDefinition(start_date=DAYS[0].isoformat())
+    check = dg.AssetCheckSpec("critical_entities_have_model", asset=dg.AssetKey(["wait_times", "entity_models"]), blocking=True)
+
+    @dg.asset(key=["wait_times", "entity_index"], partitions_def=days)
+    def entity_index():
+        pass
+
+    @dg.asset(key=["wait_times", "entity_models"], partitions_def=days, check_specs=[check])
+    def entity_models():
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
+            check_name=check.name, passed=not blocked,
+            metadata={"critical_entities": 5, "without_model": [TOO_NEW] if blocked else []})])
+
+    @dg.asset(key=["wait_times", "forecasts"], partitions_def=days)
+    def forecasts():
+        pass
+
+    @dg.asset(key=["wait_times", "wti"], partitions_def=days)
+    def wti():
+        pass
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        for asset in (entity_index, entity_models, forecasts, wti):
+            if not dg.materialize([asset], instance=instance, partition_key=partition, raise_on_error=False).success:
+                break
+    finally:
+        instance.dispose()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +17,28 @@ import pytest
 from werkzeug.serving import make_server
 
 from platform_assets.wait_times.dashboard import __main__ as cli
+from platform_assets.wait_times.dashboard import figures
 from platform_assets.wait_times.dashboard.app import _entity_choice, _run_choice, create_app, degrading_text
-from platform_assets.wait_times.dashboard.data import DashboardData, park_freshness, status_text
+from platform_assets.wait_times.dashboard.data import DashboardData, park_freshness, pipeline_text, tier_title
+from platform_assets.wait_times.dashboard.runs import FAILED as RUN_FAILED
+from platform_assets.wait_times.dashboard.runs import RUNNING, SUCCEEDED, RunLog, RunOutcome
 from platform_core.storage import DataLayout, write_json
 from tests.wait_times.dashboard_fixture import (
     DAYS,
     DEGRADED,
     ENTITIES,
     FAILED,
+    FIRST_RUN,
     LATEST,
     NEVER_SEEN,
     RISING,
     STALE,
     STATUS,
     STATUS_ETA,
+    TOO_NEW,
+    TRAINING_END,
     forecast_bias,
+    record_runs,
     true_expected_wait,
     write_fixture,
 )
@@ -60,18 +67,118 @@ def data(world) -> DashboardData:
 # --- what the views read ---------------------------------------------------------------------
 
 def test_status_lines_from_status_json():
-    text = status_text(STATUS, now=datetime(2025, 8, 16, 6, 5))
+    text = pipeline_text(STATUS, now=datetime(2025, 8, 16, 6, 5))
     assert text["progress"] == "entity 45 of 200"
     assert text["percent"] == "22"
     assert STATUS_ETA in text["eta"] and "12 min 30 s" in text["eta"]
     assert text["step"] == "training (tier 2) · partition 2025-08-16"
     assert text["counts"] == "trained 40 · skipped 3 · failed 2"
     assert text["updated"].endswith("(2 min 0 s ago)")
-    assert "not known yet" in status_text({**STATUS, "eta_seconds": None})["eta"]
-    assert status_text({**STATUS, "step": "done", "done": 200})["eta"] == "finished at 2025-08-16 06:03:00"
-    assert status_text(None)["step"] == "no run yet"
-    utc = status_text({**STATUS, "updated_at": "2025-08-16T06:03:00+00:00", "degraded": 1})  # as the training step writes it
+    assert pipeline_text(None)["step"] == "no run yet"
+    utc = pipeline_text({**STATUS, "updated_at": "2025-08-16T06:03:00+00:00", "degraded": 1})  # as the training step writes it
     assert STATUS_ETA + " UTC" in utc["eta"] and utc["counts"].endswith("failed 2 · degraded 1")
+
+
+def test_step_progress_and_time_agree_at_every_moment():
+    """Issue #22: "trained (tier 4)", "estimated completion: not known yet" at 100%, then nothing
+    saying the run had stopped. An estimate shows only while entities remain; after, when it ended."""
+    day = FIRST_RUN["partition"]
+    moments = {step: pipeline_text({**FIRST_RUN, "step": step}) for step in ("training", "trained", "forecasting", "done")}
+    for step, text in moments.items():
+        assert (text["progress"], text["percent"]) == ("entity 11 of 11", "100"), step
+        assert "estimated" not in text["eta"] and "tier" not in text["step"], step
+    assert moments["trained"]["step"] == f"training finished · partition {day}"
+    assert moments["trained"]["eta"] == f"training finished at {TRAINING_END}; forecasts and the wait time index next"
+    assert moments["forecasting"]["step"] == f"forecasting · partition {day}"
+    assert (moments["done"]["step"], moments["done"]["eta"], moments["done"]["state"]) == (
+        f"done · partition {day}", "done at 2025-08-16 06:09:00 UTC", "done")
+    preparing = pipeline_text({**FIRST_RUN, "step": "preparing", "done": 0})
+    assert preparing["percent"] == "0" and preparing["eta"].startswith("estimated completion: known once")
+
+    ended = datetime(2025, 8, 16, 6, 9, 30, tzinfo=UTC)
+    blocked = RunOutcome("r1", day, ("entity_models",), RUN_FAILED, ended, "check critical_entities_have_model failed: x")
+    failed = pipeline_text({**FIRST_RUN, "step": "trained"}, blocked)
+    assert (failed["step"], failed["state"]) == (f"failed in entity_models · partition {day}", "failed")
+    assert failed["eta"] == "failed at 2025-08-16 06:09:30 UTC" and failed["reason"].startswith("check critical")
+    assert failed["progress"] == "entity 11 of 11" and failed["updated"] == ""
+    succeeded = RunOutcome("r2", day, ("wti",), SUCCEEDED, ended)
+    assert pipeline_text({**FIRST_RUN, "step": "done"}, succeeded)["reason"] == ""
+    # the next day's ETL fails before training starts: the failure, not the finished day's training
+    etl = RunOutcome("r3", "2025-08-17", ("dimensions", "fact_observations"), RUN_FAILED, ended, "quarantine_rate")
+    text = pipeline_text({**FIRST_RUN, "step": "done"}, etl)
+    assert text["step"] == "failed: dimensions, fact_observations · partition 2025-08-17" and text["progress"] == ""
+    running = pipeline_text({**FIRST_RUN, "step": "done"}, RunOutcome("r4", "2025-08-17", ("entity_index",), RUNNING, None))
+    assert running["step"] == "running: entity_index · partition 2025-08-17" and running["state"] == "running"
+
+
+def test_tier_title_says_which_run_the_table_holds():
+    day = date.fromisoformat(FIRST_RUN["partition"])
+    assert tier_title(None, None, None).startswith("By tier: no run yet")
+    assert tier_title({**FIRST_RUN, "step": "training"}, None, None) == (
+        f"By tier: the {day} run's counts appear when its training finishes")
+    assert tier_title({**FIRST_RUN, "step": "done"}, None, day) == f"By tier: the {day} run"
+    earlier = day - timedelta(days=1)
+    assert tier_title({**FIRST_RUN, "step": "training"}, None, earlier) == (
+        f"By tier: the latest finished training, {earlier} (the {day} run's counts appear when its training finishes)")
+    crashed = RunOutcome("r", day.isoformat(), ("entity_models",), RUN_FAILED, None, "worker died")
+    assert tier_title({**FIRST_RUN, "step": "training"}, crashed, earlier).endswith(
+        f"(the {day} run failed before its training wrote results)")
+
+
+def test_the_runs_the_instance_recorded(tmp_path):
+    """A blocked day reads as failed, with the check and its figures; a later good run of the same
+    day replaces it. Runs of other jobs are not wait_times runs."""
+    import dagster as dg
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    runs = RunLog(home)
+    assert runs.latest() is None
+    record_runs(home, LATEST.isoformat(), blocked=True)
+    blocked = runs.latest()
+    assert (blocked.state, blocked.partition, blocked.assets) == (RUN_FAILED, LATEST.isoformat(), ("entity_models",))
+    assert blocked.reason == ("check critical_entities_have_model on wait_times/entity_models failed: "
+                              f"critical_entities=5, without_model=[{TOO_NEW}]")
+    assert blocked.ended_at.tzinfo is not None
+    record_runs(home, LATEST.isoformat(), blocked=False)
+    good = runs.latest()
+    assert (good.state, good.assets, good.reason) == (SUCCEEDED, ("wti",), None)
+
+    @dg.asset(key=["heavy_queries", "query_log"])
+    def other():
+        raise ValueError("not ours")
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert not dg.materialize([other], instance=instance, raise_on_error=False).success
+    assert runs.latest().run_id == good.run_id
+
+
+def test_a_failed_step_reads_as_its_own_error(tmp_path):
+    import dagster as dg
+
+    @dg.asset(key=["wait_times", "forecasts"])
+    def forecasts():
+        raise ValueError("forecasts.parquet: column slot_start is missing")
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        dg.materialize([forecasts], instance=instance, raise_on_error=False)
+    failed = RunLog(tmp_path).latest()
+    assert failed.reason == "forecasts: ValueError: forecasts.parquet: column slot_start is missing"
+    assert failed.partition is None
+
+
+def test_single_run_and_sparse_day_charts_have_sane_axes():
+    trend = figures.trend_figure([{"partition_date": LATEST, "tier": 1, "median_mae": 2.5, "trained": 4, "failed": 0,
+                                   "degraded": 0}])
+    assert trend.layout.xaxis.range == (str(LATEST - timedelta(days=1)), str(LATEST + timedelta(days=1)))
+    assert trend.data[0].mode == "lines+markers"
+    slot = datetime.combine(LATEST, datetime.min.time()) + timedelta(hours=20, minutes=45)
+    row = {"slot_start": slot, "mean_posted": 12.0, "mean_actual": None, "predicted_wait": None, "model_version": None,
+           "forecast_made": None}
+    hours = (slot.replace(hour=9, minute=0), slot.replace(hour=21, minute=0))
+    day = figures.day_figure([row], "one slot", hours=hours)
+    assert day.layout.xaxis.range == hours
+    assert figures.day_figure([row], "one slot").layout.xaxis.range == (slot - timedelta(hours=1), slot + timedelta(hours=1))
 
 
 def test_tier_counts_and_quality_of_the_latest_run(data):
@@ -164,11 +271,13 @@ def test_controls_follow_the_latest_until_the_person_picks(data):
     assert _run_choice(data, DAYS[4].isoformat(), DAYS[4].isoformat())[1] == latest  # was the default: follows
     assert _run_choice(data, earlier, latest)[1] == earlier  # picked: kept
     assert _run_choice(data, "2024-01-01", latest)[1] == latest  # picked but gone: back to the latest
-    options, entity, first, last, day, default = _entity_choice(data, 999, None, None)
-    assert len(options) == len(ENTITIES) and entity == options[0]["value"]
+    options, entity, best, first, last, day, default = _entity_choice(data, 999, None, None, None)
+    # the latest observed day has a forecast; of the entities with one, the DL and TDL ones were open longest
+    assert len(options) == len(ENTITIES) and entity == best == 301
     assert (first, last, day, default) == (DAYS[0].isoformat(), (LATEST + timedelta(days=2)).isoformat(), latest, latest)
-    assert _entity_choice(data, 301, earlier, latest)[1::3] == (301, earlier)
-    assert _entity_choice(data, 301, "2030-01-01", latest)[4] == latest  # out of range
+    assert _entity_choice(data, 101, 301, earlier, latest)[1:3] == (101, 301)  # picked: kept
+    assert _entity_choice(data, 301, 301, earlier, latest)[5] == earlier
+    assert _entity_choice(data, 301, 301, "2030-01-01", latest)[5] == latest  # out of range
 
 
 def test_an_empty_data_directory_gives_empty_views(tmp_path):
@@ -287,19 +396,20 @@ def test_dashboard_in_the_browser(browser, world, tmp_path):
         page.locator("#stale-hours").press("Enter")
         expect(page.locator("#stale-count")).to_have_text("1", timeout=WAIT_MS)
 
+        expect(page.locator("#curve-graph")).to_contain_text("Matterhorn Bobsleds")  # the default: a forecast, most data
         page.locator("#entity-select").click()
-        page.locator(".dash-dropdown-search").fill("Matterhorn")
-        page.get_by_role("option", name="Matterhorn Bobsleds").click()
-        page.wait_for_function(f"({CURVE_DATA})().some(t => t.name.includes('301-'))", timeout=WAIT_MS)
+        page.locator(".dash-dropdown-search").fill("Space")
+        page.get_by_role("option", name="Space Mountain").click()
+        page.wait_for_function(f"({CURVE_DATA})().some(t => t.name.includes('101-'))", timeout=WAIT_MS)
         after = curve_of(page)
         assert after["posted (observed)"] != before["posted (observed)"]
-        assert any("model 301-2025-08-14" in name for name in after)
-        expect(page.locator("#curve-graph")).to_contain_text("Matterhorn Bobsleds")
+        assert any("model 101-2025-08-14" in name for name in after)
+        expect(page.locator("#curve-graph")).to_contain_text("Space Mountain")
         page.keyboard.press("Escape")
         ahead = LATEST + timedelta(days=2)  # only a forecast so far, made on the latest day
         page.locator("#curve-date").fill(ahead.isoformat())
         page.locator("#curve-date").press("Enter")
-        summary = re.compile(f"^forecast made {LATEST} by model 301-{LATEST}; against the true")
+        summary = re.compile(f"^forecast made {LATEST} by model 101-{LATEST}; against the true")
         expect(page.locator("#curve-summary")).to_have_text(summary, timeout=WAIT_MS)
         expect(page.locator("#curve-graph")).to_contain_text(f"{ahead:%A} {ahead}")
         page.screenshot(path=tmp_path / "dashboard_entity.png", full_page=True)
@@ -307,6 +417,76 @@ def test_dashboard_in_the_browser(browser, world, tmp_path):
     README_SHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(tmp_path / "dashboard.png", README_SHOT)
     assert (tmp_path / "dashboard.png").stat().st_size > 50_000
+
+
+TREND_RANGE = "() => document.querySelector('#quality-trend .js-plotly-plot')?._fullLayout?.xaxis?.range"
+
+
+def first_run_page(browser, tmp_path, status: dict, blocked: bool):
+    """The page over a first run's tables, status.json and runs recorded on a real instance."""
+    layout = DataLayout.at(tmp_path / "data")
+    write_fixture(layout, status=status, runs=1, forecasts=not blocked)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    record_runs(home, LATEST.isoformat(), blocked=blocked)
+    return serve(create_app(layout, truth=true_expected_wait, refresh_seconds=1.0, dagster_home=home))
+
+
+def test_a_blocked_run_shows_as_failed_with_the_checks_reason(browser, tmp_path):
+    """Issue #22's day: training went to the end, the blocking check failed, no forecast was written."""
+    from playwright.sync_api import expect
+
+    status = {**FIRST_RUN, "step": "trained"}  # where the job's status.json stays when the check fails
+    with first_run_page(browser, tmp_path, status, blocked=True) as url, open_page(browser, url) as (page, problems):
+        expect(page.locator("#pipeline-step")).to_have_text(f"failed in entity_models · partition {LATEST}", timeout=WAIT_MS)
+        expect(page.locator("#pipeline-step")).to_have_class("big failed")
+        expect(page.locator("#pipeline-reason")).to_have_text(
+            "check critical_entities_have_model on wait_times/entity_models failed: "
+            f"critical_entities=5, without_model=[{TOO_NEW}]")
+        expect(page.locator("#pipeline-eta")).to_have_text(re.compile(r"^failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
+        expect(page.locator("#pipeline-progress")).to_have_text("entity 11 of 11")
+        expect(page.locator("#tier-title")).to_have_text(f"By tier: the {LATEST} run")
+        expect(page.locator('#tier-table td[data-dash-column="skipped"]')).to_have_text(["1", "0", "0", "1"], timeout=WAIT_MS)
+        # the default entity is not the new one first in the list: the one with the most observations
+        expect(page.locator("#curve-graph")).to_contain_text("Matterhorn Bobsleds", timeout=WAIT_MS)
+        expect(page.locator("#curve-summary")).to_have_text(
+            "no forecast yet: no run has written forecasts (the pipeline status above says why)")
+        page.wait_for_function(f"({TREND_RANGE})()?.length === 2", timeout=WAIT_MS)
+        assert page.evaluate(TREND_RANGE) == [str(LATEST - timedelta(days=1)), str(LATEST + timedelta(days=1))]
+        expect(page.locator("#quality-trend")).to_contain_text(str(LATEST))
+        expect(page.locator("#pipeline-eta")).not_to_contain_text("estimated")
+        page.screenshot(path=tmp_path / "blocked_run.png", full_page=True)
+        assert problems == []
+
+
+def test_a_full_successful_run(browser, tmp_path):
+    """The same first day run to its end: done, the forecasts shown, the new entity's by the fallback."""
+    from playwright.sync_api import expect
+
+    with first_run_page(browser, tmp_path, {**FIRST_RUN, "step": "done"}, blocked=False) as url, \
+            open_page(browser, url) as (page, problems):
+        expect(page.locator("#pipeline-step")).to_have_text(f"done · partition {LATEST}", timeout=WAIT_MS)
+        expect(page.locator("#pipeline-step")).to_have_class("big done")
+        expect(page.locator("#pipeline-eta")).to_have_text("done at 2025-08-16 06:09:00 UTC")
+        expect(page.locator("#pipeline-percent")).to_have_text("100%")
+        expect(page.locator("#pipeline-reason")).to_have_text("")
+        expect(page.locator("#tier-title")).to_have_text(f"By tier: the {LATEST} run")
+        # no observed day has a forecast yet: the first forecast day, by its model
+        first_forecast = LATEST + timedelta(days=1)
+        expect(page.locator("#curve-graph")).to_contain_text(f"Matterhorn Bobsleds · DL · tier 2 · #301: {first_forecast:%A}",
+                                                             timeout=WAIT_MS)
+        expect(page.locator("#curve-summary")).to_have_text(
+            re.compile(f"^forecast made {LATEST} by model 301-{LATEST}; against the true expected wait"))
+        page.screenshot(path=tmp_path / "successful_run.png", full_page=True)
+        page.locator("#entity-select").click()
+        page.locator(".dash-dropdown-search").fill("Soarin")
+        page.get_by_role("option", name="Soarin'").click()
+        expect(page.locator("#curve-summary")).to_have_text(
+            re.compile(f"^forecast made {LATEST} by fallback entity profile; against the true"), timeout=WAIT_MS)
+        assert any(name == f"forecast (made {LATEST}, fallback entity profile)" for name in curve_of(page))
+        page.keyboard.press("Escape")
+        page.screenshot(path=tmp_path / "successful_run_fallback.png", full_page=True)
+        assert problems == []
 
 
 def test_no_run_yet_then_a_run_starts(browser, tmp_path):

@@ -1,25 +1,28 @@
 """The wait_times dashboard (Dash): pipeline status, model quality, wait-time curves, data freshness.
 
-The status panel re-reads status.json every few seconds; every other view re-reads its table only
-when the data's signature changes (a new partition or version), or when the person changes a
-control. Views say "no run yet" when their table does not exist yet.
+The status panel re-reads status.json and, given the Dagster instance, its latest wait_times run
+every few seconds (a run that failed or was blocked by a check shows as failed, with why); every
+other view re-reads its table only when the data's signature changes (a new partition or
+version), or when the person changes a control. Views say "no run yet" when their table does not
+exist yet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 from dash import Dash, Input, Output, State, dash_table, dcc, html, no_update
 
 from platform_assets.wait_times.dashboard import figures
-from platform_assets.wait_times.dashboard.data import DashboardData, park_freshness, status_text
+from platform_assets.wait_times.dashboard.data import NO_RUN, DashboardData, park_freshness, pipeline_text, tier_title
+from platform_assets.wait_times.dashboard.runs import RunLog
 from platform_core.metrics import regression_metrics
 from platform_core.storage import DataLayout
 
 Truth = Callable[[np.ndarray, np.ndarray], np.ndarray]
-NO_RUN = "no run yet: nothing has been written for the wait_times job in this data directory"
 
 QUALITY_COLUMNS = ["entity_id", "entity_name", "park", "tier", "status", "mae", "rmse", "previous_mae", "mae_change_pct",
                    "trees", "seconds", "train_rows", "valid_rows", "promoted", "version", "reason", "error"]
@@ -32,13 +35,15 @@ TABLE_STYLE = {"style_table": {"overflowX": "auto"}, "style_header": {"fontWeigh
 
 
 def create_app(layout: DataLayout, truth: Truth | None = None, refresh_seconds: float = 3.0,
-               stale_hours: float = 4.0) -> Dash:
+               stale_hours: float = 4.0, dagster_home: Path | None = None) -> Dash:
     """The dashboard over one data directory. `truth(entity_ids, timestamps)`, when given (the synthetic
-    world's `true_expected_wait`), adds the true expected wait to the day curve and the forecast's error against it."""
+    world's `true_expected_wait`), adds the true expected wait to the day curve and the forecast's error against it.
+    `dagster_home`, the instance the runs are recorded on, tells a failed run from one in progress."""
     data = DashboardData(layout)
+    runs = RunLog(dagster_home) if dagster_home is not None else None
     app = Dash(__name__, title="wait_times dashboard", update_title=None)
     app.layout = lambda: _page(data, refresh_seconds, stale_hours)
-    _status_callbacks(app, data)
+    _status_callbacks(app, data, runs)
     _quality_callbacks(app, data)
     _curve_callbacks(app, data, truth)
     _freshness_callbacks(app, data)
@@ -60,16 +65,17 @@ def _page(data: DashboardData, refresh_seconds: float, stale_hours: float) -> ht
     """The page as it loads: the controls' choices are filled in here, so the first load needs one
     round of callbacks, not a chain of three."""
     runs, run, _ = _run_choice(data, None, None)
-    entities, entity, first, last, day, _ = _entity_choice(data, None, None, None)
+    entities, entity, default_entity, first, last, day, _ = _entity_choice(data, None, None, None, None)
     return html.Div([
         html.H1("wait_times"),
         html.P(f"data: {data.layout.root}", className="muted"),
         dcc.Interval(id="status-tick", interval=int(refresh_seconds * 1000)),
         dcc.Store(id="data-version", data=data.signature()),
         dcc.Store(id="run-default", data=run), dcc.Store(id="day-default", data=day),
+        dcc.Store(id="entity-default", data=default_entity),
         _section(
             "Pipeline status",
-            html.Div(id="pipeline-step", className="big"),
+            html.Div(id="pipeline-step", className="big"), html.Div(id="pipeline-reason", className="reason"),
             html.Div([html.Progress(id="pipeline-bar", max="100", value="0"), html.Span(id="pipeline-progress", className="big"),
                       html.Span(id="pipeline-percent", className="muted")], className="row"),
             html.Div(id="pipeline-eta"), html.Div(id="pipeline-counts"), html.Div(id="pipeline-updated", className="muted"),
@@ -112,17 +118,21 @@ def _page(data: DashboardData, refresh_seconds: float, stale_hours: float) -> ht
     ], className="page")
 
 
-def _status_callbacks(app: Dash, data: DashboardData) -> None:
+def _status_callbacks(app: Dash, data: DashboardData, runs: RunLog | None) -> None:
     @app.callback(
-        [Output("pipeline-step", "children"), Output("pipeline-progress", "children"), Output("pipeline-bar", "value"),
-         Output("pipeline-percent", "children"), Output("pipeline-eta", "children"), Output("pipeline-counts", "children"),
-         Output("pipeline-updated", "children")],
+        [Output("pipeline-step", "children"), Output("pipeline-step", "className"), Output("pipeline-reason", "children"),
+         Output("pipeline-progress", "children"), Output("pipeline-bar", "value"), Output("pipeline-percent", "children"),
+         Output("pipeline-eta", "children"), Output("pipeline-counts", "children"), Output("pipeline-updated", "children"),
+         Output("tier-title", "children")],
         Input("status-tick", "n_intervals"),
     )
     def refresh_status(_):
-        text = status_text(data.status())
-        return (text["step"], text["progress"], text["percent"], f"{text['percent']}%" if text["progress"] else "",
-                text["eta"], text["counts"], text["updated"])
+        """Step, progress, time line and the tier table's title from one reading of status.json and the run."""
+        status, run = data.status(), runs.latest() if runs else None
+        text = pipeline_text(status, run)
+        return (text["step"], f"big {text['state']}", text["reason"], text["progress"], text["percent"],
+                f"{text['percent']}%" if text["progress"] else "", text["eta"], text["counts"], text["updated"],
+                tier_title(status, run, data.latest("training_results")))
 
     @app.callback(Output("data-version", "data"), Input("status-tick", "n_intervals"), State("data-version", "data"),
                   prevent_initial_call=True)
@@ -132,15 +142,10 @@ def _status_callbacks(app: Dash, data: DashboardData) -> None:
         signature = data.signature()
         return no_update if signature == version else signature
 
-    @app.callback(
-        [Output("tier-table", "data"), Output("tier-title", "children")],
-        Input("data-version", "data"),
-    )
+    @app.callback(Output("tier-table", "data"), Input("data-version", "data"))
     def refresh_tiers(_):
         day = data.latest("training_results")
-        if day is None:
-            return [], f"By tier: {NO_RUN}"
-        return data.tier_counts(day), f"By tier: the latest finished run, {day}"
+        return data.tier_counts(day) if day else []
 
 
 def _quality_callbacks(app: Dash, data: DashboardData) -> None:
@@ -203,33 +208,36 @@ def _run_choice(data: DashboardData, chosen: str | None, default: str | None) ->
     return runs, _kept(chosen, default, chosen in runs, latest), latest
 
 
-def _entity_choice(data: DashboardData, chosen: int | None, day: str | None, default_day: str | None) -> tuple:
-    """The entity picker's options and choice, the date picker's bounds, day and default day (the
-    latest observed day); a chosen entity is kept while it exists, a chosen day while it is in range."""
+def _entity_choice(data: DashboardData, chosen: int | None, default: int | None, day: str | None,
+                   default_day: str | None) -> tuple:
+    """The entity picker's options, the entity shown and the default one (with a forecast on the day
+    shown, else the most observations), the date picker's bounds, the day shown and the default day
+    (see `DashboardData.curve_dates`); a chosen entity is kept while it exists, a chosen day while it is in range."""
     entities = data.entities()
     options = [{"label": f"{e['entity_name']} · {e['park']} · tier {e['tier']} · #{e['entity_id']}", "value": e["entity_id"]}
                for e in entities]
-    if chosen not in {e["entity_id"] for e in entities}:
-        chosen = entities[0]["entity_id"] if entities else None
     span = data.curve_dates()
-    first, last = (span[0].isoformat(), span[1].isoformat()) if span else (None, None)
-    observed = data.latest("posted_aggregates")
-    latest = observed.isoformat() if observed else first
+    first, last, latest = (d.isoformat() for d in span) if span else (None, None, None)
     day = str(day)[:10] if day else None
-    in_range = day is not None and first is not None and first <= day <= last
-    return options, chosen, first, last, _kept(day, default_day, in_range, latest), latest
+    shown = _kept(day, default_day, day is not None and first is not None and first <= day <= last, latest)
+    ids = {e["entity_id"] for e in entities}
+    best = data.default_entity(date.fromisoformat(shown) if shown else None)
+    best = best if best in ids else entities[0]["entity_id"] if entities else None
+    return options, _kept(chosen, default, chosen in ids, best), best, first, last, shown, latest
 
 
 def _curve_callbacks(app: Dash, data: DashboardData, truth: Truth | None) -> None:
     @app.callback(
-        [Output("entity-select", "options"), Output("entity-select", "value"), Output("curve-date", "min_date_allowed"),
-         Output("curve-date", "max_date_allowed"), Output("curve-date", "date"), Output("day-default", "data")],
+        [Output("entity-select", "options"), Output("entity-select", "value"), Output("entity-default", "data"),
+         Output("curve-date", "min_date_allowed"), Output("curve-date", "max_date_allowed"), Output("curve-date", "date"),
+         Output("day-default", "data")],
         Input("data-version", "data"),
-        [State("entity-select", "value"), State("curve-date", "date"), State("day-default", "data")],
+        [State("entity-select", "value"), State("entity-default", "data"), State("curve-date", "date"),
+         State("day-default", "data")],
         prevent_initial_call=True,
     )
-    def refresh_entities(_, chosen, day, default_day):
-        return _entity_choice(data, chosen, day, default_day)
+    def refresh_entities(_, chosen, default, day, default_day):
+        return _entity_choice(data, chosen, default, day, default_day)
 
     @app.callback(
         [Output("curve-graph", "figure"), Output("weekday-graph", "figure"), Output("curve-summary", "children")],
@@ -245,7 +253,8 @@ def _curve_callbacks(app: Dash, data: DashboardData, truth: Truth | None) -> Non
         name = next((o["label"] for o in options or [] if o["value"] == entity_id), f"#{entity_id}")
         title = f"{name}: {day:%A} {day} by time of day"
         weekly = figures.weekday_figure(data.weekday_profile(entity_id, day), f"{name}: by day of week, the 4 weeks to {day}")
-        return figures.day_figure(rows, title, expected), weekly, _curve_summary(rows, expected)
+        summary = _curve_summary(rows, expected, bool(data.partitions("forecasts")))
+        return figures.day_figure(rows, title, expected, data.park_hours(entity_id, day)), weekly, summary
 
 
 def _truth(truth: Truth | None, entity_id: int, rows: list[dict]) -> list[float] | None:
@@ -255,12 +264,13 @@ def _truth(truth: Truth | None, entity_id: int, rows: list[dict]) -> list[float]
     return [float(v) for v in truth(np.full(len(rows), int(entity_id)), stamps)]
 
 
-def _curve_summary(rows: list[dict], expected: list[float] | None) -> str:
+def _curve_summary(rows: list[dict], expected: list[float] | None, any_forecast: bool) -> str:
     """The shown forecast's error against what was observed, and against the truth when known."""
     forecast = [row for row in rows if row["predicted_wait"] is not None]
     if not forecast:
-        return "no forecast for this day"
-    parts = [f"forecast made {forecast[0]['forecast_made']} by model {forecast[0]['model_version']}"]
+        return ("no forecast for this entity on this day" if any_forecast
+                else "no forecast yet: no run has written forecasts (the pipeline status above says why)")
+    parts = [f"forecast made {forecast[0]['forecast_made']} by {figures.forecast_source(forecast[0])}"]
     for column, name in (("mean_posted", "posted"), ("mean_actual", "actual")):
         matched = [(row[column], row["predicted_wait"]) for row in forecast if row[column] is not None]
         if matched:

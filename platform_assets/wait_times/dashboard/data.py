@@ -16,12 +16,14 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
+from platform_assets.wait_times.dashboard.runs import FAILED, RUNNING, RunOutcome
 from platform_core.duck import connect, ident, literal, query
 from platform_core.storage import CURRENT_POINTER, DataLayout, Location, current, read_json
 
 JOB = "wait_times"
 STATUS_TABLE = "training_status"
 STATUS_FILE = "status.json"
+NO_RUN = "no run yet: nothing has been written for the wait_times job in this data directory"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The columns the dashboard reads, for a table that has no data yet.
 SCHEMAS = {
@@ -34,7 +36,7 @@ SCHEMAS = {
                         "mae DOUBLE, rmse DOUBLE, previous_mae DOUBLE, trees INTEGER, seconds DOUBLE, train_rows INTEGER, "
                         "valid_rows INTEGER, promoted BOOLEAN, error VARCHAR",
     "forecasts": "entity_id INTEGER, park VARCHAR, forecast_date DATE, slot_start TIMESTAMP, predicted_wait DOUBLE, "
-                 "model_version VARCHAR",
+                 "model_version VARCHAR, forecast_source VARCHAR",
 }
 
 
@@ -141,13 +143,34 @@ class DashboardData:
             {"day": day, "stale_hours": float(stale_hours)},
         )
 
-    def curve_dates(self) -> tuple[date, date] | None:
-        """The days a curve can show: from the first observed day to the last forecast day."""
+    def curve_dates(self) -> tuple[date, date, date] | None:
+        """The days a curve can show (from the first observed day to the last forecast day) and the
+        one it shows first: the latest with both observations and a forecast, else the first
+        forecast day, else the latest observed day."""
         observed = self.partitions("posted_aggregates")
-        span = self._query("dashboard_forecast_span", {"forecasts": self._latest_days("forecasts")})
-        forecast = [day for day in (span[0]["first_day"], span[0]["last_day"]) if day is not None] if span else []
-        days = observed[:1] + observed[-1:] + forecast
-        return (min(days), max(days)) if days else None
+        latest = observed[-1] if observed else None
+        made = self._window("forecasts", latest - timedelta(days=self.forecast_horizon_days), date.max) if latest \
+            else self._latest_days("forecasts")
+        span = self._query("dashboard_forecast_span", {"forecasts": made}, {"observed": latest})[0]
+        days = observed[:1] + observed[-1:] + [d for d in (span["first_day"], span["last_day"]) if d is not None]
+        if not days:
+            return None
+        return min(days), max(days), span["last_compared_day"] or span["next_day"] or latest
+
+    def default_entity(self, day: date | None) -> int | None:
+        """The entity a curve shows first: one with a model's forecast on `day`, else any forecast,
+        then the most observations (a new entity that was skipped would show an empty chart)."""
+        forecasts = self._forecast_days(day, day) if day else []
+        rows = self._query("dashboard_default_entity", {"entity_index": self._latest_days("entity_index"),
+                                                         "forecasts": forecasts}, {"day": day})
+        return rows[0]["entity_id"] if rows else None
+
+    def park_hours(self, entity_id: int, day: date) -> tuple[datetime, datetime] | None:
+        """When the entity's park opened and closed on `day` (the day curve's time axis), if known."""
+        rows = self._query("dashboard_park_hours", {"dim_park_hours": self._window("dim_park_hours", day, day),
+                                                     "dim_entity": self._latest_days("dim_entity")},
+                           {"entity_id": int(entity_id), "day": day})
+        return (rows[0]["opens_at"], rows[0]["closes_at"]) if rows and rows[0]["opens_at"] else None
 
     def _days(self, table: str, day: date | None) -> list[date]:
         day = day or self.latest(table)
@@ -182,10 +205,16 @@ class DashboardData:
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, files: dict[date, list[Location]], with_partition: bool) -> None:
-    """A view over these files; with `with_partition`, a `partition_date` column saying which
-    partition each row came from (joined on the file name, so no value is spliced into SQL)."""
+    """A view over these files; a column of SCHEMAS the files lack (written before it existed) is
+    NULL. With `with_partition`, a `partition_date` column saying which partition each row came
+    from (joined on the file name, so no value is spliced into SQL)."""
     paths = [path for found in files.values() for path in found]
     source = f"read_parquet([{', '.join(literal(p) for p in paths)}], filename = true, union_by_name = true)"
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    missing = [column.split(" ", 1) for column in SCHEMAS[name].split(", ") if column.split(" ", 1)[0] not in present]
+    if missing:
+        added = ", ".join(f"CAST(NULL AS {kind}) AS {ident(column)}" for column, kind in missing)
+        source = f"(SELECT *, {added} FROM {source})"
     if not with_partition:
         con.execute(f"CREATE OR REPLACE VIEW {ident(name)} AS SELECT * EXCLUDE (filename) FROM {source}")
         return
@@ -198,36 +227,86 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, files: dict[date, list[Loca
     )
 
 
-def status_text(status: dict | None, now: datetime | None = None) -> dict[str, str]:
-    """The pipeline panel's lines from status.json: step, "entity 45 of 200", estimated completion,
-    counts; "no run yet" without a status."""
+def pipeline_text(status: dict | None, run: RunOutcome | None = None, now: datetime | None = None) -> dict[str, str]:
+    """The pipeline panel's lines from status.json (how far training got) and the latest run the
+    Dagster instance recorded (whether it still runs, and why it failed), told so that the step,
+    the progress and the time line never disagree: an estimated completion only while entities
+    are still training, "done at" or "failed at" once the run is over."""
+    failed = run is not None and run.state == FAILED
+    partition = status.get("partition") if status else None
+    if run is not None and run.partition != partition and (failed or run.state == RUNNING):
+        # a run of another day (its ETL, say) is the latest: the training status is not its own
+        step = f"{'failed' if failed else 'running'}: {', '.join(run.assets)} · partition {run.partition}"
+        when = f"failed at {_clock(run.ended_at)}" if failed and run.ended_at else "training has not started yet"
+        return {**_BLANK, "step": step, "state": FAILED if failed else RUNNING, "eta": when, "reason": run.reason or ""}
     if not status:
-        return {"step": "no run yet", "progress": "", "percent": "0", "eta": "", "counts": "", "updated": ""}
+        return {**_BLANK, "step": "no run yet"}
     done, total = int(status.get("done") or 0), int(status.get("total") or 0)
     step = str(status.get("step", "unknown"))
-    tier = status.get("current_tier")
     updated = _parse_time(status.get("updated_at"))
-    finished = step == "done"
-    eta_seconds = status.get("eta_seconds")
-    if finished:
-        eta = f"finished at {_clock(updated)}" if updated else "finished"
-    elif eta_seconds is None or updated is None:
-        eta = "estimated completion: not known yet"
-    else:
-        seconds = float(eta_seconds)
-        eta = (f"estimated completion {_clock(updated + timedelta(seconds=seconds))} "
-               f"(in {_duration(seconds)} from the last update)")
+    trained_at = _training_end(status)
+    state = FAILED if failed else DONE if step == "done" else RUNNING
+    if failed:
+        headline = f"failed in {', '.join(run.assets)}"
+        eta = f"failed at {_clock(run.ended_at)}" if run.ended_at else "failed"
+    elif step == "done":
+        headline, eta = "done", f"done at {_clock(updated)}" if updated else "done"
+    elif step == "training" and done < total:
+        tier = status.get("current_tier")
+        headline = "training" + (f" (tier {tier})" if tier is not None else "")
+        eta = _eta(status.get("eta_seconds"), updated)
+    elif step == "preparing":
+        headline, eta = "preparing the training rows", "estimated completion: known once the first entity is trained"
+    else:  # training over: its results are being written, or forecasting runs
+        headline = {"training": "training finished", "trained": "training finished"}.get(step, step)
+        eta = f"training finished at {_clock(trained_at)}" if trained_at else "training finished"
+        eta += "; forecasts and the wait time index next" if step in ("training", "trained") else ""
     counts = " · ".join(f"{name} {int(status.get(name) or 0)}" for name in ("trained", "skipped", "failed", "degraded")
                         if name != "degraded" or status.get(name))
-    tier_text = f" (tier {tier})" if tier is not None and not finished else ""
     return {
-        "step": f"{step}{tier_text} · partition {status.get('partition', '?')}",
-        "progress": f"entity {done} of {total}",
-        "percent": str(round(100 * done / total) if total else 0),
+        "step": f"{headline} · partition {partition or '?'}",
+        "state": state,
+        "progress": f"entity {done} of {total}" if total else "no entity to train",
+        "percent": str(round(100 * done / total) if total else 100),
         "eta": eta,
         "counts": counts,
-        "updated": _age(updated, now) if updated else "",
+        "updated": _age(updated, now) if updated and state == RUNNING else "",
+        "reason": run.reason or "" if failed else "",
     }
+
+
+_BLANK = {"step": "", "state": "", "progress": "", "percent": "0", "eta": "", "counts": "", "updated": "", "reason": ""}
+DONE = "done"
+
+
+def _eta(eta_seconds: object, updated: datetime | None) -> str:
+    if eta_seconds is None or updated is None:
+        return "estimated completion: known once the first entity is trained"
+    seconds = float(eta_seconds)
+    return (f"estimated completion {_clock(updated + timedelta(seconds=seconds))} "
+            f"(in {_duration(seconds)} from the last update)")
+
+
+def _training_end(status: dict) -> datetime | None:
+    """When training finished: its start plus its elapsed time at the last entity."""
+    started, elapsed = _parse_time(status.get("started_at")), status.get("elapsed_seconds")
+    if started is None or elapsed is None:
+        return _parse_time(status.get("updated_at"))
+    return started + timedelta(seconds=float(elapsed))
+
+
+def tier_title(status: dict | None, run: RunOutcome | None, finished: date | None) -> str:
+    """What the tier table shows, said against the run the progress shows: the table holds a
+    run's results only once its training has written them."""
+    partition = status.get("partition") if status else None
+    if finished is not None and finished.isoformat() == partition:
+        return f"By tier: the {partition} run"
+    failed = run is not None and run.state == FAILED and run.partition == partition
+    pending = (f"the {partition} run failed before its training wrote results" if failed
+               else f"the {partition} run's counts appear when its training finishes" if partition else "")
+    if finished is None:
+        return f"By tier: {pending or NO_RUN}"
+    return f"By tier: the latest finished training, {finished}" + (f" ({pending})" if pending else "")
 
 
 def _parse_time(text: object) -> datetime | None:
