@@ -120,6 +120,8 @@ def test_tier_title_says_which_run_the_table_holds():
     earlier = day - timedelta(days=1)
     assert tier_title({**FIRST_RUN, "step": "training"}, None, earlier) == (
         f"By tier: the latest finished training, {earlier} (the {day} run's counts appear when its training finishes)")
+    assert tier_title({**FIRST_RUN, "step": "training", "done": 3}, None, day) == (  # the day trained again
+        f"By tier: an earlier run of {day} (the {day} run's counts appear when its training finishes)")
     crashed = RunOutcome("r", day.isoformat(), ("entity_models",), RUN_FAILED, None, "worker died")
     assert tier_title({**FIRST_RUN, "step": "training"}, crashed, earlier).endswith(
         f"(the {day} run failed before its training wrote results)")

@@ -299,14 +299,16 @@ def tier_title(status: dict | None, run: RunOutcome | None, finished: date | Non
     """What the tier table shows, said against the run the progress shows: the table holds a
     run's results only once its training has written them."""
     partition = status.get("partition") if status else None
-    if finished is not None and finished.isoformat() == partition:
-        return f"By tier: the {partition} run"
     failed = run is not None and run.state == FAILED and run.partition == partition
+    training = status is not None and status.get("step") in ("preparing", "training") and not failed
+    if finished is not None and finished.isoformat() == partition and not training:
+        return f"By tier: the {partition} run"
     pending = (f"the {partition} run failed before its training wrote results" if failed
                else f"the {partition} run's counts appear when its training finishes" if partition else "")
     if finished is None:
         return f"By tier: {pending or NO_RUN}"
-    return f"By tier: the latest finished training, {finished}" + (f" ({pending})" if pending else "")
+    which = f"an earlier run of {finished}" if finished.isoformat() == partition else f"the latest finished training, {finished}"
+    return f"By tier: {which}" + (f" ({pending})" if pending else "")
 
 
 def _parse_time(text: object) -> datetime | None:
