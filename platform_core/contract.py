@@ -4,13 +4,17 @@ checks a delivery against it and builds the typed, cleaned view of it in DuckDB.
 Fatal problems (no files, an unreadable file, a missing required column, a key that is not an
 integer or is NULL, an empty delivery) raise `ContractError` naming the file and column.
 Row-level problems (unknown codes, non-numbers) are cast to NULL and counted per column and
-reason, for the job's quarantine. Coded columns are cleaned by a lookup of the distinct values
-the delivery holds (`profile_coded`); those values enter the view's SQL as quoted literals.
+reason, for the job's quarantine. A numeric column may declare finite `bounds`: a value outside
+them, NaN or an infinity is NULL in the typed view too, and each one is listed, with its row and
+reason (RANGE_REASONS), in the table `range_problems`, so a job can also set its rows aside.
+Coded columns are cleaned by a lookup of the distinct values the delivery holds
+(`profile_coded`); those values enter the view's SQL as quoted literals.
 Names beginning with `.` or `_` are not data (Hadoop/Spark convention: temporary and marker files).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import duckdb
@@ -21,6 +25,8 @@ from platform_core import duck
 from platform_core.storage import SUCCESS_MARKER, Location
 
 KINDS = ("VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "DATE", "BOOLEAN")
+NUMERIC_KINDS = ("INTEGER", "BIGINT", "DOUBLE")
+RANGE_REASONS = ("nan", "infinite", "out_of_range")  # why a value of a bounded column is outside its bounds
 
 
 class ContractError(ValueError):
@@ -35,10 +41,16 @@ class Column:
     case: str = "upper"  # how coded values are folded before matching: upper | lower
     text: bool = False  # free text: trimmed (and case-folded if `case`), blank -> NULL
     description: str = ""
+    bounds: tuple[float, float] | None = None  # numeric column: finite values in [low, high] only (NULL stays allowed)
 
     def __post_init__(self):
         if self.kind not in KINDS or self.case not in ("upper", "lower"):  # both are spliced into SQL
             raise ValueError(f"column kind must be one of {KINDS} and case upper or lower, got {self.kind!r}, {self.case!r}")
+        if self.bounds is not None:  # spliced into SQL as float literals
+            low, high = (float(b) for b in self.bounds)
+            if self.kind not in NUMERIC_KINDS or not (math.isfinite(low) and math.isfinite(high) and low <= high):
+                raise ValueError(f"bounds need a {'/'.join(NUMERIC_KINDS)} column and finite low <= high, "
+                                 f"got {self.kind} {self.bounds!r}")
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,35 @@ def _clean_column(column: str, col: Column, present: bool, profile: CodedProfile
         return f"CASE WHEN {_normalized(column, col)} IN ({allowed}) THEN {_normalized(column, col)} END AS {name}"
     if col.text:
         return f"NULLIF({_normalized(column, col)}, '') AS {name}"
+    if col.bounds:  # NaN and infinities are outside any finite bounds (DuckDB orders NaN above every number)
+        return f"CASE WHEN {_within(column, col)} THEN TRY_CAST({name} AS {col.kind}) END AS {name}"
     return f"TRY_CAST({name} AS {col.kind}) AS {name}"
+
+
+def _within(column: str, col: Column) -> str:
+    low, high = (repr(float(b)) for b in col.bounds)
+    return f"TRY_CAST({duck.ident(column)} AS {col.kind}) BETWEEN {low}::DOUBLE AND {high}::DOUBLE"
+
+
+def _range_problems_sql(contract: Contract, present: set[str]) -> str:
+    """One pass over raw_files listing each value of a bounded column outside its bounds: key,
+    column_name, reason, value (as DOUBLE), source_file, source_row. Only rows with such a value
+    are unnested; NULLs and non-numbers (counted as not_a_<kind>) are not range problems."""
+    key, kind = duck.ident(contract.key), contract.columns[contract.key].kind
+    bounded = [(c, col) for c, col in contract.columns.items() if col.bounds and c in present]
+    if not bounded:
+        return (f"SELECT CAST(NULL AS {kind}) AS {key}, NULL::VARCHAR AS column_name, NULL::VARCHAR AS reason, "
+                "NULL::DOUBLE AS value, NULL::VARCHAR AS source_file, NULL::BIGINT AS source_row WHERE false")
+    problems = []
+    for column, col in bounded:
+        value = f"TRY_CAST({duck.ident(column)} AS {col.kind})::DOUBLE"
+        reason = (f"CASE WHEN isnan({value}) THEN 'nan' WHEN isinf({value}) THEN 'infinite' "
+                  f"WHEN NOT ({_within(column, col)}) THEN 'out_of_range' END")
+        problems.append(f"{{'column_name': {duck.literal(column)}, 'reason': {reason}, 'value': {value}}}")
+    outside = " OR ".join(f"NOT coalesce({_within(c, col)}, true)" for c, col in bounded)
+    return (f"SELECT TRY_CAST({key} AS {kind}) AS {key}, p.column_name, p.reason, p.value, filename AS source_file, "
+            f"file_row_number AS source_row FROM (SELECT *, unnest([{', '.join(problems)}]) AS p FROM raw_files WHERE {outside}) "
+            "WHERE p.reason IS NOT NULL")
 
 
 def _cast_problems_sql(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str]) -> tuple[str, list[tuple[str, str]]]:
@@ -169,7 +209,9 @@ def _cast_problems_sql(con: duckdb.DuckDBPyConnection, contract: Contract, prese
 def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contract: Contract) -> dict:
     """Validate a delivery and create the views `raw_files` (as delivered, with file name and row
     number) and `raw_source` (every contract column typed and cleaned, absent optional columns as
-    NULL, plus source_file and source_row). Returns files, rows_in, extra and absent columns."""
+    NULL, plus source_file and source_row), and the table `range_problems` (values outside their
+    column's bounds, one row each; empty without bounded columns). Returns files, rows_in, extra
+    and absent columns."""
     files = delivery_files(landing_dir)
     extra, absent = validate_schemas(files, contract)
     present = set(contract.columns) - absent
@@ -180,6 +222,7 @@ def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contrac
     columns = [_clean_column(c, col, c in present, coded.get(c)) for c, col in contract.columns.items()]
     con.execute(f"CREATE VIEW raw_source AS SELECT {', '.join(columns)}, filename AS source_file, "
                 "file_row_number AS source_row FROM raw_files")
+    con.execute(f"CREATE TEMP TABLE range_problems AS {_range_problems_sql(contract, present)}")
     key, kind = duck.ident(contract.key), contract.columns[contract.key].kind
     per_file = con.execute(
         f"SELECT filename, count(*), count(*) FILTER (WHERE {key} IS NULL), "
@@ -200,12 +243,16 @@ def open_delivery(con: duckdb.DuckDBPyConnection, landing_dir: Location, contrac
 
 def column_problems(con: duckdb.DuckDBPyConnection, contract: Contract, present: set[str],
                     coded: dict[str, CodedProfile] | None = None) -> list[dict]:
-    """Per column and reason, the values cast to NULL (the quarantine's row-level part); `coded`
-    is open_delivery's profile of the coded columns, computed here when not given."""
+    """Per column and reason, the values cast to NULL (the quarantine's row-level part), those
+    outside a column's bounds included (reasons RANGE_REASONS); `coded` is open_delivery's
+    profile of the coded columns, computed here when not given."""
     coded = profile_coded(con, contract, present) if coded is None else coded
     sql, labels = _cast_problems_sql(con, contract, present)
     counts = con.execute(sql).fetchone() if sql else ()
+    bounded = any(col.bounds and c in present for c, col in contract.columns.items())  # range_problems: open_delivery's
+    outside = con.execute("SELECT column_name, reason, count(*) FROM range_problems GROUP BY ALL").fetchall() if bounded else []
     found = [(column, "unknown_category", p.unknown_rows) for column, p in coded.items()] + [
-        (column, reason, n) for (column, reason), n in zip(labels, counts)]
+        (column, reason, n) for (column, reason), n in zip(labels, counts)] + sorted(
+        outside, key=lambda f: RANGE_REASONS.index(f[1]))
     return [{"column_name": column, "reason": reason, "rows": n}
             for column, reason, n in sorted(found, key=lambda f: list(contract.columns).index(f[0])) if n]
