@@ -5,13 +5,32 @@ BIN := $(VENV)/bin
 # dg runs the project's code with the project's interpreter
 DG = VIRTUAL_ENV=$(CURDIR)/$(VENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dg
 JOB ?= predict_age
-# The partition as a person writes it (2025q3, 2025-07); empty: the job's default. QUARTER= still works.
-PARTITION ?= $(QUARTER)
-PARTITIONS ?= $(PARTITION)
+# PARTITION= is the partition as a person writes it (2025q3, 2025-07); empty: the job's default. QUARTER= still works.
 # Size of the synthetic world generated when the partition has no delivery; empty: the job's default.
 ROWS ?=
 SEED ?= 7
-RUN_ARGS = --job $(JOB) $(if $(PARTITION),--partition $(PARTITION)) $(if $(ROWS),--rows $(ROWS)) --seed $(SEED)
+# What a user types never reaches a shell: each value is exported verbatim (`$(value ...)`: make does
+# not expand it either) as ARG_<NAME> for `python -m platform_assets <command>`, which checks it.
+USER_VARS := JOB QUARTER PARTITION PARTITIONS ROWS SEED SQL SQL_FILE USER_NAME SCHEMA SOURCE REASON DAY ENTITY TIER ALL PORT SLOT
+export ARG_JOB := $(value JOB)
+export ARG_PARTITION := $(or $(value PARTITION),$(value QUARTER))
+export ARG_PARTITIONS := $(or $(value PARTITIONS),$(value PARTITION),$(value QUARTER))
+export ARG_ROWS := $(value ROWS)
+export ARG_SEED := $(value SEED)
+export ARG_SQL := $(value SQL)
+export ARG_SQL_FILE := $(value SQL_FILE)
+export ARG_USER_NAME := $(value USER_NAME)
+export ARG_SCHEMA := $(value SCHEMA)
+export ARG_SOURCE := $(value SOURCE)
+export ARG_REASON := $(value REASON)
+export ARG_DAY := $(value DAY)
+export ARG_ENTITY := $(value ENTITY)
+export ARG_TIER := $(value TIER)
+export ARG_ALL := $(value ALL)
+export ARG_PORT := $(value PORT)
+export ARG_SLOT := $(value SLOT)
+unexport $(USER_VARS)
+PLATFORM := $(BIN)/python -m platform_assets
 # Deployment shape (resources/environment.py): local | s3 | ecs | k8s; each has its instance file.
 export PLATFORM_ENV ?= local
 INSTANCE_FILE := $(if $(filter local,$(PLATFORM_ENV)),dagster.yaml,deploy/$(PLATFORM_ENV)/dagster.yaml)
@@ -35,7 +54,7 @@ setup: $(VENV)/.installed-$(EXTRAS) $(DAGSTER_HOME)/dagster.yaml
 
 ## run one partition of a job end to end through Dagster and print its summary: make run JOB=engagement
 run: setup
-	$(BIN)/python -m platform_assets.run $(RUN_ARGS)
+	$(PLATFORM) run
 
 ## run the test suite (installs Debian's chromium for the dashboard's browser test when absent)
 test: setup
@@ -50,7 +69,7 @@ test-integration: setup
 
 ## the wait_times dashboard (pipeline status, model quality, wait-time curves, freshness): make dashboard PORT=8050
 dashboard: setup
-	$(BIN)/python -m platform_assets.wait_times.dashboard --data-dir $(PLATFORM_DATA_DIR) --port $(or $(PORT),8050)
+	$(PLATFORM) dashboard
 
 ## start the Dagster UI (webserver + daemon) on the same instance and data
 dev: setup
@@ -58,7 +77,7 @@ dev: setup
 
 ## write a job's synthetic world into the landing area (refuses a partition that has a delivery)
 generate: setup
-	$(BIN)/python -m platform_assets.run $(RUN_ARGS) --generate-only
+	$(PLATFORM) generate
 
 ## load and check every definition the way the code server does
 validate: setup
@@ -69,43 +88,42 @@ clean:
 
 ## run several partitions of a job, one after another: make backfill PARTITIONS="2025q2 2025q3"
 backfill: setup
-	@test -n "$(PARTITIONS)" || (echo "make backfill needs PARTITIONS=\"2025q2 2025q3\" (and JOB= for another job)" >&2; exit 2)
-	for p in $(PARTITIONS); do $(BIN)/python -m platform_assets.run --job $(JOB) --partition $$p $(if $(ROWS),--rows $(ROWS)) --seed $(SEED) || exit 1; done
+	$(PLATFORM) backfill
 
 ## run SQL against the catalog's views (local or S3): make query SQL="SELECT ..."
 query: setup
-	$(BIN)/python -m platform_assets.query "$(SQL)"
+	$(PLATFORM) query
 
 ## show a job's champion models; `make rollback REASON="..."` returns to the previous champion
 models: setup
-	$(BIN)/python -m platform_assets.registry_cli --job $(JOB) show
+	$(PLATFORM) models
 
 rollback: setup
-	$(BIN)/python -m platform_assets.registry_cli --job $(JOB) rollback --reason "$(REASON)"
+	$(PLATFORM) rollback
 
 ## wait_times: retrain one entity, one tier or all for a day (make retrain DAY=2025-08-31 ENTITY=42 | TIER=1 | ALL=1)
 retrain: setup
-	$(BIN)/python -m platform_assets.wait_times.cli retrain --day $(DAY) $(if $(ENTITY),--entity $(ENTITY)) $(if $(TIER),--tier $(TIER)) $(if $(ALL),--all)
+	$(PLATFORM) retrain
 
 ## wait_times: roll back one entity's model or all (make rollback-entity ENTITY=42 | ALL=1)
 rollback-entity: setup
-	$(BIN)/python -m platform_assets.wait_times.cli rollback $(if $(ENTITY),--entity $(ENTITY)) $(if $(ALL),--all) $(if $(REASON),--reason "$(REASON)")
+	$(PLATFORM) rollback-entity
 
 ## heavy_queries: classify one query with the champion ONNX model (make classify SQL="select ..." USER_NAME=... SCHEMA=...)
 classify: setup
-	$(BIN)/python -m platform_assets.heavy_queries.classify "$(SQL)" $(if $(USER_NAME),--user $(USER_NAME)) $(if $(SCHEMA),--schema $(SCHEMA)) $(if $(SOURCE),--source $(SOURCE))
+	$(PLATFORM) classify
 
 ## benchmark every stage at ROWS rows with side-by-side baselines (results in bench/results/)
 bench: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
-	$(BIN)/python bench/run.py --rows $(or $(ROWS),1000000)
+	$(BIN)/python bench/run.py --rows "$${ARG_ROWS:-1000000}"
 
 ## object storage: DuckDB+fsspec vs DuckDB httpfs vs Polars vs local disk on a local S3 server
 bench-s3: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
-	$(BIN)/python bench/object_storage.py --rows $(or $(ROWS),1000000)
+	$(BIN)/python bench/object_storage.py --rows "$${ARG_ROWS:-1000000}"
 
 ## one quarter in the local and s3 deployment shapes (PostgreSQL and S3 servers started for the run)
 bench-shapes: setup
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
-	$(BIN)/python bench/deploy_shapes.py --rows $(or $(ROWS),1000000)
+	$(BIN)/python bench/deploy_shapes.py --rows "$${ARG_ROWS:-1000000}"

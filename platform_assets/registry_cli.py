@@ -2,7 +2,9 @@
 pointer by hand (`make models JOB=...`, `make rollback JOB=... REASON=...`).
 
 Promote names exact versions; rollback moves the pointer to the previous champion. Both record
-a reason in the pointer's history; nothing is ever deleted from the registry.
+a reason in the pointer's history; nothing is ever deleted from the registry. A job that keeps one
+champion per entity (a slot each, as wait_times does) is shown as a summary: how many slots have
+a champion, how many versions are stored, and the worst champions by their recorded MAE.
 """
 
 from __future__ import annotations
@@ -14,6 +16,24 @@ import sys
 
 from platform_core.registry import DEFAULT_SLOT, ModelRef, ModelRegistry, NoChampionError
 from platform_core.storage import DataLayout
+
+WORST_SHOWN = 10
+
+
+def per_slot_summary(registry: ModelRegistry, job: str) -> str:
+    """One line per fact for a registry of many one-model slots (one per entity)."""
+    slots = [s for s in registry.slots(job) if registry.champion_history(job, s)]
+    champions = [(slot, ref) for slot in slots for ref in registry.champion(job, slot).values()]
+    versions = sum(len(registry.versions(job, m)) for m in registry.models(job))
+    scored = sorted(((registry.metadata(ref).get("mae"), slot, ref) for slot, ref in champions),
+                    key=lambda t: -1 if t[0] is None else t[0], reverse=True)
+    lines = [f"{job}: {len(slots):,} slots with a champion (one per entity), {len(registry.models(job)):,} models, "
+             f"{versions:,} stored versions"]
+    if scored and scored[0][0] is not None:
+        lines.append(f"worst champions by validation MAE (of {len(scored):,}):")
+        lines += [f"  {slot:<24} MAE {mae:8.3f}  {ref}" for mae, slot, ref in scored[:WORST_SHOWN] if mae is not None]
+    lines.append("one slot in full: make models JOB=... SLOT=<slot>; roll one back: make rollback-entity ENTITY=<id>")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = ModelRegistry(DataLayout.at(args.data_dir).models)
     try:
+        if args.command == "show" and args.slot == DEFAULT_SLOT and not registry.champion_history(args.job) \
+                and registry.slots(args.job):
+            print(per_slot_summary(registry, args.job))
+            return 0
         if args.command == "promote":
             refs = {ref.model: ref for ref in (ModelRef.parse(args.job, item) for item in args.versions)}
             current = registry.champion(args.job, args.slot) if registry.champion_history(args.job, args.slot) else {}

@@ -18,7 +18,7 @@ from platform_assets.wait_times.keys import JOB, key
 
 def _selection(args) -> dict:
     if sum(x is not None and x is not False for x in (args.entity, args.tier, args.all or None)) != 1:
-        raise SystemExit("choose exactly one of --entity N, --tier N or --all")
+        raise SystemExit("retrain: choose exactly one of ENTITY=<id>, TIER=<1-4> or ALL=1, e.g. make retrain ENTITY=42")
     return ({"mode": "entity", "entity_id": args.entity} if args.entity is not None
             else {"mode": "tier", "tier": args.tier} if args.tier is not None else {"mode": "all"})
 
@@ -34,14 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--all", action="store_true")
         if name == "retrain":
             p.add_argument("--tier", type=int)
-            p.add_argument("--day", required=True, help="the daily partition whose data trains the models")
+            p.add_argument("--day", help="the daily partition whose data trains the models (default: the latest trained day)")
         else:
             p.add_argument("--reason", default="rolled back from the command line")
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
         if args.command == "rollback":
             if (args.entity is None) == (not args.all):
-                print("choose exactly one of --entity N or --all", file=sys.stderr)
+                print("rollback-entity: choose exactly one of ENTITY=<id> or ALL=1, e.g. make rollback-entity ENTITY=42",
+                      file=sys.stderr)
                 return 2
             request = {"entity_id": args.entity, "all_entities": args.all, "reason": args.reason}
             result = defs.resolve_job_def(f"{JOB}_rollback").execute_in_process(
@@ -58,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  not rolled back {entity}: {why}")
             return 0
         selection = _selection(args)
+        if args.day is None:
+            trained = sorted(instance.get_materialized_partitions(key("entity_models")))
+            if not trained:
+                print("retrain: no day has trained models yet; run the day first (make run JOB=wait_times) "
+                      "or name one with DAY=2025-08-31", file=sys.stderr)
+                return 2
+            args.day = trained[-1]
         job_def = defs.resolve_implicit_global_asset_job_def()
         try:
             run = execute(job_def, [key("entity_models")], (args.day, args.day), instance,
