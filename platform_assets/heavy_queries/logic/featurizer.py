@@ -11,6 +11,14 @@ this module's own transform, not scikit-learn's, so one query and a batch go thr
 arithmetic (computed once per distinct text, `Featurizer._text_row`); vectors are dense
 float32 (sparse TF-IDF fed to XGBoost reads its zeros as missing, ONNX as 0: ML_TOOLING_NOTES §2).
 
+Reading is total: any text gives a row. A text that does not tokenize into balanced statements
+gets regex counts (`parse_failed`); bytes and text that is not valid UTF-8 are read with U+FFFD in
+place of what cannot be decoded (`as_text`). Two kinds of text are *unparsed* (`UNPARSED`): longer
+than MAX_TEXT_CHARS (Trino's default `query.max-length`; never tokenized, so time stays bounded) or
+one the reader raised on (a bug: the day goes on). An unparsed query gets only its length
+features and is routed heavy without the model (fail-safe for recall), counted in query_features'
+and query_replay's metadata; `Featurizer.unparsed` says which.
+
 Zero-cost categories (SHOW, DESCRIBE, EXPLAIN without ANALYZE, SET, USE, SELECT without FROM,
 information_schema / system lookups) are recognized here too, so the rule that routes a query
 without the model is the same in training, validation and serving.
@@ -39,6 +47,8 @@ QUERY_TYPES = ("SELECT", "INSERT", "CREATE_TABLE_AS_SELECT", "EXPLAIN", "SHOW", 
 LARGE_TABLE_ROWS = 1_000_000
 FORMAT_VERSION = 1
 BASE_CACHE_SIZE = 50_000
+MAX_TEXT_CHARS = 1_000_000
+UNPARSED = ("too_long", "reader_error")
 
 TEXT_FEATURES = [
     "text_length", "log_text_length", "n_lines", "n_tokens", "n_string_literals", "n_numeric_literals", "n_comments",
@@ -51,7 +61,7 @@ CATEGORY_FEATURES = [f"type_{t.lower()}" for t in QUERY_TYPES] + ["type_other"] 
                     [f"source_{s.replace('-', '_')}" for s in SOURCES] + ["source_other"]
 BASE_FEATURES = TEXT_FEATURES + TREE_FEATURES + CATALOG_FEATURES + CATEGORY_FEATURES
 
-_COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_COMMENT = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)", re.S)  # an open comment runs to the end (linear time)
 _STRING = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"(?<![A-Za-z_0-9.])\d+(?:\.\d+)?(?![A-Za-z_])")
 _FIRST_WORDS = re.compile(r"^[\s(]*([A-Za-z_]+)(?:\s+([A-Za-z_]+))?")
@@ -69,6 +79,20 @@ _REGEX_COUNTS = {
     "n_or": r"\bor\b", "n_and": r"\band\b",
 }
 _REGEX_COMPILED = {name: re.compile(pattern, re.I) for name, pattern in _REGEX_COUNTS.items()}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def as_text(sql) -> str:
+    """Any query value as valid text: None -> "", bytes decoded as UTF-8, and what is not UTF-8 (bad
+    bytes, lone surrogates from a command line) as U+FFFD, so every later step can encode it."""
+    if sql is None:
+        return ""
+    if isinstance(sql, (bytes, bytearray, memoryview)):
+        return bytes(sql).decode("utf-8", "replace")
+    sql = str(sql)
+    return sql if sql.isascii() or not _SURROGATE.search(sql) else _SURROGATE.sub("\ufffd", sql)
+
+
 def _strip(sql: str) -> str:
     return _COMMENT.sub(" ", sql) if "--" in sql or "/*" in sql else sql
 
@@ -180,8 +204,28 @@ def _catalog_features(tables: list[tuple[str, str]], schema: str, catalog_stats:
     }
 
 
-def _parse(sql: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
-    """The text and tree features of one text and the tables it reads: all that depends on the text alone."""
+Parsed = tuple[dict[str, float], list[tuple[str, str]], str | None]
+
+
+def _parse(sql: str) -> Parsed:
+    """The text and tree features of one text, the tables it reads and why it is unparsed (None when
+    read): all that depends on the text alone. Never raises."""
+    if len(sql) > MAX_TEXT_CHARS:
+        return _unparsed(sql, "too_long")
+    try:
+        return (*_read(sql), None)
+    except Exception:  # noqa: BLE001 - one text the reader cannot take must not stop a day: routed heavy, counted
+        return _unparsed(sql, "reader_error")
+
+
+def _unparsed(sql: str, reason: str) -> Parsed:
+    values = dict.fromkeys(TEXT_FEATURES + TREE_FEATURES, 0.0)
+    values.update(text_length=float(len(sql)), log_text_length=math.log1p(len(sql)), n_lines=float(sql.count("\n") + 1),
+                  parse_failed=1.0)
+    return values, [], reason
+
+
+def _read(sql: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
     text = _text_features(sql)
     m = _FIRST_WORDS.match(_strip(sql))
     is_command = (m.group(1).lower() if m else "") not in _PARSED_STATEMENTS
@@ -192,9 +236,9 @@ def _parse(sql: str) -> tuple[dict[str, float], list[tuple[str, str]]]:
     return {**text, **tree}, tables
 
 
-def _assemble(parsed: tuple[dict[str, float], list[tuple[str, str]]], sql: str, query_type: str | None, source: str | None,
+def _assemble(parsed: Parsed, sql: str, query_type: str | None, source: str | None,
               schema: str | None, catalog_stats: dict[str, dict[str, int]]) -> list[float]:
-    values, tables = parsed
+    values, tables, _ = parsed
     query_type = (query_type or infer_query_type(sql)).upper()
     catalog = _catalog_features(tables, (schema or "").lower(), catalog_stats)
     source = (source or "").lower()
@@ -209,7 +253,7 @@ def _assemble(parsed: tuple[dict[str, float], list[tuple[str, str]]], sql: str, 
 def base_features(sql: str, query_type: str | None, source: str | None, schema: str | None,
                   catalog_stats: dict[str, dict[str, int]]) -> list[float]:
     """The 78 BASE_FEATURES of one query, in order."""
-    sql = sql or ""
+    sql = as_text(sql)
     return _assemble(_parse(sql), sql, query_type, source, schema, catalog_stats)
 
 
@@ -222,6 +266,7 @@ class _TextRow:
     tfidf_columns: np.ndarray  # int64 positions in the vocabulary
     tfidf_values: np.ndarray  # float32
     fingerprint: str
+    unparsed: str | None  # why the text was not read (UNPARSED), or None
 
 
 @dataclass
@@ -252,7 +297,7 @@ class Featurizer:
         """Column positions and l2-normalized tf * idf values of one query's tokens."""
         if self._index is None:
             self._index = {term: i for i, term in enumerate(self.vocabulary)}
-        counts = Counter(i for token in _TOKEN.findall((sql or "").lower()) if (i := self._index.get(token)) is not None)
+        counts = Counter(i for token in _TOKEN.findall(as_text(sql).lower()) if (i := self._index.get(token)) is not None)
         columns = sorted(counts)
         values = np.array([counts[i] * self.idf[i] for i in columns], dtype=np.float64)
         norm = math.sqrt(float(np.dot(values, values))) if len(values) else 0.0
@@ -264,18 +309,33 @@ class Featurizer:
         key = (sql, query_type, source, schema)
         row = self._cache.get(key)
         if row is None:
-            if len(self._cache) >= BASE_CACHE_SIZE or len(self._texts) >= BASE_CACHE_SIZE:
+            if len(self._cache) >= BASE_CACHE_SIZE:
                 self.clear_cache()
-            sql = sql or ""
-            text = self._texts.get(sql)
-            if text is None:
-                columns, values = self.tfidf(sql)
-                text = self._texts[sql] = (_parse(sql), np.asarray(columns, dtype=np.int64), values.astype(np.float32),
-                                           fingerprint(sql))
-            parsed, columns, values, fp = text
+            sql = as_text(sql)
+            parsed, columns, values, fp = self._text(sql)
             base = np.asarray(_assemble(parsed, sql, query_type, source, schema, self.catalog_stats), dtype=np.float32)
-            row = self._cache[key] = _TextRow(base, columns, values, fp)
+            row = self._cache[key] = _TextRow(base, columns, values, fp, parsed[2])
         return row
+
+    def _text(self, sql: str) -> tuple:
+        """(parsed, TF-IDF columns, TF-IDF values, fingerprint) of one text (as_text already applied), remembered."""
+        text = self._texts.get(sql)
+        if text is None:
+            if len(self._texts) >= BASE_CACHE_SIZE:
+                self.clear_cache()
+            columns, values = self.tfidf(sql)
+            text = self._texts[sql] = (_parse(sql), np.asarray(columns, dtype=np.int64), values.astype(np.float32),
+                                       fingerprint(sql))
+        return text
+
+    def unparsed(self, sql) -> str | None:
+        """Why a query's text is not read (one of UNPARSED), or None: such a query is routed heavy without the model."""
+        return self._text(as_text(sql))[0][2]
+
+    def unparsed_reasons(self, queries: pl.Series) -> pl.Series:
+        """`unparsed` of every row (each distinct text read once)."""
+        reasons = {sql: self.unparsed(sql) for sql in queries.unique().to_list()}
+        return pl.Series("unparsed", [reasons[sql] for sql in queries.to_list()], dtype=pl.String)
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -32,7 +32,7 @@ WINDOW_DAYS = 14
 COLD_DAYS = WINDOW_DAYS + 1
 PRIOR_RUNS = 5.0
 
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(?:\*/|\Z)", re.S)  # an open comment runs to the end (linear time)
 _STRINGS = re.compile(r"'(?:[^']|'')*'")
 _NUMBERS = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\b")
 _IN_LIST = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")

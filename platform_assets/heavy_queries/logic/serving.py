@@ -4,7 +4,9 @@ A model is a registry entry (model.onnx, featurizer.json, model.json, checked ag
 recorded in its metadata.json), read from a registry by reference or from its directory. Loaded
 models (featurizer and onnxruntime session, one intra-op thread) are cached per version, so a
 service pays the load once. A query in a validated zero-cost category is answered by the rule,
-without the model, with probability 0.
+without the model, with probability 0; an unparsed one (featurizer.UNPARSED: too long, or the reader
+failed on it) is routed heavy without the model, with probability 1 (fail-safe for recall). A model
+that cannot be loaded (missing, truncated or tampered files) is a `ModelLoadError` naming the file.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from platform_assets.heavy_queries.logic.featurizer import Featurizer
+from platform_assets.heavy_queries.logic.featurizer import Featurizer, as_text
 from platform_assets.heavy_queries.logic.history import HistoryState
 from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME, onnx_probabilities, session
 from platform_core.registry import ModelIntegrityError, ModelRef, ModelRegistry, sha256
 
 JOB = "heavy_queries"
+MODEL_FILES = ("model.onnx", "featurizer.json", "model.json")
+
+
+class ModelLoadError(ValueError):
+    """A model entry whose files cannot be read or parsed; the message names the file."""
 
 
 @dataclass
@@ -35,30 +42,45 @@ class LoadedModel:
     description: dict
 
 
-def _loaded(files: dict[str, bytes], version: str) -> LoadedModel:
-    description = json.loads(files["model.json"])
-    return LoadedModel(Featurizer.from_json(files["featurizer.json"].decode()), session(files["model.onnx"]),
-                       float(description["threshold"]["threshold"]), version, description)
+def _parsed(where, name: str, read):
+    """`read()` of one model file, any failure a ModelLoadError naming the file (ModelIntegrityError passes)."""
+    try:
+        return read()
+    except ModelIntegrityError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - json, KeyError, onnxruntime's own exception types, OSError...
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"{where}/{name}: unreadable ({detail[:200]})") from None
+
+
+def _loaded(files: dict[str, bytes], version: str, where) -> LoadedModel:
+    description = _parsed(where, "model.json", lambda: json.loads(files["model.json"]))
+    threshold = _parsed(where, "model.json", lambda: float(description["threshold"]["threshold"]))
+    featurizer = _parsed(where, "featurizer.json", lambda: Featurizer.from_json(files["featurizer.json"].decode()))
+    return LoadedModel(featurizer, _parsed(where, "model.onnx", lambda: session(files["model.onnx"])), threshold, version,
+                       description)
 
 
 @lru_cache(maxsize=8)
 def _from_dir(path: str) -> LoadedModel:
     directory = Path(path)
-    metadata = json.loads((directory / "metadata.json").read_text())
+    metadata = _parsed(directory, "metadata.json", lambda: json.loads((directory / "metadata.json").read_text()))
     files = {}
-    for name in ("model.onnx", "featurizer.json", "model.json"):
-        data = (directory / name).read_bytes()
-        if sha256(data) != metadata["files"][name]:
+    for name in MODEL_FILES:
+        data = _parsed(directory, name, (directory / name).read_bytes)
+        if sha256(data) != _parsed(directory, "metadata.json", lambda: metadata["files"][name]):
             raise ModelIntegrityError(f"{directory / name}: SHA-256 does not match metadata.json; refusing to load")
         files[name] = data
-    return _loaded(files, f"{metadata.get('model', MODEL_NAME)}/{metadata.get('version', directory.name)}")
+    return _loaded(files, f"{metadata.get('model', MODEL_NAME)}/{metadata.get('version', directory.name)}", directory)
 
 
 @lru_cache(maxsize=8)
 def _from_registry(root: str, ref: ModelRef) -> LoadedModel:
     registry = ModelRegistry(root)
-    files = {name: registry.load_file(ref, name) for name in ("model.onnx", "featurizer.json", "model.json")}
-    return _loaded(files, str(ref))
+    where = registry.root / ref.job / ref.model / ref.version
+    _parsed(where, "metadata.json", lambda: registry.metadata(ref))
+    files = {name: _parsed(where, name, lambda name=name: registry.load_file(ref, name)) for name in MODEL_FILES}
+    return _loaded(files, str(ref), where)
 
 
 def load_model(model_dir: str | Path | None = None, registry: ModelRegistry | None = None,
@@ -78,32 +100,38 @@ def load_model(model_dir: str | Path | None = None, registry: ModelRegistry | No
 def classify(sql: str, user: str | None = None, source: str | None = None, schema: str | None = None,
              query_type: str | None = None, model_dir: str | Path | None = None, registry: ModelRegistry | None = None,
              ref: ModelRef | str | None = None, model: LoadedModel | None = None, day: date | None = None) -> dict:
-    """{"heavy", "probability", "threshold", "model_version", "zero_cost_category"} for one query."""
+    """{"heavy", "probability", "threshold", "model_version", "zero_cost_category", "unparsed"} for one query
+    (any text, str or bytes)."""
     model = model or load_model(model_dir, registry, ref)
-    category = model.featurizer.route(sql, query_type)
-    if category is not None:
+    unparsed = model.featurizer.unparsed(sql)
+    category = None if unparsed else model.featurizer.route(as_text(sql), query_type)
+    if unparsed:
+        probability = 1.0
+    elif category is not None:
         probability = 0.0
     else:
         row = model.featurizer.featurize_one(sql, user, source, schema, query_type, day)
         probability = float(onnx_probabilities(model.session, row)[0])
     return {"heavy": probability >= model.threshold, "probability": probability, "threshold": model.threshold,
-            "model_version": model.model_version, "zero_cost_category": category}
+            "model_version": model.model_version, "zero_cost_category": category, "unparsed": unparsed}
 
 
 def score_batch(frame: pl.DataFrame, model: LoadedModel, states: dict[date, HistoryState] | None = None) -> pl.DataFrame:
     """`frame` (query, user, source, schema, query_type, day) with probability, heavy_predicted,
-    zero_cost_routed and model_version. History from `states` per day (history.states_by_day), or
-    the model's stored state for every day."""
+    zero_cost_routed, unparsed (routed heavy) and model_version. History from `states` per day
+    (history.states_by_day), or the model's stored state for every day."""
     featurizer = model.featurizer
+    unparsed = featurizer.unparsed_reasons(frame["query"])
     pairs = list(frame.select("query", "query_type").iter_rows())
-    routes = {pair: featurizer.route(pair[0] or "", pair[1]) for pair in set(pairs)}  # once per distinct text
-    categories = [routes[pair] for pair in pairs]
-    routed = np.array([c is not None for c in categories], dtype=bool)
-    probability = np.zeros(len(frame), dtype=np.float64)
+    routes = {pair: featurizer.route(as_text(pair[0]), pair[1]) for pair in set(pairs)}  # once per distinct text
+    categories = [None if bad else routes[pair] for pair, bad in zip(pairs, unparsed.to_list())]
+    heavy_routed = unparsed.is_not_null().to_numpy()
+    routed = np.array([c is not None for c in categories], dtype=bool) | heavy_routed
+    probability = np.where(heavy_routed, 1.0, 0.0)
     if (~routed).any():
         scored = frame.filter(pl.Series(~routed))
         states = states or {day: featurizer.history for day in scored["day"].unique().to_list()}
         probability[~routed] = onnx_probabilities(model.session, featurizer.featurize_frame(scored, states))
     return frame.with_columns(
         pl.Series("probability", probability), pl.Series("heavy_predicted", probability >= model.threshold),
-        pl.Series("zero_cost_routed", categories, dtype=pl.String), pl.lit(model.model_version).alias("model_version"))
+        pl.Series("zero_cost_routed", categories, dtype=pl.String), unparsed, pl.lit(model.model_version).alias("model_version"))

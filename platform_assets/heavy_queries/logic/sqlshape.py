@@ -187,6 +187,8 @@ def tree_features(sql: str) -> tuple[dict[str, float], list[tuple[str, str]]] | 
                 ended = False
                 skip_word = False
                 if w == "select":
+                    if f.kind == "in" and prev not in ("(", ","):
+                        return None  # "in (x select ...": sqlglot expects ")"
                     c["n_selects"] += 1
                     f.deep = max(f.deep, f.base)
                     f.select, f.clause, f.expect_table = True, "select", False
@@ -335,7 +337,7 @@ def tree_features(sql: str) -> tuple[dict[str, float], list[tuple[str, str]]] | 
             done = stack.pop()
             if done.kind == "other" and done.set_op:
                 c["n_subqueries"] += 1
-            if done.kind == "in" and done.items[0] > c["max_in_list_size"]:
+            if done.kind == "in" and done.items is not None and done.items[0] > c["max_in_list_size"]:
                 c["max_in_list_size"] = float(done.items[0])
             f = stack[-1]
             deepest = _deepest(done)
