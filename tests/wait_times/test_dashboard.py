@@ -174,6 +174,9 @@ def test_single_run_and_sparse_day_charts_have_sane_axes():
                                    "degraded": 0}])
     assert trend.layout.xaxis.range == (str(LATEST - timedelta(days=1)), str(LATEST + timedelta(days=1)))
     assert trend.data[0].mode == "lines+markers"
+    skipped = figures.trend_figure([{"partition_date": LATEST, "tier": 1, "median_mae": None, "trained": 0, "failed": 0,
+                                     "degraded": 0}])
+    assert skipped.layout.annotations[0].text.startswith("no entity was trained")
     slot = datetime.combine(LATEST, datetime.min.time()) + timedelta(hours=20, minutes=45)
     row = {"slot_start": slot, "mean_posted": 12.0, "mean_actual": None, "predicted_wait": None, "model_version": None,
            "forecast_made": None}

@@ -24,6 +24,8 @@ def trend_figure(rows: list[dict]) -> go.Figure:
     """Median validation MAE of the entities trained in each run, one line per tier."""
     if not rows:
         return empty_figure("no run yet")
+    if all(row["median_mae"] is None for row in rows):
+        return empty_figure("no entity was trained in these runs (all skipped or failed)")
     figure = go.Figure()
     for tier in sorted({row["tier"] for row in rows}):
         runs = [row for row in rows if row["tier"] == tier and row["median_mae"] is not None]
