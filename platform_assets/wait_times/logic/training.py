@@ -306,7 +306,9 @@ def train_entities(layout: DataLayout, day: date, index: pl.DataFrame, selected:
         tasks = [EntityTask(r["entity_id"], r["park"], r["tier"], r["observation_count"], r["due_reason"],
                             files.get(r["entity_id"]), str(layout.models), day.isoformat(), settings)
                  for r in selected.iter_rows(named=True)]
-        status.write("training")
+        snapshot = status.write("training")
+        if on_progress:
+            on_progress(snapshot)  # the rows are exported (minutes at full size): 0 done, training starts
         rows = dict(zip(selected["entity_id"].to_list(), selected["observation_count"].to_list()))
 
         def finished(result: dict) -> None:
