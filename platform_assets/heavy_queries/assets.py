@@ -11,11 +11,12 @@ from datetime import date
 
 import dagster as dg
 
-from platform_assets.common import GUARDED_EAGER, OWNERS, check_results, check_specs, md, stage_metadata, table_preview, timed
+from platform_assets.common import CATALOG_POOL, GUARDED_EAGER, OWNERS, check_results, check_specs, md, stage_metadata, table_preview, timed
 from platform_assets.heavy_queries.config import HeavyQueriesConfig
 from platform_assets.heavy_queries.keys import JOB, key
 from platform_assets.heavy_queries.partitions import daily_partitions
 from platform_core.reports import markdown_table
+from platform_core.storage import pin_published
 from resources import Warehouse
 
 GROUP = JOB
@@ -41,8 +42,8 @@ def labelled_queries(context: dg.AssetExecutionContext, warehouse: Warehouse, he
 
     layout, config, timing = warehouse.layout(), heavy_queries.pipeline_config(), {}
     with timed(timing):
-        figures = [build_labelled(layout.landing(JOB, day), layout.table(JOB, "labelled_queries", day), config)
-                   for day in context.partition_keys]
+        figures = [build_labelled(layout.landing(JOB, day), layout.table(JOB, "labelled_queries", day), config,
+                                  date.fromisoformat(day)) for day in context.partition_keys]
     rows_in, kept = sum(f["rows_in"] for f in figures), sum(f["rows_kept"] for f in figures)
     set_aside: dict[str, int] = {}
     for f in figures:
@@ -59,6 +60,8 @@ def labelled_queries(context: dg.AssetExecutionContext, warehouse: Warehouse, he
 WINDOW_CHECKS = check_specs(key("query_window"), {
     "zero_cost_categories": "Each rule-routed SQL category (SHOW, DESCRIBE, EXPLAIN, SET, USE, constants, catalog "
                             "lookups) is heavy in under 1% of its queries (Wilson interval); only validated ones skip the model.",
+    "usable_rows": "No day of the window lost more than max_defect_share (default 5%) of its delivered rows to defects (missing "
+                   "values, created on another day, unusable costs, duplicate ids): a model is not trained on a broken log.",
 }, daily_partitions)
 
 
@@ -70,12 +73,12 @@ def query_window(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_
 
     timing = {}
     with timed(timing):
-        figures, zero_cost = build_window(warehouse.layout(), _day(context), heavy_queries.pipeline_config())
+        figures, (zero_cost, usable) = build_window(warehouse.layout(), _day(context), heavy_queries.pipeline_config())
     zero_cost.metadata["categories"] = md(markdown_table(zero_cost.metadata["categories"]))
     return dg.MaterializeResult(
         metadata={**stage_metadata(context.partition_key, figures["rows_in"], figures["rows_out"], timing["duration_s"]),
                   **{k: v for k, v in figures.items() if k not in ("rows_in", "rows_out")}},
-        check_results=check_results(WINDOW_CHECKS, [zero_cost]))
+        check_results=check_results(WINDOW_CHECKS, [zero_cost, usable]))
 
 
 FEATURE_CHECKS = check_specs(key("query_features"), {
@@ -123,19 +126,26 @@ def heavy_query_model(context: dg.AssetExecutionContext, warehouse: Warehouse, h
         check_results=check_results(MODEL_CHECKS, gates))
 
 
-@dg.asset(key=key("query_replay"), **DAILY, deps=[key("heavy_query_model")], kinds={"parquet"},
+@dg.asset(key=key("query_replay"), **DAILY, deps=[key("heavy_query_model")], kinds={"parquet", "duckdb"},
+          pool=CATALOG_POOL,
           description="The champion replayed over the window's last 14 days: per-day recall, FNR, precision and routed "
-                      "share, PSI drift of features and score; report.md with plots.")
+                      "share, PSI drift of features and score; report.md with plots. Catalog views "
+                      "heavy_queries_scored_<YYYY_MM_DD> (every replayed query, scored) and heavy_queries_replay_<YYYY_MM_DD> "
+                      "(per day).")
 def query_replay(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_queries: HeavyQueriesConfig) -> dg.MaterializeResult:
-    from platform_assets.heavy_queries.logic.pipeline import replay_window
+    from platform_assets.heavy_queries.logic.pipeline import replay_views, replay_window
 
-    timing = {}
+    layout, timing = warehouse.layout(), {}
     with timed(timing):
-        figures = replay_window(warehouse.layout(), warehouse.registry(), _day(context), heavy_queries.pipeline_config())
+        figures = replay_window(layout, warehouse.registry(), _day(context), heavy_queries.pipeline_config())
+        views = replay_views(layout, _day(context))
+        pin_published(next(iter(views.values())).parent)  # kept before the views point at it
+        warehouse.publish_views(views)
     daily = figures.pop("daily")
     return dg.MaterializeResult(metadata={
         **stage_metadata(context.partition_key, figures["rows"], figures["rows"], timing["duration_s"]),
-        **figures, "per_day": table_preview(daily)})
+        **figures, "per_day": table_preview(daily), "catalog_views": list(views),
+        "dagster/table_name": next(iter(views))})
 
 
 assets = [landing_query_log, labelled_queries, query_window, query_features, heavy_query_model, query_replay]

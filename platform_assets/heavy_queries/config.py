@@ -21,6 +21,9 @@ class HeavyQueriesConfig(JobSettings):
     min_recall: float = Field(default=0.98, description="Compliance gate: recall on the test days at the threshold.")
     max_fnr: float = Field(default=0.02, description="Compliance gate: false-negative rate on the test days.")
     cost_fn: float = Field(default=100.0, description="Cost of a heavy query let through (the threshold's FN:FP ratio).")
+    max_defect_share: float = Field(default=0.05, description="A window is blocked when one of its days lost more than "
+                                                              "this share of its rows to delivery defects (missing "
+                                                              "values, another day, unusable costs, duplicates).")
     sample_ratio: float = Field(default=5.0, description="small:heavy ratio after boundary sampling.")
     tfidf_terms: int = Field(default=750, description="TF-IDF vocabulary size (the seed: 500-1,000).")
 
@@ -28,5 +31,5 @@ class HeavyQueriesConfig(JobSettings):
         from platform_assets.heavy_queries.logic.pipeline import model_config
 
         return model_config(self.heavy_cpu_ms, self.heavy_peak_memory_bytes, min_recall=self.min_recall,
-                            max_fnr=self.max_fnr, cost_fn=self.cost_fn, sample_ratio=self.sample_ratio,
-                            tfidf_terms=self.tfidf_terms)
+                            max_fnr=self.max_fnr, max_defect_share=self.max_defect_share, cost_fn=self.cost_fn,
+                            sample_ratio=self.sample_ratio, tfidf_terms=self.tfidf_terms)

@@ -21,19 +21,32 @@ daily_job = dg.define_asset_job(f"{JOB}_daily", selection=run_selection,
                                 tags=container_tags(vcpu=2, memory_gib=8, max_runtime_s=3600))
 
 
+def _thresholds_in_use():
+    """The heavy thresholds the run will label with: HEAVY_QUERIES_HEAVY_* or the settings' defaults."""
+    from platform_assets.heavy_queries.logic.config import HeavyThresholds
+
+    fields = HeavyQueriesConfig.model_fields
+    return HeavyThresholds(
+        cpu_ms=int(os.getenv("HEAVY_QUERIES_HEAVY_CPU_MS", fields["heavy_cpu_ms"].default)),
+        peak_memory_bytes=int(os.getenv("HEAVY_QUERIES_HEAVY_PEAK_MEMORY_BYTES", fields["heavy_peak_memory_bytes"].default)))
+
+
 def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
     from platform_assets.heavy_queries.logic.delivery import CORPORA, generate_world
 
     corpus = os.getenv("HEAVY_QUERIES_CORPUS", "default")
     if corpus not in CORPORA:
         raise ValueError(f"HEAVY_QUERIES_CORPUS={corpus!r}: expected one of {', '.join(CORPORA)}")
-    done = generate_world(layout, rows, seed, CORPORA[corpus])
+    thresholds = _thresholds_in_use()
+    done = generate_world(layout, rows, seed, CORPORA[corpus], thresholds=thresholds,
+                          log=lambda line: print(f"  {line}", flush=True))
     f = done.figures
     built = "reused" if f["corpus_reused"] else f"built in {f['corpus_seconds']:.0f}s"
     return (f"measured corpus ({corpus}): {f['corpus_executions']:,} executions ({built}); "
             f"query log: {len(done.written)} days, {done.rows:,} rows -> {layout.landing_area(JOB)}; "
-            f"thresholds that make {100 * f['heavy_rate']:.1f}% heavy: {f['local_cpu_threshold_ms']} ms / "
-            f"{f['local_peak_memory_threshold_bytes']:,} bytes")
+            f"heavy thresholds in use: {thresholds.cpu_ms:,} ms CPU / {thresholds.peak_memory_bytes:,} bytes peak memory "
+            f"(HEAVY_QUERIES_HEAVY_CPU_MS / _PEAK_MEMORY_BYTES), {100 * f['heavy_rate']:.2f}% of the log's valid rows "
+            f"heavy under them")
 
 
 job = PlatformJob(

@@ -3,6 +3,8 @@
 -- heavy: CPU >= $cpu_ms, or peak memory > $peak_memory_bytes, or a resource error ($resource_errors).
 -- filter_reason is NULL for rows kept; otherwise the first reason that applies, so every row
 -- that leaves is counted under exactly one reason. Duplicates of a query_id keep the earliest run.
+-- $day is the delivered day (NULL: no check): a row created on another day is set aside
+-- (outside_delivered_day), never filed under the day its create_time names.
 WITH typed AS (
     SELECT
         CAST(query_id AS VARCHAR) AS query_id,
@@ -38,6 +40,7 @@ SELECT
     CAST(create_time AS DATE) AS day,
     CASE
         WHEN query_id IS NULL OR query IS NULL OR trim(query) = '' OR create_time IS NULL THEN 'missing_required'
+        WHEN CAST(create_time AS DATE) <> CAST($day AS DATE) THEN 'outside_delivered_day'
         WHEN cpu_time_ms < 0 OR peak_memory_bytes < 0
             OR ((cpu_time_ms IS NULL OR peak_memory_bytes IS NULL) AND NOT heavy_error) THEN 'invalid_cost'
         WHEN copy > 1 THEN 'duplicate_query_id'

@@ -18,6 +18,7 @@ from platform_assets.heavy_queries.logic.corpus import (
     build_corpus,
     load_corpus,
     measure,
+    throttled_progress,
 )
 from platform_assets.heavy_queries.logic.tpc import database_path, fix_for_duckdb, generate_queries, split_statements
 
@@ -120,6 +121,34 @@ def test_second_build_reuses_the_cache_without_executing(small_corpus, monkeypat
     assert again.figures["executions"] == frame.height
     other = SMALL_CORPUS.__class__(**{**SMALL_CORPUS.__dict__, "seed": 8})
     assert other.key != SMALL_CORPUS.key
+
+
+def test_a_build_logs_its_databases_and_throttled_progress(small_corpus):
+    """A build hands its log callable one line per database and progress lines (what, how far, ETA), the last
+    one always; the databases are the small corpus's, so only the few executions run."""
+    build, _ = small_corpus
+    tiny = SMALL_CORPUS.__class__(**{**SMALL_CORPUS.__dict__, "tpcds_templates": (3,), "tpch_templates": (6,),
+                                     "seeds_per_template": 1, "zero_cost_per_database": 1, "user_errors_per_database": 0})
+    lines = []
+    done = build_corpus(build.path.parent.parent, tiny, log=lines.append)
+    assert [line.split(" database ready ")[1][:8] for line in lines[:2]] == ["(1 of 2)", "(2 of 2)"]
+    assert lines[0].startswith("measured corpus: tpcds SF 0.01")
+    assert lines[-1].startswith(f"measured corpus: executions measured: {done.executed:,} of {done.executed:,} (100%) in ")
+    assert len(lines) < 2 + done.executed  # throttled: not a line per execution
+
+
+def test_throttled_progress_says_how_far_and_how_long_is_left():
+    lines = []
+    progress = throttled_progress(lines.append, "measuring", every_s=0.0)
+    progress(1, 4)
+    progress(4, 4)
+    assert lines[0].startswith("measuring: 1 of 4 (25%) in 0 s, about ") and lines[0].endswith(" left")
+    assert lines[1].startswith("measuring: 4 of 4 (100%) in ") and "left" not in lines[1]
+    quiet = []
+    progress = throttled_progress(quiet.append, "measuring", every_s=3600.0)
+    for done in range(1, 1001):
+        progress(done, 1000)
+    assert quiet == [quiet[-1]] and quiet[-1].startswith("measuring: 1,000 of 1,000 (100%)")
 
 
 def test_logic_modules_do_not_import_dagster():

@@ -6,11 +6,13 @@ compliance gate kept in the registry, never promoted."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from platform_assets.definitions import build_definitions
@@ -21,8 +23,10 @@ from platform_assets.heavy_queries.logic import pipeline
 from platform_assets.heavy_queries.logic.corpus import SMALL_CORPUS
 from platform_assets.heavy_queries.logic.delivery import generate_world
 from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME
+from platform_assets.heavy_queries.logic.summary import format_summary
 from platform_assets.run import JobRunFailed, run_partition
 from platform_core.registry import ModelRef, ModelRegistry
+from platform_core import duck
 from platform_core.storage import DataLayout
 from resources import Warehouse
 
@@ -96,7 +100,8 @@ def test_a_window_end_to_end(window):
     root, day, thresholds, recorded = window
     assert day == "2025-10-14"
     checks = {c["check"]: c["passed"] for c in recorded["checks"]}
-    assert set(checks) == {"query_window.zero_cost_categories", "query_features.tfidf_training_days_only",
+    assert set(checks) == {"query_window.zero_cost_categories", "query_window.usable_rows",
+                           "query_features.tfidf_training_days_only",
                            "query_features.feature_parity", "heavy_query_model.compliance_recall",
                            "heavy_query_model.onnx_parity"}
 
@@ -123,6 +128,39 @@ def test_a_window_end_to_end(window):
     replay = recorded["stages"]["query_replay"][0]
     assert replay["rows"] > 0 and replay["model_version"] == model["version"]
     assert len(replay["per_day"]) == 14
+
+    # the replay is published: both views answer `make query`'s read-only connection
+    layout = DataLayout.at(root / "data")
+    assert replay["catalog_views"] == ["heavy_queries_scored_2025_10_14", "heavy_queries_replay_2025_10_14"]
+    with duck.read_catalog(layout.catalog) as con:
+        scored = con.execute("SELECT count(*), count(DISTINCT day), sum(heavy_predicted::INT) FROM "
+                             "heavy_queries_scored_2025_10_14").fetchone()
+        tp = con.execute("SELECT sum(tp) FROM heavy_queries_replay_2025_10_14").fetchone()[0]
+    assert scored[:2] == (replay["rows"], 14) and scored[2] == replay["tp"] + replay["fp"] and tp == replay["tp"]
+
+    summary = format_summary(recorded, layout)
+    share = recorded["stages"]["query_window"][0]["heavy_share"]
+    assert (f"CPU >= {thresholds['cpu_ms']:,} ms, peak memory > {thresholds['peak_memory_bytes']:,} bytes" in summary
+            and f"({100 * share:.2f}% as labelled)" in summary)
+    assert "unparsed texts routed heavy without the model: none" in summary
+    assert "heavy_queries_scored_2025_10_14" in summary and "thresholds that make" not in summary
+
+
+def test_a_day_of_unusable_costs_blocks_the_window(window, copy):
+    """The last day redelivered with 99% of its costs unusable: set aside and counted, and the usable_rows
+    check stops the run before any model is trained, naming the day, the reason, the count and the rate."""
+    _, day, thresholds, _ = window
+    landing = DataLayout.at(copy / "data").landing(JOB, day)
+    part = pl.read_parquet(landing / "part-00000.parquet")
+    broken = part.with_columns(pl.when(pl.int_range(pl.len()) < int(0.99 * part.height)).then(-1)
+                               .otherwise(pl.col("cpu_time_ms")).alias("cpu_time_ms"))
+    broken.write_parquet(landing / "part-00000.parquet")  # the producer's new delivery, in this copy
+    registry = ModelRegistry(copy / "data" / "models")
+    versions = registry.versions(JOB, MODEL_NAME)
+    with pytest.raises(JobRunFailed, match=rf"usable_rows failed: failed={day} invalid_cost: ") as failed:
+        run(copy, day, settings(thresholds))
+    assert re.search(r"invalid_cost: [\d,]+ of [\d,]+ rows \((9\d\.\d)%\) set aside", str(failed.value))
+    assert registry.versions(JOB, MODEL_NAME) == versions  # nothing trained on it
 
 
 def test_a_failed_run_resumes_from_failure_without_recomputing_finished_assets(window, copy, monkeypatch):

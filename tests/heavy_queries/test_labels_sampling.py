@@ -7,11 +7,19 @@ import polars as pl
 import pytest
 
 from platform_assets.heavy_queries.logic.config import PRODUCTION, ModelConfig, calibrate_thresholds
-from platform_assets.heavy_queries.logic.labels import build_labelled, label_log, zero_cost_gate
+from platform_assets.heavy_queries.logic.labels import (
+    DEFECT_REASONS,
+    build_labelled,
+    label_figures,
+    label_log,
+    usable_rows_gate,
+    zero_cost_gate,
+)
+from platform_assets.heavy_queries.logic.pipeline import catalog_stats
 from platform_assets.heavy_queries.logic.sampling import boundary_sample, random_undersample
 from platform_assets.heavy_queries.logic.splits import assign_splits
 from platform_core.contract import ContractError
-from platform_core.storage import DataLayout, current
+from platform_core.storage import SUCCESS_MARKER, DataLayout, current, write_once_dir
 from tests.heavy_queries.helpers import JOB, THRESHOLDS, deliver, generate_log, small_config
 
 
@@ -72,6 +80,59 @@ def test_missing_column_names_file_and_column(tmp_path):
     pl.DataFrame([_row("a")]).drop("peak_memory_bytes").write_parquet(path)
     with pytest.raises(ContractError, match=r"log\.parquet.*peak_memory_bytes"):
         label_log([path], small_config())
+
+
+def test_unreadable_parquet_names_the_file_and_what_to_do(tmp_path):
+    layout = DataLayout.at(tmp_path / "data")
+    with write_once_dir(layout.landing(JOB, "2026-01-05"), last=SUCCESS_MARKER) as tmp:
+        pl.DataFrame([_row("a")]).write_parquet(tmp / "part-00000.parquet")
+        (tmp / "part-00001.parquet").write_bytes(b"PAR1 truncated by the producer")
+        (tmp / SUCCESS_MARKER).write_text("rows=1\n")
+    with pytest.raises(ContractError) as refused:
+        build_labelled(layout.landing(JOB, "2026-01-05"), layout.table(JOB, "labelled", "2026-01-05"), small_config(),
+                       date(2026, 1, 5))
+    message = str(refused.value)
+    assert "part-00001.parquet: not a readable Parquet file" in message and "deliver the day again" in message
+    assert len(message.splitlines()) == 1
+
+
+def test_rows_created_on_another_day_are_set_aside_and_counted(tmp_path):
+    rows = [_row("today"), _row("late", when=datetime(2026, 1, 2, 23, 59)), _row("ancient", when=datetime(2024, 12, 1)),
+            _row("tomorrow", when=datetime(2026, 1, 6, 0, 1)), _row("no_time", when=None)]
+    path = tmp_path / "log.parquet"
+    pl.DataFrame(rows).write_parquet(path)
+    kept, aside = label_log([path], small_config(), date(2026, 1, 5))
+    assert kept["query_id"].to_list() == ["today"] and kept["day"].to_list() == [date(2026, 1, 5)]
+    assert dict(aside.select("query_id", "filter_reason").iter_rows()) == {
+        "late": "outside_delivered_day", "ancient": "outside_delivered_day", "tomorrow": "outside_delivered_day",
+        "no_time": "missing_required"}
+    assert label_figures(kept, aside)["set_aside"]["outside_delivered_day"] == 3
+    assert label_log([path], small_config())[0].height == 4  # without a delivered day, nothing is judged by it
+
+
+def test_usable_rows_gate_names_the_day_reason_count_and_rate():
+    days = pl.DataFrame([
+        {"day": date(2026, 1, 4), "rows_in": 2_000, **dict.fromkeys(DEFECT_REASONS, 0), "duplicate_query_id": 12},
+        {"day": date(2026, 1, 5), "rows_in": 2_000, **dict.fromkeys(DEFECT_REASONS, 0), "invalid_cost": 1_980}])
+    gate = usable_rows_gate(days, 0.05)
+    assert not gate.passed and gate.metadata["days_over"] == 1
+    assert gate.metadata["failed"] == ("2026-01-05 invalid_cost: 1,980 of 2,000 rows (99.0%) set aside, defects 99.0% "
+                                       "> 5.0%")
+    assert usable_rows_gate(days.head(1), 0.05).passed and "failed" not in usable_rows_gate(days.head(1), 0.05).metadata
+
+
+def test_a_broken_catalog_statistics_file_names_the_file(tmp_path):
+    layout = DataLayout.at(tmp_path / "data")
+    target = layout.landing(JOB, "current", feed="catalog")
+    target.mkdir(parents=True)
+    (target / "catalog_stats.json").write_text('{"tpch_sf1": {"lineitem": 6001215, "ord')
+    with pytest.raises(ContractError, match=r"catalog_stats\.json: not valid JSON \(.* at line 1 column \d+"):
+        catalog_stats(layout)
+    (target / "catalog_stats.json").write_text('{"tpch_sf1": {"lineitem": "lots"}}')
+    with pytest.raises(ContractError, match=r"catalog_stats\.json: tpch_sf1\.lineitem has rows 'lots'"):
+        catalog_stats(layout)
+    (target / "catalog_stats.json").write_text('{"tpch_sf1": {"lineitem": 6001215}}')
+    assert catalog_stats(layout) == {"tpch_sf1": {"lineitem": 6001215}}
 
 
 def test_zero_cost_gate_routes_only_categories_shown_light(tmp_path):

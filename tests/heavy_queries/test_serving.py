@@ -21,7 +21,8 @@ HEAVY_SQL = ("with ss as (select i_item_id, sum(ss_ext_sales_price) total_sales 
 def test_classify_one_query_through_onnx():
     w = world()
     out = classify(HEAVY_SQL, user="user_03", source="superset", schema="tpcds_sf10", registry=w.registry, ref=str(w.ref))
-    assert set(out) == {"heavy", "probability", "threshold", "model_version", "zero_cost_category"}
+    assert set(out) == {"heavy", "probability", "threshold", "model_version", "zero_cost_category", "unparsed"}
+    assert out["unparsed"] is None
     assert out["model_version"] == str(w.ref) and out["threshold"] == w.threshold["threshold"]
     assert 0.0 <= out["probability"] <= 1.0 and out["heavy"] == (out["probability"] >= out["threshold"])
     row = w.featurizer.featurize_one(HEAVY_SQL, "user_03", "superset", "tpcds_sf10")
@@ -52,7 +53,7 @@ def test_zero_cost_queries_are_answered_by_the_rule():
     routed = LoadedModel(featurizer, model.session, model.threshold, model.model_version, model.description)
     out = classify("SHOW TABLES", model=routed)
     assert out == {"heavy": False, "probability": 0.0, "threshold": model.threshold, "model_version": model.model_version,
-                   "zero_cost_category": "show"}
+                   "zero_cost_category": "show", "unparsed": None}
     assert classify("DESCRIBE lineitem", model=routed)["zero_cost_category"] is None  # not validated: the model scores it
 
 
@@ -71,7 +72,9 @@ def test_batch_scoring_matches_one_at_a_time():
 def test_replay_reports_daily_metrics_drift_and_plots(tmp_path):
     w = world()
     model = load_model(registry=w.registry, ref=w.ref)
-    daily, drift_rows, figures = replay(w.labelled, model, days=14)
+    daily, drift_rows, figures, scored = replay(w.labelled, model, days=14)
+    assert scored.height == figures["rows"] and scored["probability"].is_between(0, 1).all()
+    assert (scored["heavy_predicted"] == (scored["probability"] >= model.threshold)).all()
     assert daily.height == 14 and daily["day"].is_sorted()
     assert daily["rows"].sum() == figures["rows"] == w.labelled.filter(pl.col("day") >= daily["day"].min()).height
     assert daily["tp"].sum() + daily["fn"].sum() == figures["heavy"]
@@ -84,9 +87,9 @@ def test_replay_reports_daily_metrics_drift_and_plots(tmp_path):
     # Same world before and after training. PSI on a few hundred rows of a booster's lumpy scores is
     # noisy (0.02-0.25 here); the bug this guards against (edges rounded after binning) gave 8.7.
     assert figures["score_psi"] < 1.0
-    write_replay(tmp_path / "replay", daily, drift_rows, figures)
+    write_replay(tmp_path / "replay", daily, drift_rows, figures, scored)
     written = current(tmp_path / "replay")
-    assert {p.name for p in written.iterdir()} == {"replay_daily.parquet", "drift.parquet", "report.md", "recall_routed.png",
+    assert {p.name for p in written.iterdir()} == {"scored.parquet", "replay_daily.parquet", "drift.parquet", "report.md", "recall_routed.png",
                                                    "psi.png"}
     assert (written / "recall_routed.png").read_bytes()[:4] == b"\x89PNG"
     assert "## Per day" in (written / "report.md").read_text()

@@ -41,6 +41,7 @@ class ModelConfig:
     thresholds: HeavyThresholds = LOCAL
     query_types: tuple[str, ...] = QUERY_TYPES  # other types (DDL, DROP, GRANT...) are filtered out, counted
     curated_only: bool = True  # the seed trains on queries over curated sources only
+    max_defect_share: float = 0.05  # a day losing more of its rows to delivery defects blocks the window
     sample_ratio: float = 5.0  # small : heavy after sampling
     max_boost: float = 2.0
     min_multiplier: float = 0.05

@@ -166,26 +166,59 @@ def corpus_cache_root(layout: DataLayout) -> Path:
     return Path(layout.root) / "cache" / "heavy_queries"
 
 
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def throttled_progress(log: Callable[[str], None], what: str, every_s: float = 15.0) -> Callable[[int, int], None]:
+    """A `progress(done, total)` that hands `log` one line (what, how far, ETA) at most every `every_s`
+    seconds, and the last one always: a build of minutes is visible without flooding the log."""
+    started = time.perf_counter()
+    last = [started]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done < total and now - last[0] < every_s:
+            return
+        last[0] = now
+        elapsed = now - started
+        eta = f", about {_duration(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        log(f"{what}: {done:,} of {total:,} ({100 * done / max(total, 1):.0f}%) in {_duration(elapsed)}{eta}")
+
+    return progress
+
+
 def build_corpus(cache_root: Path, spec: CorpusSpec = DEFAULT_CORPUS,
-                 progress: Callable[[int, int], None] | None = None) -> CorpusBuild:
+                 progress: Callable[[int, int], None] | None = None,
+                 log: Callable[[str], None] | None = None) -> CorpusBuild:
     """The measured corpus for `spec`: reused when complete in the cache, else generated,
-    executed and written whole. `progress(done, total)` is called as executions finish."""
+    executed and written whole. `progress(done, total)` is called as executions finish; `log`, if
+    given, gets a line per database built and throttled progress lines of the executions."""
     started = time.perf_counter()
     target = Path(cache_root) / f"corpus-{spec.key}"
     if (target / MANIFEST).exists():
         manifest = json.loads((target / MANIFEST).read_text())
         return CorpusBuild(target / TABLE, spec.key, True, 0, time.perf_counter() - started, manifest["figures"])
     data_started = time.perf_counter()
-    databases = {(b, sf): build_database(Path(cache_root) / "data", b, sf)
-                 for b, scales in (("tpcds", spec.tpcds_scales), ("tpch", spec.tpch_scales)) for sf in scales}
+    wanted = [(b, sf) for b, scales in (("tpcds", spec.tpcds_scales), ("tpch", spec.tpch_scales)) for sf in scales]
+    databases = {}
+    for i, (benchmark, sf) in enumerate(wanted):
+        t = time.perf_counter()
+        databases[(benchmark, sf)] = build_database(Path(cache_root) / "data", benchmark, sf)
+        if log:
+            log(f"measured corpus: {benchmark} SF {sf:g} database ready ({i + 1} of {len(wanted)}) in "
+                f"{_duration(time.perf_counter() - t)}")
     data_seconds = time.perf_counter() - data_started
     plan = plan_executions(spec, databases)
+    reporters = [progress] + ([throttled_progress(log, "measured corpus: executions measured")] if log else [])
     rows = []
     for i, planned in enumerate(plan):
         m = measure(databases[(planned.benchmark, planned.scale_factor)], planned)
         rows.append(_row(f"{spec.key[:8]}-{i:05d}", planned, m))
-        if progress:
-            progress(i + 1, len(plan))
+        for report in reporters:
+            if report:
+                report(i + 1, len(plan))
     frame = pl.DataFrame(rows, schema=SCHEMA)
     figures = corpus_figures(frame) | {"data_seconds": round(data_seconds, 1),
                                        "build_seconds": round(time.perf_counter() - started, 1)}

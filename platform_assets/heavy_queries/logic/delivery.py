@@ -9,12 +9,14 @@ A day already delivered is never rewritten: its landing folder is read-only to t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
+from platform_assets.heavy_queries.logic.config import HeavyThresholds
 from platform_assets.heavy_queries.logic.corpus import (
     DEFAULT_CORPUS,
     LARGE_CORPUS,
@@ -43,10 +45,11 @@ class Delivered:
 
 
 def deliver_log(layout: DataLayout, corpus: pl.DataFrame, spec: LogSpec | None = None,
-                days: list[date] | None = None) -> Delivered:
+                days: list[date] | None = None, thresholds: HeavyThresholds | None = None) -> Delivered:
     """Generate the whole log from `corpus` (deterministic) and deliver the chosen days (all by
-    default) that have no landing folder yet, with their truth. Figures: the log's counts and
-    the heavy share under thresholds chosen on it."""
+    default) that have no landing folder yet, with their truth. Figures: the log's counts, a pair
+    of thresholds chosen on it (`local_*`, for tests and calibration) and `heavy_rate`, the heavy
+    share of its valid rows under `thresholds` (the ones in use), else under the chosen pair."""
     spec = spec or LogSpec()
     qlog = generate_log(corpus, spec)
     wanted = set(days) if days is not None else set(spec.day_list)
@@ -67,20 +70,22 @@ def deliver_log(layout: DataLayout, corpus: pl.DataFrame, spec: LogSpec | None =
             (tmp / SUCCESS_MARKER).write_text(f"rows={part.height}\n")
         written.append(day.isoformat())
         rows += part.height
-    thresholds, _ = choose_thresholds(qlog.log.filter(pl.col("query_id").is_not_null()).unique("query_id"))
-    figures = log_figures(qlog, thresholds) | {"local_cpu_threshold_ms": thresholds.cpu_ms,
-                                               "local_peak_memory_threshold_bytes": thresholds.peak_memory_bytes}
+    chosen, _ = choose_thresholds(qlog.log.filter(pl.col("query_id").is_not_null()).unique("query_id"))
+    figures = log_figures(qlog, thresholds or chosen) | {"local_cpu_threshold_ms": chosen.cpu_ms,
+                                                         "local_peak_memory_threshold_bytes": chosen.peak_memory_bytes}
     return Delivered(written, skipped, rows, figures)
 
 
 def generate_world(layout: DataLayout, rows_per_day: int = LogSpec.rows_per_day, seed: int = LogSpec.seed,
-                   corpus_spec: CorpusSpec = DEFAULT_CORPUS, cache_root: Path | None = None) -> Delivered:
+                   corpus_spec: CorpusSpec = DEFAULT_CORPUS, cache_root: Path | None = None,
+                   thresholds: HeavyThresholds | None = None, log: Callable[[str], None] | None = None) -> Delivered:
     """`make generate` for this job: build (or reuse) the measured corpus under the data root's
-    cache, then deliver the log's days that are not delivered yet."""
+    cache (progress lines to `log`), then deliver the log's days that are not delivered yet;
+    `heavy_rate` is measured under `thresholds` (see deliver_log)."""
     cache_root = cache_root or corpus_cache_root(layout)
-    build = build_corpus(cache_root, corpus_spec)
+    build = build_corpus(cache_root, corpus_spec, log=log)
     deliver_catalog_stats(layout, cache_root, corpus_spec)
-    delivered = deliver_log(layout, load_corpus(build), LogSpec(rows_per_day=rows_per_day, seed=seed))
+    delivered = deliver_log(layout, load_corpus(build), LogSpec(rows_per_day=rows_per_day, seed=seed), thresholds=thresholds)
     corpus = {f"corpus_{k}": v for k, v in build.figures.items()} | {"corpus_reused": build.reused,
                                                                      "corpus_seconds": round(build.seconds, 1)}
     return Delivered(delivered.written, delivered.skipped, delivered.rows, delivered.figures | corpus)

@@ -2,9 +2,12 @@
 
 A day's delivery (read-only) is typed, each run labelled heavy by the configured thresholds
 (CPU, peak memory, resource error; sql/heavy_queries/labelled.sql) and either kept or set aside
-with one reason: missing_required, invalid_cost, duplicate_query_id, non_curated,
-query_type_excluded. Every row set aside is written with its reason and counted, never dropped
-silently. A missing column is a `ContractError` naming the file and the column.
+with one reason: missing_required, outside_delivered_day (created on another day than the one
+delivered), invalid_cost, duplicate_query_id, non_curated, query_type_excluded. Every row set
+aside is written with its reason and counted, never dropped silently. The first four are defects
+of the delivery: `usable_rows_gate` blocks a window in which a day lost more than
+`max_defect_share` of its rows to them. A file that is not Parquet or lacks a column is a
+`ContractError` naming the file (and the column).
 
 Zero-cost categories are routed light without the model only once the data show them light: a
 category is validated when the upper bound of the Wilson interval of its heavy rate is below the
@@ -15,8 +18,12 @@ bound is at or above the limit: the rule itself is wrong (a costly statement in 
 
 from __future__ import annotations
 
+from datetime import date
+
+import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from platform_assets.heavy_queries.logic.config import ModelConfig
@@ -29,20 +36,28 @@ from platform_core.storage import Location, atomic_dir
 JOB = "heavy_queries"
 LOG_COLUMNS = ("query_id", "user", "source", "catalog", "schema", "query_type", "query", "create_time", "cpu_time_ms",
                "wall_time_ms", "peak_memory_bytes", "error_type", "curated")
-FILTER_REASONS = ("missing_required", "invalid_cost", "duplicate_query_id", "non_curated", "query_type_excluded")
+DEFECT_REASONS = ("missing_required", "outside_delivered_day", "invalid_cost", "duplicate_query_id")
+FILTER_REASONS = DEFECT_REASONS + ("non_curated", "query_type_excluded")
+REDELIVER = "the delivered folder is read-only to the platform: ask the producer to deliver the day again"
 
 
 def _check_columns(files: list[Location]) -> None:
     for path in files:
-        with path.open("rb") as handle:
-            names = set(pq.read_schema(handle).names)
+        try:
+            with path.open("rb") as handle:
+                names = set(pq.read_schema(handle).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ContractError(f"{path}: not a readable Parquet file ({str(exc).strip().splitlines()[0]}); {REDELIVER} "
+                                "with this file rewritten") from None
         missing = [c for c in LOG_COLUMNS if c not in names]
         if missing:
-            raise ContractError(f"{path}: missing column(s) {', '.join(missing)} of the query log")
+            raise ContractError(f"{path}: missing column(s) {', '.join(missing)} of the query log; {REDELIVER} with "
+                                "every column of the log")
 
 
-def label_log(files: list[Location], config: ModelConfig) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, set aside) rows of the log files, labelled; set-aside rows carry `filter_reason`."""
+def label_log(files: list[Location], config: ModelConfig, day: date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, set aside) rows of the log files, labelled; set-aside rows carry `filter_reason`. With
+    `day` (the delivered day), rows created on another day are set aside."""
     _check_columns(files)
     con = duck.connect()
     try:
@@ -52,8 +67,11 @@ def label_log(files: list[Location], config: ModelConfig) -> tuple[pl.DataFrame,
         t = config.thresholds
         frame = pl.from_arrow(con.sql(duck.load_sql(JOB, "labelled"), params={
             "cpu_ms": t.cpu_ms, "peak_memory_bytes": t.peak_memory_bytes, "resource_errors": list(t.resource_errors),
-            "curated_only": config.curated_only, "query_types": list(config.query_types),
+            "curated_only": config.curated_only, "query_types": list(config.query_types), "day": day,
         }).to_arrow_table())
+    except duckdb.Error as exc:
+        raise ContractError(f"{', '.join(str(f) for f in files)}: the query log could not be read "
+                            f"({str(exc).strip().splitlines()[0]}); {REDELIVER} with readable files") from None
     finally:
         con.close()
     frame = frame.with_columns(pl.Series("zero_cost_category", [
@@ -76,13 +94,34 @@ def label_figures(kept: pl.DataFrame, set_aside: pl.DataFrame) -> dict:
     }
 
 
-def build_labelled(landing_dir: Location, target_dir: Location, config: ModelConfig) -> dict:
+def build_labelled(landing_dir: Location, target_dir: Location, config: ModelConfig, day: date | None = None) -> dict:
     """One day's delivery -> `labelled.parquet` (kept rows) and `set_aside.parquet` (with reasons), atomically."""
-    kept, set_aside = label_log(delivery_files(landing_dir), config)
+    kept, set_aside = label_log(delivery_files(landing_dir), config, day)
     with atomic_dir(target_dir) as tmp:
         kept.write_parquet(tmp / "labelled.parquet")
         set_aside.write_parquet(tmp / "set_aside.parquet")
     return label_figures(kept, set_aside)
+
+
+def usable_rows_gate(days: pl.DataFrame, max_share: float) -> GateResult:
+    """Per day of `days` (day, rows_in, and a count per DEFECT_REASONS column): the share of its rows the
+    delivery's defects set aside. The gate fails when a day's share exceeds `max_share`; its first line
+    names the day, the largest reason, its count and rate."""
+    judged = days.with_columns(pl.sum_horizontal(DEFECT_REASONS).alias("defects")).with_columns(
+        (pl.col("defects") / pl.max_horizontal("rows_in", 1)).alias("share"))
+    worst = judged.sort("share", descending=True).head(1).to_dicts()
+    over = judged.filter(pl.col("share") > max_share).sort("day")
+    failed = ""
+    for row in over.head(3).iter_rows(named=True):
+        reason = max(DEFECT_REASONS, key=lambda r: row[r])
+        failed += (f"{'; ' if failed else ''}{row['day']} {reason}: {row[reason]:,} of {row['rows_in']:,} rows "
+                   f"({100 * row[reason] / max(row['rows_in'], 1):.1f}%) set aside, defects {100 * row['share']:.1f}% "
+                   f"> {100 * max_share:.1f}%")
+    metadata = {"failed": failed, "days_over": over.height} if over.height else {}
+    return GateResult("usable_rows", not over.height, {
+        **metadata, "max_defect_share": max_share, "days": judged.height,
+        "worst_day": str(worst[0]["day"]) if worst else None, "worst_share": round(worst[0]["share"], 5) if worst else 0.0,
+        "defects": {r: int(judged[r].sum()) for r in DEFECT_REASONS}, "rows_in": int(judged["rows_in"].sum())})
 
 
 def wilson_interval(successes: int, rows: int, confidence_level: float = 0.95) -> tuple[float, float]:

@@ -3,13 +3,15 @@ writing warehouse tables of one day (the last day of its 44-day window):
 
 labelled_queries/<day>   one day's log labelled and filtered (labels.build_labelled)
 query_window/<day>       the window's labelled rows deduplicated across days, with their split,
-                         and the boundary sample of the training days
+                         and the boundary sample of the training days; blocked when a day lost
+                         too many rows to delivery defects (usable_rows)
 query_features/<day>     the featurizer fitted on training days, the feature matrices of the
-                         sample, validation and test rows, and the parity report
+                         sample, validation and test rows (unparsed texts marked: left out of
+                         the sample, served heavy on validation and test), and the parity report
 heavy_query_model        the registry entry (ONNX, featurizer, XGBoost UBJ, threshold), promoted
                          only when every gate passed
-query_replay/<day>       the champion over the window's last 14 days: per-day recall, FNR, routed
-                         share, PSI drift, report with plots
+query_replay/<day>       the champion over the window's last 14 days: every query scored, per-day
+                         recall, FNR, routed share, PSI drift, report with plots; catalog views
 Each stage is a checkpoint: re-executing a failed run from failure starts at the failed stage.
 """
 
@@ -23,9 +25,10 @@ import numpy as np
 import polars as pl
 
 from platform_assets.heavy_queries.logic.config import HeavyThresholds, ModelConfig
+from platform_core.contract import ContractError
 from platform_core.gates import GateResult
 from platform_core.registry import ModelRegistry, NoChampionError
-from platform_core.storage import DataLayout, atomic_dir, current
+from platform_core.storage import DataLayout, Location, atomic_dir, current
 
 JOB = "heavy_queries"
 WINDOW_DAYS = 44
@@ -45,14 +48,48 @@ def _read(layout: DataLayout, table: str, day: date, name: str) -> pl.DataFrame:
 
 
 def catalog_stats(layout: DataLayout) -> dict[str, dict[str, int]]:
-    """schema -> table -> rows: the query engine's table statistics, delivered beside the log."""
+    """schema -> table -> rows: the query engine's table statistics, delivered beside the log (none:
+    every table is unknown to the featurizer). A file that is not that shape is a ContractError."""
     path = layout.landing(JOB, "current", feed="catalog") / "catalog_stats.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    redeliver = "deliver the catalog statistics again (read-only to the platform) as JSON {schema: {table: rows}}"
+    try:
+        stats = json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}: truncated or "
+                            f"corrupted?); {redeliver}") from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"{path}: not UTF-8 text (byte at offset {exc.start}); {redeliver}") from None
+    if not isinstance(stats, dict):
+        raise ContractError(f"{path}: expected an object of schemas, found {type(stats).__name__}; {redeliver}")
+    for schema, tables in stats.items():
+        if not isinstance(tables, dict):
+            raise ContractError(f"{path}: schema {schema!r} holds {type(tables).__name__} {str(tables)[:40]!r}, not an "
+                                f"object of tables; {redeliver}")
+        for table, rows in tables.items():
+            if isinstance(rows, bool) or not isinstance(rows, int) or rows < 0:
+                raise ContractError(f"{path}: {schema}.{table} has rows {rows!r}, not a whole number >= 0; {redeliver}")
+    return stats
 
 
-def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[dict, GateResult]:
-    """The window's labelled days -> cross-day dedup -> splits -> zero-cost verdicts -> boundary sample."""
-    from platform_assets.heavy_queries.logic.labels import zero_cost_gate
+def _set_aside_by_day(layout: DataLayout, days: list[date], frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """day, rows_in and rows set aside per defect reason of each labelled day."""
+    from platform_assets.heavy_queries.logic.labels import DEFECT_REASONS
+
+    rows = []
+    for d, kept in zip(days, frames):
+        aside = _read(layout, "labelled_queries", d, "set_aside.parquet")["filter_reason"]
+        counts = aside.value_counts()
+        by_reason = dict(zip(counts["filter_reason"].to_list(), counts["count"].to_list()))
+        rows.append({"day": d, "rows_in": len(kept) + len(aside), **{r: int(by_reason.get(r, 0)) for r in DEFECT_REASONS}})
+    return pl.DataFrame(rows)
+
+
+def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[dict, tuple[GateResult, GateResult]]:
+    """The window's labelled days -> usable-rows verdict -> cross-day dedup -> splits -> zero-cost
+    verdicts -> boundary sample; gates (zero_cost_categories, usable_rows)."""
+    from platform_assets.heavy_queries.logic.labels import usable_rows_gate, zero_cost_gate
     from platform_assets.heavy_queries.logic.sampling import boundary_sample
     from platform_assets.heavy_queries.logic.splits import assign_splits
 
@@ -62,6 +99,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
         raise FileNotFoundError(f"labelled_queries lacks {len(missing)} day(s) of the window ending {day}: "
                                 f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     frames = [_read(layout, "labelled_queries", d, "labelled.parquet") for d in days]
+    usable = usable_rows_gate(_set_aside_by_day(layout, days, frames), config.max_defect_share)
     labelled = pl.concat(frames, how="vertical_relaxed").sort("create_time", "query_id")
     unique = labelled.unique("query_id", keep="first", maintain_order=True)
     split, split_figures = assign_splits(unique, config.train_days, config.validation_days, config.test_days, last_day=day)
@@ -77,7 +115,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
     heavy = int(split["heavy"].sum())
     return {"rows_in": len(labelled), "rows_out": len(split), "cross_day_duplicates": len(labelled) - len(unique),
             "heavy": heavy, "heavy_share": round(heavy / max(len(split), 1), 4), "splits": split_figures,
-            "sampling": sample_figures, "zero_cost_routed": routed}, zero_cost
+            "sampling": sample_figures, "zero_cost_routed": routed}, (zero_cost, usable)
 
 
 def _states(window: pl.DataFrame):
@@ -98,15 +136,21 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     model_rows = window.filter(~pl.col("zero_cost_category").is_in(routed).fill_null(False))
     parity = parity_report(featurizer, model_rows.filter(pl.col("split") == "test"), states)
     gates = [vocabulary_gate(featurizer, window), parity_gate(parity)]
+    unparsed = {}
     with atomic_dir(layout.table(JOB, "query_features", day.isoformat())) as tmp:
         (tmp / "featurizer.json").write_text(featurizer.to_json())
         for name, rows in (("sample", sample), ("validation", model_rows.filter(pl.col("split") == "validation")),
                            ("test", model_rows.filter(pl.col("split") == "test"))):
+            rows = rows.with_columns(featurizer.unparsed_reasons(rows["query"]))
+            unparsed[name] = {str(r): n for r, n in rows.filter(pl.col("unparsed").is_not_null()).group_by("unparsed").len().iter_rows()}
+            if name == "sample":  # served heavy whatever the model says: nothing to learn from
+                rows = rows.filter(pl.col("unparsed").is_null())
             X = featurizer.featurize_frame(rows, states)
             np.save(tmp / f"{name}_X.npy", X)
-            rows.select("query_id", "heavy", "zero_cost_category").write_parquet(tmp / f"{name}_rows.parquet")
+            rows.select("query_id", "heavy", "zero_cost_category", "unparsed").write_parquet(tmp / f"{name}_rows.parquet")
     return {"features": len(featurizer.feature_names), "numeric_features": featurizer.n_numeric,
-            "vocabulary": len(featurizer.vocabulary), "rows_in": len(sample), "parity": parity}, gates
+            "vocabulary": len(featurizer.vocabulary), "rows_in": len(sample), "parity": parity,
+            "unparsed": unparsed, "unparsed_rows": sum(sum(v.values()) for v in unparsed.values())}, gates
 
 
 def _routed(layout: DataLayout, day: date) -> list[str]:
@@ -134,8 +178,8 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     X_valid, valid = _matrix(layout, day, "validation")
     X_test, test = _matrix(layout, day, "test")
     model = train_model(X_sample, sample["heavy"].to_numpy(), config)
-    threshold = choose_threshold(valid["heavy"].to_numpy(), model.predict(X_valid), config.cost_fn, config.cost_fp)
-    p_test = model.predict(X_test)
+    threshold = choose_threshold(valid["heavy"].to_numpy(), _served(valid, model.predict(X_valid)), config.cost_fn, config.cost_fp)
+    p_test = _served(test, model.predict(X_test))
     window = _read(layout, "query_window", day, "window.parquet")
     # judged as served: queries a zero-cost rule routes light count with probability 0
     routed = window.filter((pl.col("split") == "test") & pl.col("zero_cost_category").is_in(_routed(layout, day)).fill_null(False))
@@ -160,6 +204,11 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
             "rows_in": len(sample)}, gates
 
 
+def _served(rows: pl.DataFrame, probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities as serving gives them: 1 for an unparsed text (routed heavy without the model)."""
+    return np.where(rows["unparsed"].is_not_null().to_numpy(), 1.0, probabilities)
+
+
 def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config: ModelConfig) -> dict:
     """The champion over the window's last `replay_days` days."""
     from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME
@@ -171,6 +220,13 @@ def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config
     except NoChampionError as exc:
         raise NoChampionError(f"{exc}: no heavy_queries model has passed every gate yet, so there is nothing to replay") from None
     window = _read(layout, "query_window", day, "window.parquet")
-    daily, drift_rows, figures = replay(window, load_model(registry=registry, ref=ref), config.replay_days)
-    return write_replay(layout.table(JOB, "query_replay", day.isoformat()), daily, drift_rows, figures) | {
-        "daily": daily.to_dicts()}
+    daily, drift_rows, figures, scored = replay(window, load_model(registry=registry, ref=ref), config.replay_days)
+    return write_replay(layout.table(JOB, "query_replay", day.isoformat()), daily, drift_rows, figures, scored) | {
+        "daily": daily.to_dicts(), "scored_rows": scored.height}
+
+
+def replay_views(layout: DataLayout, day: date) -> dict[str, Location]:
+    """The catalog views of a replayed window (`make query`): every scored query, and the per-day figures."""
+    written = current(layout.table(JOB, "query_replay", day.isoformat()))
+    label = day.isoformat().replace("-", "_")
+    return {f"{JOB}_scored_{label}": written / "scored.parquet", f"{JOB}_replay_{label}": written / "replay_daily.parquet"}

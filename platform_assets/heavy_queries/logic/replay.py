@@ -1,7 +1,7 @@
 """Offline replay: the champion scores the last days of the log as it would have in production.
 
 Each replayed day is featurized with the history of the days before it (the state a daily
-refresh would have served) and scored through ONNX; zero-cost rules route their categories.
+refresh would have served) and scored through ONNX; zero-cost rules route their categories light, unparsed texts go heavy.
 Per day: recall, FNR, precision and the routed share (queries sent to the heavy queue), with the
 Wilson interval of the recall. Drift: PSI (platform_core.drift) of every numeric feature and of
 the score against the training reference stored with the model, over the whole window and per day
@@ -25,6 +25,9 @@ from platform_core.reports import markdown_table
 from platform_core.storage import Location, atomic_dir
 
 PSI_DRIFT = 0.2
+SCORED_COLUMNS = ("query_id", "day", "create_time", "user", "source", "catalog", "schema", "query_type", "query",
+                  "cpu_time_ms", "wall_time_ms", "peak_memory_bytes", "error_type", "heavy", "heavy_reason", "probability",
+                  "heavy_predicted", "zero_cost_routed", "unparsed", "model_version")
 
 
 def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilities: np.ndarray) -> dict:
@@ -35,9 +38,10 @@ def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilitie
             "prediction": drift.reference_histogram(np.asarray(probabilities))}
 
 
-def replay(labelled: pl.DataFrame, model: LoadedModel, days: int = 14) -> tuple[pl.DataFrame, list[dict], dict]:
-    """(per-day table, drift rows, figures) for the last `days` days of `labelled` (the filtered log
-    with `heavy`, `day` and `zero_cost_category`; earlier days feed the history)."""
+def replay(labelled: pl.DataFrame, model: LoadedModel,
+           days: int = 14) -> tuple[pl.DataFrame, list[dict], dict, pl.DataFrame]:
+    """(per-day table, drift rows, figures, scored rows: SCORED_COLUMNS) for the last `days` days of
+    `labelled` (the filtered log with `heavy`, `day` and `zero_cost_category`; earlier days feed the history)."""
     last = labelled["day"].max()
     window = [last - timedelta(days=d) for d in range(days - 1, -1, -1)]
     replayed = labelled.filter(pl.col("day").is_in(window))
@@ -49,14 +53,15 @@ def replay(labelled: pl.DataFrame, model: LoadedModel, days: int = 14) -> tuple[
     for (day,), part in scored.sort("day").group_by("day", maintain_order=True):
         figures = confusion(part["heavy"].to_numpy(), part["probability"].to_numpy(), model.threshold)
         low, high = wilson_interval(figures["tp"], figures["heavy"]) if figures["heavy"] else (None, None)
-        model_scored = part.filter(pl.col("zero_cost_routed").is_null())["probability"].to_numpy()
+        model_scored = part.filter(pl.col("zero_cost_routed").is_null() & pl.col("unparsed").is_null())["probability"].to_numpy()
         rows.append({"day": day, "rows": figures["rows"], "heavy": figures["heavy"], "tp": figures["tp"], "fn": figures["fn"],
                      "fp": figures["fp"], "recall": figures["recall"], "recall_low": low, "recall_high": high,
                      "fnr": figures["fnr"], "precision": figures["precision"], "routed_share": figures["routed_share"],
                      "zero_cost_share": round(float(part["zero_cost_routed"].is_not_null().mean()), 5),
+                     "unparsed": int(part["unparsed"].is_not_null().sum()),
                      "score_psi": drift.psi(reference["prediction"], model_scored)})
     daily = pl.DataFrame(rows)
-    model_rows = scored.filter(pl.col("zero_cost_routed").is_null())
+    model_rows = scored.filter(pl.col("zero_cost_routed").is_null() & pl.col("unparsed").is_null())
     X = featurizer.featurize_frame(model_rows, states_by_day(labelled, model_rows["day"].unique().to_list()))
     drift_rows = drift.drift_report(reference, X[:, :featurizer.n_numeric], names, model_rows["probability"].to_numpy(),
                                     prediction_name="score")
@@ -64,9 +69,10 @@ def replay(labelled: pl.DataFrame, model: LoadedModel, days: int = 14) -> tuple[
     figures = {"days": len(daily), "first_day": window[0].isoformat(), "last_day": last.isoformat(),
                "model_version": model.model_version, "threshold": model.threshold,
                **{k: overall[k] for k in ("rows", "heavy", "tp", "fn", "fp", "recall", "fnr", "precision", "routed_share")},
+               "unparsed_routed_heavy": int(scored["unparsed"].is_not_null().sum()),
                "min_daily_recall": daily["recall"].min(), "score_psi": next(r["psi"] for r in drift_rows if r["kind"] == "prediction"),
                "features_drifting": [r["name"] for r in drift_rows if r["kind"] == "feature" and r["psi"] > PSI_DRIFT]}
-    return daily, drift_rows, figures
+    return daily, drift_rows, figures, scored.select(SCORED_COLUMNS).sort("create_time", "query_id")
 
 
 def _plots(daily: pl.DataFrame, drift_rows: list[dict], directory) -> list[str]:
@@ -101,9 +107,12 @@ def _plots(daily: pl.DataFrame, drift_rows: list[dict], directory) -> list[str]:
     return ["recall_routed.png", "psi.png"]
 
 
-def write_replay(target_dir: Location, daily: pl.DataFrame, drift_rows: list[dict], figures: dict) -> dict:
-    """`replay_daily.parquet`, `drift.parquet`, `report.md` and the plots, atomically; returns the figures."""
+def write_replay(target_dir: Location, daily: pl.DataFrame, drift_rows: list[dict], figures: dict,
+                 scored: pl.DataFrame) -> dict:
+    """`scored.parquet` (every replayed query with its score and routing), `replay_daily.parquet`,
+    `drift.parquet`, `report.md` and the plots, atomically; returns the figures."""
     with atomic_dir(target_dir) as tmp:
+        scored.write_parquet(tmp / "scored.parquet")
         daily.write_parquet(tmp / "replay_daily.parquet")
         pl.DataFrame(drift_rows).write_parquet(tmp / "drift.parquet")
         plots = _plots(daily, drift_rows, tmp)
