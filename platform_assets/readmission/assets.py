@@ -197,6 +197,7 @@ MODEL_CHECKS = check_specs(key("readmission_models"), {
                       "materializing it.")
 def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                        readmission: ReadmissionConfig) -> dg.MaterializeResult:
+    from platform_assets.readmission.logic.evaluation import open_groups_text
     from platform_assets.readmission.logic.model_config import load_model_config
     from platform_assets.readmission.logic.model_run import run_label, train_and_register
 
@@ -225,8 +226,10 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                   "tuning": {a: {k: v for k, v in t.items() if k != "best_params"} for a, t in run.training["algorithms"].items()},
                   "leakage_proof": run.training["leakage"], "fairness": table_preview(
                       [{"algorithm": a, "verdict": g.metadata["verdict"], "passed": g.passed, "gap": g.metadata["gap"],
-                        "low": g.metadata["interval"][0], "high": g.metadata["interval"][1], "attribute": g.metadata["attribute"],
+                        "low": g.metadata["interval"][0], "high": g.metadata["interval"][1],
+                        "pair": f"{g.metadata['attribute']}: {' vs '.join(g.metadata['between'])}",
                         "reason": g.metadata["reason"]} for a, g in gates.items()]),
+                  "fairness_open_groups": open_groups_text(fairness.metadata["open_groups"]) if fairness else "",
                   "model_card": md(run.card), "report_dir": run.report_dir},
         check_results=check_results(MODEL_CHECKS, [
             GateResult("equal_opportunity", bool(overall) and fairness.passed,

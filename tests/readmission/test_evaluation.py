@@ -63,8 +63,7 @@ def test_small_groups_say_inconclusive_naming_the_group_and_the_positives_that_w
     (asian,) = warned.metadata["open_groups"]
     assert (asian["group"], asian["positives"], asian["against"]) == ("Asian", 12, "A")
     assert 60 <= asian["positives_needed"] <= 110
-    assert f"race Asian has 12 positives; about {asian['positives_needed']} would resolve a gap of 0.1 against A" \
-        in warned.metadata["reason"]
+    assert f"race: Asian 12 -> ~{asian['positives_needed']} (against A)" in warned.metadata["reason"]
 
 
 def test_the_worst_attribute_decides_and_a_confident_failure_beats_an_open_question():

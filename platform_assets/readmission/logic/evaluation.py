@@ -115,7 +115,7 @@ def group_rates(y: np.ndarray, predicted: np.ndarray, groups: dict[str, np.ndarr
 def _agresti_caffo(hits_a: int, n_a: int, hits_b: int, n_b: int, z: float) -> tuple[float, float]:
     p_a, p_b = (hits_a + 1) / (n_a + 2), (hits_b + 1) / (n_b + 2)
     half = z * math.sqrt(p_a * (1 - p_a) / (n_a + 2) + p_b * (1 - p_b) / (n_b + 2))
-    return p_a - p_b - half, p_a - p_b + half
+    return max(p_a - p_b - half, -1.0), min(p_a - p_b + half, 1.0)  # a difference of proportions lies in [-1, 1]
 
 
 def _adjusted(hits: int, n: int) -> float:
@@ -142,42 +142,45 @@ def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: floa
         lower, upper = _agresti_caffo(high["true_positives"], high["positives"], low["true_positives"], low["positives"], z)
         too_small = min(high["positives"], low["positives"]) < min_group_positives
         pairs.append({"between": [high["group"], low["group"]], "difference": _r(high["recall"] - low["recall"]),
-                      "interval": [_r(lower), _r(upper)],
+                      "interval": [_r(lower), _r(upper)], "judged": not too_small,
                       "verdict": INCONCLUSIVE if too_small else verdict(lower, max(upper, -lower), limit)})
     outcome = worst([p["verdict"] for p in pairs] + [INCONCLUSIVE] * (len(measured) < len(groups) and len(groups) > 1))
-    key = (lambda p: (p["interval"][0], p["difference"])) if outcome == FAIL else (lambda p: p["difference"])
+    # shown: the pair behind the verdict, judged pairs first (a group of 2 positives has a gap of 1 and says nothing)
+    key = (lambda p: (p["judged"], p["interval"][0] if outcome == FAIL else p["difference"]))
     deciding = max([p for p in pairs if p["verdict"] == outcome] or pairs, key=key, default=None)
+    # open: every group under min_group_positives and the smaller group of each inconclusive pair, each
+    # with the positives it would need against the group with the most
     by_name = {g["group"]: g for g in groups}
-    reference = max(groups, key=lambda g: g["positives"], default=None)
+    opened = {g["group"] for g in groups if g["positives"] < min_group_positives and len(groups) > 1}
+    opened |= {min(p["between"], key=lambda name: by_name[name]["positives"]) for p in pairs if p["verdict"] == INCONCLUSIVE}
+    ranked = sorted(groups, key=lambda g: -g["positives"])
     pooled = _adjusted(sum(g["true_positives"] for g in groups), sum(g["positives"] for g in groups))
-    open_groups: dict[str, dict] = {}
-
-    def note(group: dict, other: dict) -> None:
+    open_groups = []
+    for group in (g for g in ranked if g["group"] in opened):
+        other = ranked[0] if group is not ranked[0] else ranked[1]
         own = _adjusted(group["true_positives"], group["positives"]) if group["positives"] else pooled
-        needed = positives_to_resolve(own, _adjusted(other["true_positives"], other["positives"]), max(other["positives"], 1),
-                                      limit, z)
-        if needed > open_groups.get(group["group"], {}).get("positives_needed", -1):
-            open_groups[group["group"]] = {"attribute": attribute, "group": group["group"], "positives": group["positives"],
-                                           "positives_needed": needed, "against": other["group"]}
-
-    for pair in (p for p in pairs if p["verdict"] == INCONCLUSIVE):
-        smaller, larger = sorted((by_name[g] for g in pair["between"]), key=lambda g: g["positives"])
-        note(smaller, larger)
-    for group in (g for g in groups if g["positives"] < min_group_positives and len(groups) > 1):
-        note(group, reference if group is not reference else max((g for g in groups if g is not group),
-                                                                  key=lambda g: g["positives"]))
+        open_groups.append({"attribute": attribute, "group": group["group"], "positives": group["positives"],
+                            "positives_needed": positives_to_resolve(own, _adjusted(other["true_positives"], other["positives"]),
+                                                                     max(other["positives"], 1), limit, z),
+                            "against": other["group"]})
     return {"attribute": attribute, "verdict": outcome, "groups_judged": sum(g["positives"] >= min_group_positives for g in groups),
             "groups_too_small": sum(g["positives"] < min_group_positives for g in groups),
             "largest_difference": max((p["difference"] for p in pairs), default=0.0),
             "between": deciding["between"] if deciding else [], "difference": deciding["difference"] if deciding else 0.0,
-            "interval": deciding["interval"] if deciding else [0.0, 0.0], "open_groups": list(open_groups.values())}
+            "interval": deciding["interval"] if deciding else [0.0, 0.0], "open_groups": open_groups}
 
 
-def _open_group_text(group: dict, limit: float) -> str:
-    enough = group["positives_needed"] <= group["positives"]
-    return (f"{group['attribute']} {group['group']} has {group['positives']:,} positives"
-            + (f", enough for a gap of {limit} against {group['against']}: this gap lies too close to the limit to call" if enough
-               else f"; about {group['positives_needed']:,} would resolve a gap of {limit} against {group['against']}"))
+def open_groups_text(groups: list[dict]) -> str:
+    """`race: Asian 4 -> ~190, Other 2 -> ~195 (against Caucasian); gender: Male 225 (enough: close to the limit)`:
+    per attribute, each open group's positives and about how many would resolve a gap of the limit's size."""
+    parts = []
+    for attribute in dict.fromkeys(g["attribute"] for g in groups):
+        listed = [g for g in groups if g["attribute"] == attribute]
+        parts.append(f"{attribute}: " + ", ".join(
+            f"{g['group']} {g['positives']:,} (enough: the gap lies close to the limit)" if g["positives_needed"] <= g["positives"]
+            else f"{g['group']} {g['positives']:,} -> ~{g['positives_needed']:,}" for g in listed)
+            + f" (against {listed[0]['against']})")
+    return "; ".join(parts)
 
 
 def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_level: float = 0.95,
@@ -200,8 +203,8 @@ def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_
             f"{a['attribute']} ({' vs '.join(a['between'])}: {a['difference']} [{a['interval'][0]}, {a['interval'][1]}])"
             for a in per_attribute if a["verdict"] == FAIL))
     elif outcome == INCONCLUSIVE:
-        reason = (f"cannot tell whether every recall gap is within {max_difference}: "
-                  + "; ".join(_open_group_text(g, max_difference) for g in open_groups))
+        reason = (f"cannot tell whether every recall gap is within {max_difference}; positives per open group -> about "
+                  f"how many would resolve a gap of {max_difference}: {open_groups_text(open_groups)}")
     else:
         reason = f"every recall gap is confidently within {max_difference}"
     return GateResult(name, passes(outcome, inconclusive), {

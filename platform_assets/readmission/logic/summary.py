@@ -46,7 +46,10 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     for f in model["fairness"]:
         lines.append(f"  {f['algorithm']:<20} gap {_f(f['gap'])} [{_f(f['low'])}, {_f(f['high'])}]  "
                      f"{VERDICT[f['verdict']]}{' (blocks)' if f['verdict'] == 'inconclusive' and not f['passed'] else ''}  "
-                     f"{f['reason']}")
+                     f"{f['pair']}" + (f"  {f['reason']}" if f["verdict"] == "fail" else ""))
+    if model.get("fairness_open_groups"):
+        lines.append(f"  the champion's open groups: positives -> about how many would resolve a gap of the limit's size "
+                     f"(equal_opportunity_conclusive)\n    " + model["fairness_open_groups"].replace("; ", "\n    "))
     scores = stages.get("readmission_scores", [])
     if scores:
         s = scores[-1]
