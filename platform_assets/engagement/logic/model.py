@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from platform_assets.engagement.logic.progress import Log, Progress
 from platform_assets.engagement.logic.scoring import ENGAGEMENT_TIERS, feature_matrix, tier_index
 from platform_assets.engagement.logic.world import FEATURES, KEY, LABEL, PROTECTED
 
@@ -36,6 +37,7 @@ GRID = {
 DEFAULT_SEARCH = "halving_early_stopping"  # within 0.0003 CV R² of the full grid at ~1/5 of its time: bench/engagement_search.py
 SearchMethod = Literal["grid", "halving", "early_stopping", "halving_early_stopping"]
 RESIDUAL_LEVELS = np.linspace(0.0, 1.0, 101)
+PROGRESS_EVERY_S = 10.0  # at most one progress line of the search this often
 TOP_FEATURES = 15
 
 
@@ -200,7 +202,7 @@ def _fold_curves(X, y, train_rows, valid_rows, k, combos, rounds, seed) -> np.nd
     return curves
 
 
-def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, factor: int = 3) -> dict:
+def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, factor: int = 3, log: Log | None = None) -> dict:
     """Each (depth, rate, subsample, colsample) boosted once per fold up to max(n_estimators) rounds.
 
     The validation-fold error after every round is recorded, so the n_estimators axis costs one
@@ -212,7 +214,8 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
 
     With `halving`, candidates are raced as in successive halving: all of them on 1/factor^2 of
     each fold's training rows, the best third on 1/factor, the best third of those on all rows
-    (36 -> 12 -> 4 for the seed's grid); validation always uses the whole fold.
+    (36 -> 12 -> 4 for the seed's grid); validation always uses the whole fold. Progress goes to
+    `log` as tasks finish, weighted by candidates x training rows (Progress: throttled, with ETA).
     """
     from joblib import Parallel, delayed
     from sklearn.model_selection import KFold
@@ -225,10 +228,14 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
     shuffled = [rng.permutation(train_rows) for train_rows, _ in fold_rows]
     stages = 1 + max(0, int(np.log(len(combos) / factor) // np.log(factor))) if halving else 1
     alive = list(range(len(combos)))
+    sizes = [len(combos)]
+    for _ in range(stages - 1):
+        sizes.append(-(-sizes[-1] // factor))
+    shares = [float(factor) ** (stage - stages + 1) for stage in range(stages)]
+    progress = Progress(log, "hyper-parameter search", folds * sum(n * share for n, share in zip(sizes, shares)), PROGRESS_EVERY_S)
     fits = 0
-    with Parallel(n_jobs=n_jobs) as parallel:
-        for stage in range(stages):
-            share = float(factor) ** (stage - stages + 1)
+    with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
+        for stage, share in enumerate(shares):
             depths = sorted({combos[i]["max_depth"] for i in alive}, reverse=True)
             tasks = [
                 ([i for i in alive if combos[i]["max_depth"] == depth], train_rows[: max(1, round(share * len(train_rows)))], valid_rows)
@@ -239,10 +246,12 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
                 for members, train_rows, valid_rows in tasks
             )
             curves = np.zeros((len(combos), rounds))
-            for (members, _, _), output in zip(tasks, outputs):
+            for output, (members, _, _) in zip(outputs, tasks):  # outputs first: the generator is run to its end
                 curves[members] += output / folds
+                fits += len(members)
+                progress.advance(len(members) * share, f"round {stage + 1}/{stages}: {len(alive)} candidates on {share:.0%} "
+                                                      f"of each fold's training rows, {fits}/{folds * sum(sizes)} fits")
             curves[np.setdiff1d(np.arange(len(combos)), alive)] = -np.inf
-            fits += len(alive) * folds
             if stage < stages - 1:
                 alive = sorted(alive, key=lambda i: -curves[i].max())[: -(-len(alive) // factor)]
     best_combo, best_round = np.unravel_index(np.argmax(curves), curves.shape)
@@ -255,17 +264,24 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
 
 
 def tune(X: np.ndarray, y: np.ndarray, method: SearchMethod = DEFAULT_SEARCH, seed: int = 7, n_jobs: int = 2, folds: int = 5,
-         k: int = 45, grid: dict | None = None) -> dict:
-    """Best params of `grid` (default GRID) by `method`, with CV R², candidates, fits and seconds."""
+         k: int = 45, grid: dict | None = None, log: Log | None = None) -> dict:
+    """Best params of `grid` (default GRID) by `method`, with CV R², candidates, fits and seconds;
+    what it does, how far it is (throttled) and what it found go to `log`."""
     grid = grid or GRID
     start = time.perf_counter()
+    say = log or (lambda _line: None)
+    say(f"hyper-parameter search ({method}) over {int(np.prod([len(v) for v in grid.values()]))} grid points, {folds} folds, "
+        f"{len(y):,} rows" + (": scikit-learn's search reports nothing until it ends" if method in ("grid", "halving") else ""))
     if method in ("early_stopping", "halving_early_stopping"):
-        result = _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving=method == "halving_early_stopping")
+        result = _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving=method == "halving_early_stopping", log=log)
     elif method in ("grid", "halving"):
         result = _sklearn_search(X, y, k, grid, seed, n_jobs, folds, halving=method == "halving")
     else:
         raise ValueError(f"unknown search method {method!r}")
-    return {"method": method, **result, "seconds": round(time.perf_counter() - start, 2)}
+    seconds = round(time.perf_counter() - start, 2)
+    say(f"hyper-parameter search done in {seconds:.0f}s: {result['fits']} fits, CV R² {result['cv_r2']:.4f}, "
+        f"best {result['best_params']}")
+    return {"method": method, **result, "seconds": seconds}
 
 
 def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
@@ -319,15 +335,16 @@ def feature_importance(pipeline: EngagementPipeline, top: int = TOP_FEATURES) ->
 
 
 def train(labelled: pl.DataFrame, k: int = 45, seed: int = 7, search: SearchMethod = DEFAULT_SEARCH, nthread: int = 2,
-          calibration_share: float = 0.15, grid: dict | None = None, folds: int = 5) -> TrainedEngagement:
-    """Split 80/20 by quartile, tune and fit on the training split less a calibration slice, calibrate, test."""
+          calibration_share: float = 0.15, grid: dict | None = None, folds: int = 5, log: Log | None = None) -> TrainedEngagement:
+    """Split 80/20 by quartile, tune and fit on the training split less a calibration slice, calibrate, test;
+    the search's progress goes to `log`."""
     X = feature_matrix(labelled)
     y = labelled[LABEL].to_numpy().astype(np.float64)
     train_rows, test_rows = split(y, seed)
     fit_part, calibration_part = split(y[train_rows], seed + 1, calibration_share)
     fit_rows, calibration_rows = train_rows[fit_part], train_rows[calibration_part]
 
-    searched = tune(X[fit_rows], y[fit_rows], search, seed, nthread, folds, k, grid)
+    searched = tune(X[fit_rows], y[fit_rows], search, seed, nthread, folds, k, grid, log)
     pipeline = fit_pipeline(X[fit_rows], y[fit_rows], k, searched["best_params"], seed, nthread)
     residuals = y[calibration_rows] - pipeline.predict(X[calibration_rows], nthread)
     pipeline.residual_quantiles = [float(v) for v in np.quantile(residuals, RESIDUAL_LEVELS)]
