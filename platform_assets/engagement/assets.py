@@ -28,10 +28,10 @@ from platform_assets.common import (
 )
 from platform_assets.engagement.config import EngagementConfig
 from platform_assets.engagement.keys import JOB, key
-from platform_assets.engagement.logic.customers import CONTRACT, build_customers
+from platform_assets.engagement.logic.customers import CONTRACT, build_customers, delivery_gates
 from platform_assets.engagement.logic.world import KEY, LABEL, PROTECTED
 from platform_assets.engagement.partitions import monthly_partitions
-from platform_core.gates import GateResult, all_passed
+from platform_core.gates import all_passed
 from platform_core.periods import month_label, parse_month
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.reports import markdown_table
@@ -57,6 +57,8 @@ def view_name(month) -> str:
 CUSTOMER_CHECKS = check_specs(key("customers"), {
     "duplicate_rate": "Share of duplicate customer ids is below the configured limit.",
     "unknown_value_rate": "In every column, the share of values cast to NULL (unknown codes, non-numbers) is below the limit.",
+    "quarantine_rate": "Share of customers set aside for a value outside its column's range (NaN, infinite, implausible, "
+                       "a label outside [0, 1]) is below the limit; the worst column is named.",
     "enough_labelled_customers": "At least the configured number of customers with a known engagement to train on.",
 }, monthly_partitions)
 
@@ -70,22 +72,14 @@ def customers(context: dg.AssetExecutionContext, warehouse: Warehouse, engagemen
     target = layout.table(JOB, "customers", month_label(month))
     with timed(timing):
         stats = build_customers(layout.landing(JOB, month_label(month)), target, warehouse.threads)
-    unknown = [{**q, "rate": round(q["rows"] / stats.rows_in, 6)} for q in stats.quarantine
-               if q["reason"] not in ("duplicate", "out_of_range") and q["rows"] / stats.rows_in > engagement.max_unknown_value_rate]
-    duplicate_rate = stats.duplicates / stats.rows_in
     return dg.MaterializeResult(
         metadata={**stage_metadata(month_label(month), stats.rows_in, stats.rows_out, timing["duration_s"]),
                   "labelled": stats.labelled, "to_score": stats.to_score, "duplicates": stats.duplicates,
-                  "quarantine": table_preview(stats.quarantine), "extra_columns": stats.extra_columns,
-                  "bytes_written": dir_bytes(current(target))},
-        check_results=check_results(CUSTOMER_CHECKS, [
-            GateResult("duplicate_rate", duplicate_rate <= engagement.max_duplicate_rate,
-                       {"duplicates": stats.duplicates, "rate": round(duplicate_rate, 6), "limit": engagement.max_duplicate_rate}),
-            GateResult("unknown_value_rate", not unknown,
-                       {"over_limit": markdown_table(unknown), "limit": engagement.max_unknown_value_rate}),
-            GateResult("enough_labelled_customers", stats.labelled >= engagement.min_labelled_rows,
-                       {"labelled": stats.labelled, "minimum": engagement.min_labelled_rows}),
-        ]),
+                  "set_aside": stats.set_aside, "quarantine": table_preview(stats.quarantine),
+                  "extra_columns": stats.extra_columns, "bytes_written": dir_bytes(current(target))},
+        check_results=check_results(CUSTOMER_CHECKS, delivery_gates(
+            stats, engagement.max_duplicate_rate, engagement.max_unknown_value_rate, engagement.max_quarantine_rate,
+            engagement.min_labelled_rows)),
     )
 
 
@@ -112,11 +106,11 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
 
     month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
     registry = warehouse.registry()
-    table = pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "*.parquet"))
+    table = pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "customers.parquet"))
     labelled = table.filter(pl.col(LABEL).is_not_null())
     with timed(timing):
         trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
-                        nthread=engagement.nthread, folds=engagement.folds)
+                        nthread=engagement.nthread, folds=engagement.folds, log=context.log.info)
     test = trained.test
     champion_r2, champion_version = None, None
     try:
@@ -184,7 +178,7 @@ def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, e
     registry = warehouse.registry()
     ref: ModelRef = registry.champion(JOB)[MODEL]
     pipeline = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
-    to_score = (pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "*.parquet"))
+    to_score = (pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "customers.parquet"))
                 .filter(pl.col(LABEL).is_null()))
     target = layout.table(JOB, "engagement_scores", month_label(month))
     with timed(timing):

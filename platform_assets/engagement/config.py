@@ -25,6 +25,9 @@ class EngagementConfig(JobSettings):
     max_duplicate_rate: float = Field(default=0.01, description="Above this share of duplicate customer ids the delivery is refused.")
     max_unknown_value_rate: float = Field(
         default=0.05, description="Above this share of values cast to NULL (unknown codes, non-numbers) in any column it is refused.")
+    max_quarantine_rate: float = Field(
+        default=0.01, description="Above this share of customers set aside for a value outside its column's range (NaN, "
+                                  "infinite, implausible, a label outside [0, 1]) the delivery is refused.")
     min_r2: float = Field(default=0.7, description="Quality floor: test R² of the engagement score.")
     max_rmse: float = Field(default=0.12, description="Quality floor: test RMSE of the engagement score.")
     max_dp_difference: float = Field(

@@ -11,6 +11,19 @@ def _tiers(rows: list[dict]) -> str:
     return "  ".join(f"{r['tier']} {r['rows']:,} ({100 * r['share']:.1f}%)" for r in rows)
 
 
+def quarantine_lines(customers: dict) -> list[str]:
+    """The delivery's quarantine: customers set aside (a value outside its range, a duplicate id)
+    and values cast to NULL (imputed), per column and reason."""
+    quarantine = customers.get("quarantine")
+    rows_in = customers["rows_in"]
+    lines = [f"Quarantine (customers: {rows_in:,} rows in; {customers['set_aside']:,} set aside for a value outside its "
+             f"column's range, {customers['duplicates']:,} duplicate ids; neither trained on nor scored)"]
+    if not isinstance(quarantine, list):  # an empty table is stored as text
+        return [*lines, "  nothing quarantined"]
+    return lines + [f"  {q['column_name']:<28} {q['reason']:<16} {q['rows']:>9,}  {100 * q['rows'] / rows_in:6.2f}%"
+                    for q in quarantine]
+
+
 def format_summary(recorded: dict, layout: DataLayout) -> str:
     stages, label = recorded["stages"], month_label(parse_month(recorded["partition"]))
     lines = [f"engagement {label}: execution summary", "", *stage_table(stages, recorded["wall_s"], len(recorded["runs"]))]
@@ -39,5 +52,5 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
               f"  churn_risk_tier  {_tiers(scores['churn_risk'])}",
               f"Throughput: scoring {scores['rows_out']:,} customers in {seconds:.2f}s = "
               f"{scores['rows_out'] / max(seconds, 1e-9):,.0f} customers/s (select, scale, predict, tiers, Parquet; the seed: 83/s)",
-              check_line(recorded["checks"])]
+              "", *quarantine_lines(stages["customers"][0]), check_line(recorded["checks"])]
     return "\n".join(lines)

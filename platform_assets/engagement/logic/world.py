@@ -140,7 +140,7 @@ def _features(rng: np.random.Generator, n: int, age: np.ndarray, location: np.nd
     f["lifetime_value_usd"] = np.exp(3.3 + 0.7 * spending + 0.02 * np.minimum(f["tenure_months"], 36) + 0.4 * normal())
     f["profile_completion_pct"] = np.round(100.0 * _sigmoid(0.6 + 0.5 * activity + 0.8 * normal()), 1)
 
-    f["app_opens_week"] = 7.0 * f["app_opens_day"] + 2.0 * normal()
+    f["app_opens_week"] = np.maximum(7.0 * f["app_opens_day"] + 2.0 * normal(), 0.0)  # counts: noisy, never negative
     f["feed_time_minutes_week"] = 7.0 * f["feed_time_minutes_day"] * np.exp(0.1 * normal())
     f["sessions_last_30_days"] = 4.2 * f["sessions_last_7_days"] + poisson(np.full(n, 1.5))
     f["reels_watched_week"] = 7.0 * f["reels_watched_day"] + poisson(np.full(n, 1.0))
@@ -148,7 +148,7 @@ def _features(rng: np.random.Generator, n: int, age: np.ndarray, location: np.nd
     f["messages_sent_week"] = 7.0 * f["messages_sent_day"] + poisson(np.full(n, 1.0))
     f["posts_last_7_days"] = rng.binomial(f["posts_last_30_days"].astype(np.int64), 0.23).astype(np.float64)
     f["matches_per_week"] = 7.0 * f["matches_per_day"] * np.exp(0.1 * normal())
-    f["video_watch_minutes_day"] = f["video_watch_hours_week"] * 60.0 / 7.0 + normal()
+    f["video_watch_minutes_day"] = np.maximum(f["video_watch_hours_week"] * 60.0 / 7.0 + normal(), 0.0)
     f["lifetime_value_eur"] = 0.92 * f["lifetime_value_usd"]
     f["creator_following"] = np.round(np.exp(4.5 + 0.4 * social + 0.6 * normal()))
     f["avg_comments_per_post"] = 0.08 * f["avg_likes_per_post"] * np.exp(0.3 * normal())
