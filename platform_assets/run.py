@@ -15,13 +15,16 @@ from the instance's records, so it shows what Dagster recorded.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
+import socket
 import sys
 import time
 from collections import defaultdict
 
 import dagster as dg
+import psutil
 
 from platform_assets.common import latest_metadata
 from platform_assets.job import PlatformJob
@@ -33,6 +36,37 @@ LOG_LEVEL = os.getenv("PLATFORM_LOG_LEVEL", "CRITICAL")  # our own lines report 
 
 class JobRunFailed(RuntimeError):
     pass
+
+
+def owner_tags() -> dict[str, str]:
+    """Which process runs a run in process: a later `make run` can tell a run whose process is gone."""
+    me = psutil.Process()
+    return {"platform/host": socket.gethostname(), "platform/pid": str(me.pid), "platform/pid_started": f"{me.create_time():.2f}"}
+
+
+def _process_gone(tags: dict[str, str]) -> bool:
+    try:
+        return f"{psutil.Process(int(tags['platform/pid'])).create_time():.2f}" != tags.get("platform/pid_started")
+    except (psutil.NoSuchProcess, ValueError):
+        return True
+
+
+def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the in-process runs of this host still recorded as started whose process is gone
+    (killed with SIGKILL, the machine lost power) and free the pool slots they held, so the next run
+    does not wait forever on a slot nobody will release. Runs launched by the daemon are its run
+    monitoring's business."""
+    active = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING],
+        tags={"platform/host": socket.gethostname()}))
+    released = []
+    for run in active:
+        if "platform/pid" in run.tags and _process_gone(run.tags):
+            instance.report_run_failed(run, message=f"the process that ran it (pid {run.tags['platform/pid']}) is gone; "
+                                       "marked failed by the next `make run`")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released
 
 
 def stages(defs: dg.Definitions, selection: dg.AssetSelection) -> list[list[dg.AssetKey]]:
@@ -108,6 +142,7 @@ def execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, inst
     """One in-process run of `keys` for a span; JobRunFailed names the failed step or blocking check."""
     where = ({} if span is None else {"partition_key": span[0]} if span[0] == span[1] else
              {"tags": {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}})
+    where["tags"] = {**where.get("tags", {}), **owner_tags()}
     result = job_def.get_subset(asset_selection=set(keys)).execute_in_process(
         instance=instance, raise_on_error=False, **where,
         run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
@@ -187,18 +222,24 @@ def main(argv: list[str] | None = None) -> int:
 
     by_name = {j.name: j for j in JOBS}
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--job", default="predict_age", choices=sorted(by_name))
+    parser.add_argument("--job", default="predict_age")
     parser.add_argument("--partition", help="the partition as a person writes it, e.g. 2025q3 (default: the job's)")
     parser.add_argument("--rows", type=int, help="size of the synthetic world generated when the partition has no delivery")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--generate-only", action="store_true", help="write the synthetic world and stop")
     args = parser.parse_args(argv)
+    if args.job not in by_name:
+        close = difflib.get_close_matches(args.job, by_name, n=1)
+        print(f"no job named {args.job!r}{f'; did you mean JOB={close[0]}?' if close else '.'} The jobs are "
+              f"{', '.join(sorted(by_name))}: type e.g. `make run JOB={close[0] if close else 'engagement'}`.", file=sys.stderr)
+        return 2
     job = by_name[args.job]
     label = args.partition or job.default_partition
     try:
         partition = job.partition_key(label)
     except ValueError as exc:
-        print(f"{job.name}: {exc}", file=sys.stderr)
+        print(f"{job.name}: PARTITION={label!r} is not one of the job's partitions ({str(exc).rstrip('.')}); "
+              f"type it as the job's default is written, e.g. PARTITION={job.default_partition}", file=sys.stderr)
         return 2
     valid = job.landing.partitions_def.get_partition_keys()
     if partition not in valid:
@@ -217,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.generate_only:
         return 0
     with dg.DagsterInstance.get() as instance:
+        for run_id in release_dead_runs(instance):
+            print(f"run {run_id} was left started by a process that is gone (killed?): marked failed, its pool slots freed")
         record_delivery(job, layout, partition, instance)
         try:
             recorded = run_partition(job, partition, instance, defs)
