@@ -38,12 +38,18 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home$(if $(filter local,$(PLATFORM_ENV
 export PLATFORM_DATA_DIR ?= $(CURDIR)/data
 EXTRAS := $(if $(filter local,$(PLATFORM_ENV)),test,test,deploy)
 
-.PHONY: setup run test test-integration dashboard retrain rollback-entity classify dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
+.PHONY: lock setup run test test-integration dashboard retrain rollback-entity classify dev generate validate clean models rollback bench bench-s3 bench-shapes backfill query
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml
+# Every install takes the exact versions of requirements/lock.txt and refuses a stale lock.
+LOCK := requirements/lock.txt
+UV_VERSION := 0.13.9
+INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python --constraint $(LOCK)
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
+	$(PYTHON) requirements/lock.py check
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[$(EXTRAS)]'
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(INSTALL) -e '.[$(EXTRAS)]'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: $(INSTANCE_FILE)
@@ -63,7 +69,7 @@ test: setup
 
 ## integration tests against real servers started by the tests (PostgreSQL, installed when absent; SeaweedFS's S3 API)
 test-integration: setup
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	$(INSTALL) -e '.[test,integration]'
 	test -x "$$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | tail -1)" || (apt-get update -q && apt-get install -y -q postgresql)
 	$(BIN)/python -m pytest -q -m integration tests/integration
 
@@ -115,15 +121,21 @@ classify: setup
 
 ## benchmark every stage at ROWS rows with side-by-side baselines (results in bench/results/)
 bench: setup
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[bench]'
+	$(INSTALL) -e '.[bench]'
 	$(BIN)/python bench/run.py --rows "$${ARG_ROWS:-1000000}"
 
 ## object storage: DuckDB+fsspec vs DuckDB httpfs vs Polars vs local disk on a local S3 server
 bench-s3: setup
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	$(INSTALL) -e '.[test,integration]'
 	$(BIN)/python bench/object_storage.py --rows "$${ARG_ROWS:-1000000}"
 
 ## one quarter in the local and s3 deployment shapes (PostgreSQL and S3 servers started for the run)
 bench-shapes: setup
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,integration]'
+	$(INSTALL) -e '.[test,integration]'
 	$(BIN)/python bench/deploy_shapes.py --rows "$${ARG_ROWS:-1000000}"
+
+## renew requirements/lock.txt after a change of pyproject.toml's dependencies (needs the package registry)
+lock:
+	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q uv==$(UV_VERSION))
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 --no-header --no-annotate --quiet -o $(LOCK).new
+	$(PYTHON) requirements/lock.py stamp $(LOCK).new && rm $(LOCK).new
