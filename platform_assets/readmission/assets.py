@@ -199,7 +199,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                        readmission: ReadmissionConfig) -> dg.MaterializeResult:
     from platform_assets.readmission.logic.evaluation import open_groups_text
     from platform_assets.readmission.logic.model_config import load_model_config
-    from platform_assets.readmission.logic.model_run import run_label, train_and_register
+    from platform_assets.readmission.logic.model_run import inconclusive_warnings, run_label, train_and_register
 
     config = load_model_config(readmission.config_file)
     run = train_and_register(warehouse.layout(), warehouse.registry(), config, run_label(config), readmission.nthread,
@@ -211,14 +211,8 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
     gates = run.evaluation["gates"]
     gap = champion_oot and champion_oot.get("auc_gap")
     fairness = gates[champion_algorithm] if overall else None
-    for algorithm, gate in gates.items():
-        if gate.metadata["verdict"] == "inconclusive":
-            context.log.warning(f"equal opportunity of {algorithm}: {gate.metadata['reason']}")
-    for contender in run.champions["overall_comparison"]:
-        if contender["verdict"] == "inconclusive" and contender["qualifies"]:
-            context.log.warning(f"champion rule: the test window cannot tell whether {contender['algorithm']} is worse than "
-                                f"the best by more than {config.champion.margin} ({contender['minus_best']:+.4f} "
-                                f"[{contender['low']:+.4f}, {contender['high']:+.4f}]); it qualifies (champion.inconclusive: warn)")
+    for line in inconclusive_warnings(run, config):
+        context.log.warning(line)
     return dg.MaterializeResult(
         metadata={"duration_s": run.seconds, "rows_in": run.samples["train"], "samples": run.samples,
                   "versions": run.versions, "champions": run.champions, "champion": overall,
@@ -227,7 +221,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                   "leakage_proof": run.training["leakage"], "fairness": table_preview(
                       [{"algorithm": a, "verdict": g.metadata["verdict"], "passed": g.passed, "gap": g.metadata["gap"],
                         "low": g.metadata["interval"][0], "high": g.metadata["interval"][1],
-                        "pair": f"{g.metadata['attribute']}: {' vs '.join(g.metadata['between'])}",
+                        "pair": g.metadata["pair"],
                         "reason": g.metadata["reason"]} for a, g in gates.items()]),
                   "fairness_open_groups": open_groups_text(fairness.metadata["open_groups"]) if fairness else "",
                   "model_card": md(run.card), "report_dir": run.report_dir},

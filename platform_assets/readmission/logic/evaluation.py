@@ -210,6 +210,7 @@ def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_
     return GateResult(name, passes(outcome, inconclusive), {
         "verdict": outcome, "reason": reason, "gap": deciding["difference"], "interval": deciding["interval"],
         "attribute": deciding["attribute"], "between": deciding["between"],
+        "pair": f"{deciding['attribute']}: {' vs '.join(deciding['between'])}" if deciding["between"] else "no pair of groups",
         "largest_difference": max((a["largest_difference"] for a in per_attribute), default=0.0),
         "max_difference_allowed": max_difference, "confidence_level": confidence_level,
         "min_group_positives": min_group_positives, "inconclusive": inconclusive,

@@ -20,6 +20,7 @@ from platform_assets.readmission.logic.preprocessing import load_windows
 from platform_assets.readmission.logic.progress import Log
 from platform_assets.readmission.logic.schema import JOB, LABEL, TRUE_PROBABILITY
 from platform_assets.readmission.logic.training import train_all
+from platform_assets.readmission.logic.verdicts import INCONCLUSIVE
 from platform_core.periods import month_label
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.reports import Markdown
@@ -84,3 +85,15 @@ def run_label(config: ModelConfig) -> str:
     """Registry label of a training run: the last month it saw (the OOT window's end)."""
     last = max(w.end for _, w in config.windows.items())
     return month_label(dt.date(last.year, last.month, 1))
+
+
+def inconclusive_warnings(run: ModelRun, config: ModelConfig) -> list[str]:
+    """A line per inconclusive verdict that did not block: each algorithm's equal-opportunity gate,
+    and each contender of the champion rule that qualified without being shown not worse."""
+    lines = [f"equal opportunity of {algorithm}: {gate.metadata['reason']}"
+             for algorithm, gate in run.evaluation["gates"].items() if gate.metadata["verdict"] == INCONCLUSIVE]
+    lines += [f"champion rule: the test window cannot tell whether {c['algorithm']} is worse than the best by more than "
+              f"{config.champion.margin} ({c['minus_best']:+.4f} [{c['low']:+.4f}, {c['high']:+.4f}]); it qualifies "
+              f"(champion.inconclusive: {config.champion.inconclusive})"
+              for c in run.champions["overall_comparison"] if c["verdict"] == INCONCLUSIVE and c["qualifies"]]
+    return lines
