@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import os
 import re
 import socket
@@ -36,6 +37,20 @@ LOG_LEVEL = os.getenv("PLATFORM_LOG_LEVEL", "CRITICAL")  # our own lines report 
 
 class JobRunFailed(RuntimeError):
     pass
+
+
+@dg.logger(description="Prints what the job's own code logs (progress of long steps, warnings), not Dagster's events")
+def job_lines_logger(init_context) -> logging.Logger:
+    class JobLines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            meta = getattr(record, "dagster_meta", None) or {}
+            if meta.get("dagster_event") is None:
+                print(f"    {meta.get('orig_message', record.getMessage())}", flush=True)
+
+    log = logging.getLogger("platform_job_lines")
+    log.handlers, log.propagate = [JobLines()], False
+    log.setLevel(logging.INFO)
+    return log
 
 
 def owner_tags() -> dict[str, str]:
@@ -102,8 +117,10 @@ def user_error(error) -> str:
     names the file, column or value (its own causes, e.g. pyarrow's, would not)."""
     while error.cause is not None and (error.cls_name or "").startswith("Dagster"):
         error = error.cause
-    last = re.sub(rf"^([\w.]+\.)?{error.cls_name}: ", "", error.message.strip().splitlines()[-1])
-    return f"{error.cls_name}: {last}"
+    lines = [line.strip() for line in error.message.strip().splitlines()
+             if line.strip() and not re.fullmatch(r"\^+|LINE \d+:.*", line.strip())]  # SQL echo and caret lines
+    text = re.sub(rf"^([\w.]+\.)?{error.cls_name}: ", "", " ".join(lines))
+    return f"{error.cls_name}: {text}"
 
 
 Span = tuple[str, str] | None  # the partitions one run materializes: first and last key, or None (unpartitioned)
@@ -143,9 +160,10 @@ def execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, inst
     where = ({} if span is None else {"partition_key": span[0]} if span[0] == span[1] else
              {"tags": {"dagster/asset_partition_range_start": span[0], "dagster/asset_partition_range_end": span[1]}})
     where["tags"] = {**where.get("tags", {}), **owner_tags()}
-    result = job_def.get_subset(asset_selection=set(keys)).execute_in_process(
+    subset = job_def.get_subset(asset_selection=set(keys)).with_logger_defs({**dg.default_loggers(), "job_lines": job_lines_logger})
+    result = subset.execute_in_process(
         instance=instance, raise_on_error=False, **where,
-        run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": LOG_LEVEL}}}})
+        run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": LOG_LEVEL}}, "job_lines": {}}})
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     if not result.success or failed_checks:
