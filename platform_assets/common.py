@@ -25,14 +25,24 @@ CATALOG_POOL = "duckdb_catalog"
 OWNERS = ["team:ml-platform"]
 AC = dg.AutomationCondition
 
+# `make run` tags its in-process runs with the process that ran them (platform_assets/run.py). A
+# partition's `make run` materializes everything that partition needs, and the history it fills
+# (years of gold months under a model) is input, not a request to score every month of it: so its
+# updates start nothing downstream. Deliveries (runless) and runs from automation or the UI do.
+MAKE_RUN_TAG = "platform/pid"
+DEPS_UPDATED = AC.any_deps_match(
+    (AC.newly_updated() & ~AC.executed_with_root_target() & ~AC.all_new_updates_have_run_tags(tag_keys={MAKE_RUN_TAG}))
+    | AC.will_be_requested()
+).with_label("any_deps_updated (not by make run)")
+
 # What runs after what, declared once on the assets. eager() alone looks only at the latest
 # time window and has no failure or check guards (DAGSTER_NOTES_2 §2); this one:
-#  - fires for any partition whose dependencies were updated (past quarters too),
+#  - fires for any partition whose dependencies were updated (past quarters too), except by `make run`,
 #  - waits while a dependency failed its last run or failed a blocking check,
 #  - waits while a dependency is itself stale (its own dependencies updated after it), so a
 #    publish never reads a batch older than the model that should have produced it.
 GUARDED_EAGER = (
-    AC.eager().without(AC.in_latest_time_window())
+    AC.eager().without(AC.in_latest_time_window()).replace("any_deps_updated", DEPS_UPDATED)
     & ~AC.any_deps_match(AC.execution_failed())
     & AC.all_deps_blocking_checks_passed()
     & ~AC.any_deps_match(AC.any_deps_updated().since(AC.newly_updated()))
