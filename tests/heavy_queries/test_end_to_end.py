@@ -146,6 +146,28 @@ def test_a_window_end_to_end(window):
     assert "heavy_queries_scored_2025_10_14" in summary and "thresholds that make" not in summary
 
 
+def test_bad_texts_in_a_binary_query_column_do_not_block_the_day(window, copy):
+    """The last day redelivered with its query column as bytes, one of them the issue's malformed text and one
+    of 1.1 MB: the whole job runs, every gate passes, and the long text is counted unparsed and served heavy."""
+    _, day, thresholds, _ = window
+    landing = DataLayout.at(copy / "data").landing(JOB, day)
+    part = pl.read_parquet(landing / "part-00000.parquet")
+    model_rows = (pl.col("curated") & (pl.col("query_type") == "SELECT") & (pl.col("cpu_time_ms") >= 0)
+                  & (pl.col("peak_memory_bytes") >= 0) & (pl.col("create_time").dt.date() == date.fromisoformat(day))
+                  & pl.col("query_id").is_unique() & ~pl.col("query").str.starts_with("SELECT ")
+                  & ~pl.col("query").str.contains("information_schema"))
+    first = part.with_row_index().filter(model_rows)["index"].head(2).to_list()
+    texts = {first[0]: "select a from t where k in (x select b from u)",
+             first[1]: "select a from t where a in (" + ", ".join(["1234567"] * 125_000) + ")"}
+    queries = [texts.get(i, q) for i, q in enumerate(part["query"].to_list())]
+    part.with_columns(pl.Series("query", [None if q is None else q.encode() for q in queries], dtype=pl.Binary)).write_parquet(
+        landing / "part-00000.parquet")
+    recorded = run(copy, day, settings(thresholds))
+    assert all(c["passed"] for c in recorded["checks"])
+    assert recorded["stages"]["query_features"][0]["unparsed"]["test"] == {"too_long": 1}
+    assert recorded["stages"]["query_replay"][0]["unparsed_routed_heavy"] == 1
+
+
 def test_a_day_of_unusable_costs_blocks_the_window(window, copy):
     """The last day redelivered with 99% of its costs unusable: set aside and counted, and the usable_rows
     check stops the run before any model is trained, naming the day, the reason, the count and the rate."""

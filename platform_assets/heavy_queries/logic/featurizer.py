@@ -266,7 +266,6 @@ class _TextRow:
     tfidf_columns: np.ndarray  # int64 positions in the vocabulary
     tfidf_values: np.ndarray  # float32
     fingerprint: str
-    unparsed: str | None  # why the text was not read (UNPARSED), or None
 
 
 @dataclass
@@ -314,7 +313,7 @@ class Featurizer:
             sql = as_text(sql)
             parsed, columns, values, fp = self._text(sql)
             base = np.asarray(_assemble(parsed, sql, query_type, source, schema, self.catalog_stats), dtype=np.float32)
-            row = self._cache[key] = _TextRow(base, columns, values, fp, parsed[2])
+            row = self._cache[key] = _TextRow(base, columns, values, fp)
         return row
 
     def _text(self, sql: str) -> tuple:
