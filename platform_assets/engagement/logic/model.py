@@ -215,7 +215,9 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
     With `halving`, candidates are raced as in successive halving: all of them on 1/factor^2 of
     each fold's training rows, the best third on 1/factor, the best third of those on all rows
     (36 -> 12 -> 4 for the seed's grid); validation always uses the whole fold. Progress goes to
-    `log` as tasks finish, weighted by candidates x training rows (Progress: throttled, with ETA).
+    `log` in fits as tasks finish (throttled); the time left assumes the fits to come take as long
+    as those done, and the deepest trees go first, so it starts high and falls (a fit on a ninth of
+    the rows costs about as much as one on all of them: validation is on the whole fold).
     """
     from joblib import Parallel, delayed
     from sklearn.model_selection import KFold
@@ -232,7 +234,7 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
     for _ in range(stages - 1):
         sizes.append(-(-sizes[-1] // factor))
     shares = [float(factor) ** (stage - stages + 1) for stage in range(stages)]
-    progress = Progress(log, "hyper-parameter search", folds * sum(n * share for n, share in zip(sizes, shares)), PROGRESS_EVERY_S)
+    progress = Progress(log, "hyper-parameter search", folds * sum(sizes), PROGRESS_EVERY_S)
     fits = 0
     with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
         for stage, share in enumerate(shares):
@@ -249,8 +251,8 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
             for output, (members, _, _) in zip(outputs, tasks):  # outputs first: the generator is run to its end
                 curves[members] += output / folds
                 fits += len(members)
-                progress.advance(len(members) * share, f"round {stage + 1}/{stages}: {len(alive)} candidates on {share:.0%} "
-                                                      f"of each fold's training rows, {fits}/{folds * sum(sizes)} fits")
+                progress.advance(len(members), f"round {stage + 1}/{stages}: {len(alive)} candidates on {share:.0%} "
+                                                f"of each fold's training rows, {fits}/{folds * sum(sizes)} fits")
             curves[np.setdiff1d(np.arange(len(combos)), alive)] = -np.inf
             if stage < stages - 1:
                 alive = sorted(alive, key=lambda i: -curves[i].max())[: -(-len(alive) // factor)]
