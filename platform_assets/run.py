@@ -167,7 +167,8 @@ def execute(job_def: dg.JobDefinition, keys: list[dg.AssetKey], span: Span, inst
     failed_checks = [e for e in result.get_asset_check_evaluations()
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
     if not result.success or failed_checks:
-        errors = [f"{ev.step_key}: {user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure]
+        errors = [f"{ev.step_key}: {user_error(ev.event_specific_data.error)}" for ev in result.all_events if ev.is_step_failure
+                  and not (failed_checks and ev.event_specific_data.error.cls_name == "DagsterAssetCheckFailedError")]
         checks = [f"check {e.asset_key.to_user_string()}.{e.check_name} failed: "
                   + ", ".join(f"{k}={v.value}" for k, v in e.metadata.items()
                               if isinstance(v.value, (int, float, str, bool)) and not isinstance(v, dg.MarkdownMetadataValue)

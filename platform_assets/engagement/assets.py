@@ -107,7 +107,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
     registry = warehouse.registry()
     table = pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "customers.parquet"))
-    labelled = table.filter(pl.col(LABEL).is_not_null())
+    labelled = table.filter(pl.col(LABEL).is_not_null()).sort(KEY)  # the folds depend on row order; the file's is not fixed
     with timed(timing):
         trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
                         nthread=engagement.nthread, folds=engagement.folds, log=context.log.info)
@@ -179,7 +179,7 @@ def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, e
     ref: ModelRef = registry.champion(JOB)[MODEL]
     pipeline = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
     to_score = (pl.read_parquet(str(current(layout.table(JOB, "customers", month_label(month))) / "customers.parquet"))
-                .filter(pl.col(LABEL).is_null()))
+                .filter(pl.col(LABEL).is_null()).sort(KEY))
     target = layout.table(JOB, "engagement_scores", month_label(month))
     with timed(timing):
         scores = score_customers(pipeline, to_score, str(ref), datetime.now(timezone.utc).isoformat(timespec="seconds"))
