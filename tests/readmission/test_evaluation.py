@@ -66,6 +66,22 @@ def test_small_groups_say_inconclusive_naming_the_group_and_the_positives_that_w
     assert f"race: Asian 12 -> ~{asian['positives_needed']} (against A)" in warned.metadata["reason"]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("positives", [400, 4_000])
+def test_many_groups_compared_at_once_hold_jointly(seed, positives):
+    """Eight groups (28 pairs): every interval is drawn at 95% shared among the pairs, so pairs whose
+    true gap is exactly the limit fail no more than 1 run in 20 (judged one by one: about 1 in 4),
+    while a planted gap of twice the limit is caught and named."""
+    rng = np.random.default_rng(seed)
+    at_limit = {f"g{i}": (positives, 0.45 if i % 2 else 0.55) for i in range(8)}  # 16 pairs 0.10 apart
+    runs = [evaluation.equal_opportunity_gate(_drawn(rng, at_limit), 0.10) for _ in range(40)]
+    assert {g.metadata["comparisons"] for g in runs} == {28}
+    assert sum(g.metadata["verdict"] == "fail" for g in runs) <= 2
+    planted = evaluation.equal_opportunity_gate(_drawn(rng, {**{f"g{i}": (4_000, 0.5) for i in range(7)}, "g7": (4_000, 0.3)}), 0.10)
+    assert planted.metadata["verdict"] == "fail" and "g7" in planted.metadata["between"]
+    assert planted.metadata["interval"][0] > 0.10
+
+
 def test_the_worst_attribute_decides_and_a_confident_failure_beats_an_open_question():
     rng = np.random.default_rng(4)
     rates = (_drawn(rng, {"A": (10_000, 0.70), "B": (10_000, 0.40)}, "gender")

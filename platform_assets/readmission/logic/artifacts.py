@@ -25,10 +25,10 @@ from platform_assets.readmission.logic.evaluation import performance
 from platform_assets.readmission.logic.model_config import Champion, ModelConfig
 from platform_assets.readmission.logic.preprocessing import Preprocessor
 from platform_assets.readmission.logic.training import ENCODING, ReadmissionModel, TrainedModel
-from platform_assets.readmission.logic.verdicts import passes, verdict
 from platform_core.gates import GateResult
 from platform_core.metrics import paired_auc_difference
 from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
+from platform_core.verdicts import passes, verdict
 
 SKOPS_ALLOWLIST = {"sklearn.tree._tree.Tree"}  # what a random forest needs beyond skops' defaults
 SKLEARN_CLASSES = {"logistic_regression": "sklearn.linear_model._logistic.LogisticRegression",
@@ -142,7 +142,7 @@ def choose_overall(y_test: np.ndarray, test_probability: dict[str, np.ndarray], 
     """The overall champion among per-algorithm champions (`test_probability` ordered simplest
     first), from their probabilities on the TEST rows only. `highest`: the best test AUC;
     `simplest_not_worse`: the first that qualifies. Each contender's shortfall against the best
-    (paired DeLong interval) is judged three ways against `margin` (logic/verdicts.py): `pass`,
+    (paired DeLong interval) is judged three ways against `margin` (platform_core/verdicts.py): `pass`,
     not worse by more than the margin; `fail`, worse; `inconclusive`, the test window cannot tell,
     which qualifies with a warning unless `inconclusive` is `block` (with margin 0 and `warn`: the
     first not significantly below the best). Returns the choice and each contender's comparison."""

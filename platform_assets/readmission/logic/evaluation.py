@@ -4,9 +4,12 @@ calibration, the gap to the best achievable AUC, and fairness with a gate judged
 The equal-opportunity gate compares recall (true-positive rate) between groups of each protected
 attribute. For every pair of groups the gap gets an Agresti-Caffo interval (each group's
 proportion and standard error computed with one added success and one added failure, which keeps
-the interval honest near 0 and 1), judged three ways (logic/verdicts.py) against
+the interval honest near 0 and 1), judged three ways (platform_core/verdicts.py) against
 `max_equal_opportunity_difference`: pass when the interval lies entirely within the limit, fail
-when entirely beyond, inconclusive when it straddles it. A pair with a group of fewer than
+when entirely beyond, inconclusive when it straddles it. The gate compares every pair of every
+attribute at once, so each interval is drawn at `confidence_level` shared among those pairs
+(Bonferroni): clean data fail no more often than 1 - `confidence_level` whatever the number of
+groups, and the most extreme pair is judged fairly. A pair with a group of fewer than
 `min_group_positives` positives (where the approximation is rough) is inconclusive at best, as is
 an attribute with a group without positives. An inconclusive verdict names each group that
 cannot be told apart, its positives, and about how many positives would resolve a gap of the
@@ -17,17 +20,16 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.schema import LABEL, PROTECTED, TRUE_PROBABILITY
-from platform_assets.readmission.logic.verdicts import FAIL, INCONCLUSIVE, Inconclusive, passes, verdict, worst
 from platform_core.gates import GateResult
 from platform_core.reports import Markdown, markdown_table
 from platform_core.storage import Location, atomic_file
+from platform_core.verdicts import FAIL, INCONCLUSIVE, Inconclusive, critical_value, passes, rows_to_resolve, verdict, worst
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
 
@@ -122,15 +124,10 @@ def _adjusted(hits: int, n: int) -> float:
     return (hits + 1) / (n + 2)
 
 
-def positives_to_resolve(recall: float, other_recall: float, other_positives: int, limit: float, z: float) -> int:
-    """About how many positives a group needs for its recall gap's interval against another group
-    to reach at most `limit` on either side, so that a gap of the limit's size can be told from
-    none (normal approximation; when the other group is too small as well, each needs this many)."""
-    room = (limit / z) ** 2
-    own, other = recall * (1 - recall), other_recall * (1 - other_recall)
-    if room > other / other_positives:
-        return math.ceil(own / (room - other / other_positives))
-    return math.ceil((own + other) / room)
+def _positives_needed(recall: float, other_recall: float, other_positives: int, limit: float, z: float) -> int:
+    """About how many positives a group needs for its recall gap against another group to be told
+    apart from a gap of the limit's size (platform_core.verdicts.rows_to_resolve)."""
+    return rows_to_resolve(recall * (1 - recall), limit, z, other_recall * (1 - other_recall), other_positives)
 
 
 def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: float, min_group_positives: int) -> dict:
@@ -160,8 +157,8 @@ def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: floa
         other = ranked[0] if group is not ranked[0] else ranked[1]
         own = _adjusted(group["true_positives"], group["positives"]) if group["positives"] else pooled
         open_groups.append({"attribute": attribute, "group": group["group"], "positives": group["positives"],
-                            "positives_needed": positives_to_resolve(own, _adjusted(other["true_positives"], other["positives"]),
-                                                                     max(other["positives"], 1), limit, z),
+                            "positives_needed": _positives_needed(own, _adjusted(other["true_positives"], other["positives"]),
+                                                                  max(other["positives"], 1), limit, z),
                             "against": other["group"]})
     return {"attribute": attribute, "verdict": outcome, "groups_judged": sum(g["positives"] >= min_group_positives for g in groups),
             "groups_too_small": sum(g["positives"] < min_group_positives for g in groups),
@@ -186,13 +183,16 @@ def open_groups_text(groups: list[dict]) -> str:
 def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_level: float = 0.95,
                            min_group_positives: int = 30, inconclusive: Inconclusive = "warn",
                            name: str = "equal_opportunity") -> GateResult:
-    """Each attribute's recall gaps judged three ways by their intervals (module docstring); the
-    gate's verdict is the worst attribute's, shown with its deciding pair's gap and interval."""
-    z = NormalDist().inv_cdf(0.5 + confidence_level / 2)
-    per_attribute = [
-        _attribute_verdict(attribute, [r for r in rates if r["attribute"] == attribute and r["group"] != "unknown"],
-                           max_difference, z, min_group_positives)
-        for attribute in dict.fromkeys(r["attribute"] for r in rates)]
+    """Each attribute's recall gaps judged three ways by their intervals, held jointly over every
+    pair compared (module docstring); the gate's verdict is the worst attribute's, shown with its
+    deciding pair's gap and interval."""
+    by_attribute = {attribute: [r for r in rates if r["attribute"] == attribute and r["group"] != "unknown"]
+                    for attribute in dict.fromkeys(r["attribute"] for r in rates)}
+    measured = [sum(g["positives"] > 0 for g in groups) for groups in by_attribute.values()]
+    comparisons = sum(k * (k - 1) // 2 for k in measured)
+    z = critical_value(confidence_level, comparisons)
+    per_attribute = [_attribute_verdict(attribute, groups, max_difference, z, min_group_positives)
+                     for attribute, groups in by_attribute.items()]
     outcome = worst([a["verdict"] for a in per_attribute])
     order = {FAIL: 2, INCONCLUSIVE: 1}
     deciding = max(per_attribute, key=lambda a: (order.get(a["verdict"], 0), a["difference"]),
@@ -212,7 +212,7 @@ def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_
         "attribute": deciding["attribute"], "between": deciding["between"],
         "pair": f"{deciding['attribute']}: {' vs '.join(deciding['between'])}" if deciding["between"] else "no pair of groups",
         "largest_difference": max((a["largest_difference"] for a in per_attribute), default=0.0),
-        "max_difference_allowed": max_difference, "confidence_level": confidence_level,
+        "max_difference_allowed": max_difference, "confidence_level": confidence_level, "comparisons": comparisons,
         "min_group_positives": min_group_positives, "inconclusive": inconclusive,
         "by_attribute": [{k: v for k, v in a.items() if k != "open_groups"} for a in per_attribute],
         "open_groups": open_groups,

@@ -5,9 +5,8 @@ from __future__ import annotations
 from platform_core.periods import month_label, parse_month
 from platform_core.storage import DataLayout
 from platform_core.summary import check_line, stage_table
+from platform_core.verdicts import SHOWN
 
-
-VERDICT = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive"}
 COMPARISON = {"pass": "not worse", "fail": "worse", "inconclusive": "inconclusive"}
 
 
@@ -41,11 +40,11 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
               *(f"  {c['algorithm']:<20} test AUC {c['test_auc']:.4f}, minus the best {c['minus_best']:+.4f} "
                 f"[{c['low']:+.4f}, {c['high']:+.4f}]  {COMPARISON[c['verdict']]}{'' if c['qualifies'] else ', does not qualify'}"
                 for c in model["champions"].get("overall_comparison", [])),
-              "", "Fairness on the test window (equal opportunity: the deciding recall gap and its interval; pass: within "
-                  "the limit, FAIL: beyond it, inconclusive: straddles it)"]
+              "", "Fairness on the test window (equal opportunity: the deciding recall gap and its interval, held jointly "
+                  "over every pair of groups compared; pass: within the limit, FAIL: beyond it, inconclusive: straddles it)"]
     for f in model["fairness"]:
         lines.append(f"  {f['algorithm']:<20} gap {_f(f['gap'])} [{_f(f['low'])}, {_f(f['high'])}]  "
-                     f"{VERDICT[f['verdict']]}{' (blocks)' if f['verdict'] == 'inconclusive' and not f['passed'] else ''}  "
+                     f"{SHOWN[f['verdict']]}{' (blocks)' if f['verdict'] == 'inconclusive' and not f['passed'] else ''}  "
                      f"{f['pair']}" + (f"  {f['reason']}" if f["verdict"] == "fail" else ""))
     if model.get("fairness_open_groups"):
         lines.append(f"  the champion's open groups: positives -> about how many would resolve a gap of the limit's size "
