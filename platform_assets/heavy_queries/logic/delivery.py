@@ -26,7 +26,7 @@ from platform_assets.heavy_queries.logic.corpus import (
     corpus_cache_root,
     load_corpus,
 )
-from platform_assets.heavy_queries.logic.querylog import LOG_SCHEMA, LogSpec, choose_thresholds, generate_log, log_figures
+from platform_assets.heavy_queries.logic.querylog import LOG_SCHEMA, LogFigures, LogSpec, choose_thresholds, iter_log
 from platform_assets.heavy_queries.logic.tpc import database_path, schema_name
 from platform_core.storage import SUCCESS_MARKER, DataLayout, write_once_dir
 
@@ -45,34 +45,40 @@ class Delivered:
 
 
 def deliver_log(layout: DataLayout, corpus: pl.DataFrame, spec: LogSpec | None = None,
-                days: list[date] | None = None, thresholds: HeavyThresholds | None = None) -> Delivered:
-    """Generate the whole log from `corpus` (deterministic) and deliver the chosen days (all by
-    default) that have no landing folder yet, with their truth. Figures: the log's counts, a pair
-    of thresholds chosen on it (`local_*`, for tests and calibration) and `heavy_rate`, the heavy
-    share of its valid rows under `thresholds` (the ones in use), else under the chosen pair."""
+                days: list[date] | None = None, thresholds: HeavyThresholds | None = None,
+                log: Callable[[str], None] | None = None) -> Delivered:
+    """Generate the log from `corpus` (deterministic) one day at a time and deliver the chosen days
+    (all by default) that have no landing folder yet, with their truth; a day is written and let go
+    before the next is made, so memory is a day's, whatever the number of days. Figures: the log's
+    counts, a pair of thresholds chosen on it (`local_*`, for tests and calibration) and `heavy_rate`,
+    the heavy share of its valid rows under `thresholds` (the ones in use), else under the chosen pair.
+    A progress line goes to `log` every 10 days."""
     spec = spec or LogSpec()
-    qlog = generate_log(corpus, spec)
     wanted = set(days) if days is not None else set(spec.day_list)
-    written, skipped, rows = [], [], 0
-    for day in spec.day_list:
+    written, skipped, rows, counted = [], [], 0, LogFigures()
+    for i, qlog in enumerate(iter_log(corpus, spec)):
+        day = spec.day_list[i]
+        counted.add(qlog)
+        if log and (i + 1) % 10 == 0:
+            log(f"query log: {i + 1} of {spec.days} days generated, {counted.rows:,} rows")
         if day not in wanted:
             continue
         landing = layout.landing(JOB, day.isoformat())
         if landing.exists():
             skipped.append(day.isoformat())
             continue
-        part = qlog.log.filter(pl.col("day") == day).select(list(LOG_SCHEMA))
+        part = qlog.log.select(list(LOG_SCHEMA))
         with write_once_dir(layout.truth(JOB, day.isoformat()), last=TRUTH_FILE) as tmp:
-            qlog.defects.filter(pl.col("day") == day).drop("day").write_parquet(tmp / DEFECTS_FILE)
-            qlog.truth.filter(pl.col("day") == day).drop("day").write_parquet(tmp / TRUTH_FILE)
+            qlog.defects.drop("day").write_parquet(tmp / DEFECTS_FILE)
+            qlog.truth.drop("day").write_parquet(tmp / TRUTH_FILE)
         with write_once_dir(landing, last=SUCCESS_MARKER) as tmp:
             part.write_parquet(tmp / LOG_FILE)
             (tmp / SUCCESS_MARKER).write_text(f"rows={part.height}\n")
         written.append(day.isoformat())
         rows += part.height
-    chosen, _ = choose_thresholds(qlog.log.filter(pl.col("query_id").is_not_null()).unique("query_id"))
-    figures = log_figures(qlog, thresholds or chosen) | {"local_cpu_threshold_ms": chosen.cpu_ms,
-                                                         "local_peak_memory_threshold_bytes": chosen.peak_memory_bytes}
+    chosen, _ = choose_thresholds(counted.costs)
+    figures = counted.figures(thresholds or chosen) | {"local_cpu_threshold_ms": chosen.cpu_ms,
+                                                       "local_peak_memory_threshold_bytes": chosen.peak_memory_bytes}
     return Delivered(written, skipped, rows, figures)
 
 
@@ -85,7 +91,8 @@ def generate_world(layout: DataLayout, rows_per_day: int = LogSpec.rows_per_day,
     cache_root = cache_root or corpus_cache_root(layout)
     build = build_corpus(cache_root, corpus_spec, log=log)
     deliver_catalog_stats(layout, cache_root, corpus_spec)
-    delivered = deliver_log(layout, load_corpus(build), LogSpec(rows_per_day=rows_per_day, seed=seed), thresholds=thresholds)
+    delivered = deliver_log(layout, load_corpus(build), LogSpec(rows_per_day=rows_per_day, seed=seed), thresholds=thresholds,
+                            log=log)
     corpus = {f"corpus_{k}": v for k, v in build.figures.items()} | {"corpus_reused": build.reused,
                                                                      "corpus_seconds": round(build.seconds, 1)}
     return Delivered(delivered.written, delivered.skipped, delivered.rows, delivered.figures | corpus)

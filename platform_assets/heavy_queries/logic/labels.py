@@ -38,6 +38,7 @@ LOG_COLUMNS = ("query_id", "user", "source", "catalog", "schema", "query_type", 
                "wall_time_ms", "peak_memory_bytes", "error_type", "curated")
 DEFECT_REASONS = ("missing_required", "outside_delivered_day", "invalid_cost", "duplicate_query_id")
 FILTER_REASONS = DEFECT_REASONS + ("non_curated", "query_type_excluded")
+ORDER = "ORDER BY create_time, query_id"  # a day's rows as they ran: the window and the replay read them in this order
 REDELIVER = "the delivered folder is read-only to the platform: ask the producer to deliver the day again"
 
 
@@ -55,27 +56,46 @@ def _check_columns(files: list[Location]) -> None:
                                 "every column of the log")
 
 
-def label_log(files: list[Location], config: ModelConfig, day: date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept, set aside) rows of the log files, labelled; set-aside rows carry `filter_reason`. With
-    `day` (the delivered day), rows created on another day are set aside."""
+def _labelled_table(con: duckdb.DuckDBPyConnection, files: list[Location], config: ModelConfig, day: date | None) -> None:
+    """Table `labelled` on `con`: the log files typed and labelled (sql/heavy_queries/labelled.sql), each
+    row with `filter_reason` (NULL: kept) and `zero_cost_category`, judged once per distinct text and type.
+    The rows stay in DuckDB (memory-capped, spilling), so a day of any size passes through."""
     _check_columns(files)
-    con = duck.connect()
     try:
         sources = "[" + ", ".join(duck.literal(f) for f in files) + "]"
         con.execute(f"CREATE VIEW raw_log AS SELECT * FROM read_parquet({sources}, union_by_name = true, "
                     "filename = true, file_row_number = true)")
         t = config.thresholds
-        frame = pl.from_arrow(con.sql(duck.load_sql(JOB, "labelled"), params={
+        con.execute("CREATE TEMP TABLE labelled_rows AS " + duck.load_sql(JOB, "labelled"), {
             "cpu_ms": t.cpu_ms, "peak_memory_bytes": t.peak_memory_bytes, "resource_errors": list(t.resource_errors),
             "curated_only": config.curated_only, "query_types": list(config.query_types), "day": day,
-        }).to_arrow_table())
+        })
+        categories = {"query": [], "query_type": [], "zero_cost_category": []}
+        reader = con.execute("SELECT DISTINCT query, query_type FROM labelled_rows").to_arrow_reader(20_000)
+        for batch in reader:
+            for sql, query_type in zip(batch.column("query").to_pylist(), batch.column("query_type").to_pylist()):
+                if (category := zero_cost_category(sql or "", query_type)) is not None:
+                    for name, value in zip(categories, (sql, query_type, category)):
+                        categories[name].append(value)
+        con.register("zero_cost", pa.table(categories, schema=pa.schema(
+            [("query", pa.string()), ("query_type", pa.string()), ("zero_cost_category", pa.string())])))
+        con.execute("CREATE TEMP TABLE labelled AS SELECT l.*, z.zero_cost_category FROM labelled_rows l LEFT JOIN zero_cost z "
+                    "ON l.query = z.query AND l.query_type IS NOT DISTINCT FROM z.query_type")
+        con.execute("DROP TABLE labelled_rows")
     except duckdb.Error as exc:
         raise ContractError(f"{', '.join(str(f) for f in files)}: the query log could not be read "
                             f"({str(exc).strip().splitlines()[0]}); {REDELIVER} with readable files") from None
+
+
+def label_log(files: list[Location], config: ModelConfig, day: date | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept, set aside) rows of the log files, labelled, in memory; set-aside rows carry `filter_reason`.
+    With `day` (the delivered day), rows created on another day are set aside."""
+    con = duck.connect()
+    try:
+        _labelled_table(con, files, config, day)
+        frame = pl.from_arrow(con.execute(f"SELECT * FROM labelled {ORDER}").to_arrow_table())
     finally:
         con.close()
-    frame = frame.with_columns(pl.Series("zero_cost_category", [
-        zero_cost_category(sql or "", qt) for sql, qt in frame.select("query", "query_type").iter_rows()], dtype=pl.String))
     kept = frame.filter(pl.col("filter_reason").is_null()).drop("filter_reason")
     return kept, frame.filter(pl.col("filter_reason").is_not_null())
 
@@ -95,12 +115,20 @@ def label_figures(kept: pl.DataFrame, set_aside: pl.DataFrame) -> dict:
 
 
 def build_labelled(landing_dir: Location, target_dir: Location, config: ModelConfig, day: date | None = None) -> dict:
-    """One day's delivery -> `labelled.parquet` (kept rows) and `set_aside.parquet` (with reasons), atomically."""
-    kept, set_aside = label_log(delivery_files(landing_dir), config, day)
-    with atomic_dir(target_dir) as tmp:
-        kept.write_parquet(tmp / "labelled.parquet")
-        set_aside.write_parquet(tmp / "set_aside.parquet")
-    return label_figures(kept, set_aside)
+    """One day's delivery -> `labelled.parquet` (kept rows) and `set_aside.parquet` (with reasons), atomically,
+    written by DuckDB without the day passing through Python."""
+    con = duck.connect()
+    try:
+        _labelled_table(con, delivery_files(landing_dir), config, day)
+        with atomic_dir(target_dir) as tmp:
+            duck.copy_to_parquet(con, f"SELECT * EXCLUDE (filter_reason) FROM labelled WHERE filter_reason IS NULL {ORDER}", None,
+                                 tmp / "labelled.parquet", row_group_size=20_000)
+            duck.copy_to_parquet(con, f"SELECT * FROM labelled WHERE filter_reason IS NOT NULL {ORDER}", None, tmp / "set_aside.parquet")
+        slim = pl.from_arrow(con.execute("SELECT filter_reason, heavy, heavy_reason, zero_cost_category FROM labelled")
+                             .to_arrow_table())
+    finally:
+        con.close()
+    return label_figures(slim.filter(pl.col("filter_reason").is_null()), slim.filter(pl.col("filter_reason").is_not_null()))
 
 
 def usable_rows_gate(days: pl.DataFrame, max_share: float) -> GateResult:

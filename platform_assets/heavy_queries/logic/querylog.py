@@ -29,6 +29,8 @@ import bisect
 import math
 import random
 import string
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -45,6 +47,7 @@ LOG_SCHEMA = {
 }
 TRUTH_SCHEMA = {"query_id": pl.String, "template": pl.String, "scale_factor": pl.Float64, "measured_run_id": pl.String}
 DEFECTS_SCHEMA = {"query_id": pl.String, "defect": pl.String, "day": pl.Date}
+_ROW_SCHEMA = {**LOG_SCHEMA, "template": pl.String, "scale_factor": pl.Float64, "measured_run_id": pl.String, "day": pl.Date}
 CATALOGS = {"curated": True, "hive": False, "iceberg": False}
 ANALYST_SOURCES = ("superset", "jupyter", "trino-cli")
 SERVICE_SOURCES = ("airflow", "dbt")
@@ -91,24 +94,40 @@ def heavy_expr(thresholds: HeavyThresholds) -> pl.Expr:
 
 def choose_thresholds(frame: pl.DataFrame, target_rate: float = 0.10) -> tuple[HeavyThresholds, float]:
     """Scaled thresholds for a local corpus or log so heavy is a small minority, and the heavy
-    share they give on `frame` (rows with a negative cost ignored).
+    share they give on `frame` (rows with a negative cost ignored; an `n` column weighs each row
+    as that many, so a log can be given as its distinct costs with their counts).
 
     Both thresholds sit at the same quantile q of their column (CPU and memory both matter, as
     in the seed's 300 s / 10 GB pair), rounded up to two significant digits; q is the lowest
     that keeps the heavy share (resource errors included, which count whatever q is) at or
     under `target_rate`, found by bisection since the share falls as q rises."""
     valid = frame.filter((pl.col("cpu_time_ms") >= 0) & (pl.col("peak_memory_bytes") >= 0))
+    weight = valid["n"].cast(pl.Float64) if "n" in valid.columns else pl.Series([1.0] * valid.height)
+    columns = {name: _sorted_weights(valid[name].to_numpy(), weight.to_numpy()) for name in ("cpu_time_ms", "peak_memory_bytes")}
 
     def at(q: float) -> tuple[HeavyThresholds, float]:
-        chosen = HeavyThresholds(cpu_ms=_round_up(valid["cpu_time_ms"].quantile(q, "higher")),
-                                 peak_memory_bytes=_round_up(valid["peak_memory_bytes"].quantile(q, "higher")))
-        return chosen, float(valid.select(heavy_expr(chosen).mean()).item())
+        chosen = HeavyThresholds(cpu_ms=_round_up(_higher_quantile(*columns["cpu_time_ms"], q)),
+                                 peak_memory_bytes=_round_up(_higher_quantile(*columns["peak_memory_bytes"], q)))
+        heavy = valid.select(heavy_expr(chosen)).to_series().to_numpy()
+        return chosen, float((heavy * weight.to_numpy()).sum() / weight.sum())
 
     low, high = 0.5, 1.0
     for _ in range(30):
         mid = (low + high) / 2
         low, high = (mid, high) if at(mid)[1] > target_rate else (low, mid)
     return at(high)
+
+
+def _sorted_weights(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(values, kind="stable")
+    return values[order], np.cumsum(weights[order])
+
+
+def _higher_quantile(values: np.ndarray, cumulative: np.ndarray, q: float) -> float:
+    """The q quantile with `higher` interpolation of values repeated by their weights (polars' rule:
+    the value at sorted position ceil(q * (n - 1)))."""
+    position = math.ceil(q * (cumulative[-1] - 1))
+    return float(values[min(int(np.searchsorted(cumulative, position, side="right")), len(values) - 1)])
 
 
 def _round_up(value: float) -> int:
@@ -121,21 +140,34 @@ def _round_up(value: float) -> int:
 
 def generate_log(corpus: pl.DataFrame, spec: LogSpec | None = None) -> QueryLog:
     """The whole log (every day, defects included), its truth (one row per query_id, invalid
-    copies included) and the defects list. `log` and `truth` carry a `day` column: the
-    delivery a row belongs to (a late duplicate's is the next day), dropped when delivered."""
-    spec = spec or LogSpec()
+    copies included) and the defects list, in memory: `iter_log`'s days put together (a small
+    log's view; delivery writes the days one at a time). `log` and `truth` carry a `day` column:
+    the delivery a row belongs to (a late duplicate's is the next day), dropped when delivered."""
+    days = list(iter_log(corpus, spec or LogSpec()))
+    return QueryLog(*(pl.concat([getattr(d, name) for d in days]) for name in ("log", "truth", "defects")))
+
+
+def iter_log(corpus: pl.DataFrame, spec: LogSpec) -> Iterator[QueryLog]:
+    """The log one delivered day at a time, so its size is bounded by a day, not by the log: the
+    day's rows (its duplicates and invalid rows, and the previous day's late duplicates, included),
+    the truth of the query_ids it introduces and its defects. Deterministic from the seed."""
     rng = np.random.default_rng(spec.seed)
     world = _World(corpus, spec, rng)
+    letters = random.Random(spec.seed)
+    carried = pl.DataFrame(schema=_ROW_SCHEMA)
     days = spec.day_list
-    rows: list[dict] = []
-    for day in days:
-        rows += world.day_rows(day)
-    frame = pl.DataFrame(rows, schema={**LOG_SCHEMA, "template": pl.String, "scale_factor": pl.Float64,
-                                       "measured_run_id": pl.String, "day": pl.Date})
-    full, defects = _with_defects(frame, days, spec, rng)
-    truth = (full.filter(pl.col("query_id").is_not_null()).unique("query_id", keep="first", maintain_order=True)
-             .select([*TRUTH_SCHEMA, "day"]))
-    return QueryLog(full.drop(["template", "scale_factor", "measured_run_id"]), truth, defects)
+    for i, day in enumerate(days):
+        frame = pl.DataFrame(world.day_rows(day), schema=_ROW_SCHEMA)
+        duplicates, invalid, defects = _defects(frame, day, spec, rng, letters)
+        late = rng.random(duplicates.height) < 0.2 if i < len(days) - 1 else np.zeros(duplicates.height, dtype=bool)
+        next_carried = duplicates.filter(pl.Series(late)).with_columns(pl.lit(days[i + 1] if i < len(days) - 1 else day).alias("day"))
+        defects = pl.concat([defects, _listed(duplicates.filter(pl.Series(~late)), day), _listed(carried, day)])
+        log = (pl.concat([frame, duplicates.filter(pl.Series(~late)), carried, invalid])
+               .sort(["day", "create_time"], nulls_last=True, maintain_order=True))
+        truth = (pl.concat([frame, invalid]).filter(pl.col("query_id").is_not_null())
+                 .unique("query_id", keep="first", maintain_order=True).select([*TRUTH_SCHEMA, "day"]))
+        carried = next_carried
+        yield QueryLog(log.drop(["template", "scale_factor", "measured_run_id"]), truth, defects)
 
 
 class _World:
@@ -273,31 +305,27 @@ def _zipf(n: int) -> np.ndarray:
     return w / w.sum()
 
 
-def _with_defects(frame: pl.DataFrame, days: list[date], spec: LogSpec,
-                  rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Add duplicates (a row delivered twice: 80% in its own day, else the next day's delivery)
-    and invalid rows (a real row copied under a new query_id with one value broken), each
-    listed in the defects frame."""
+def _defects(frame: pl.DataFrame, day: date, spec: LogSpec, rng: np.random.Generator,
+             letters: random.Random) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(duplicates, invalid rows, the invalid rows' defects) of one day: rows delivered twice (the
+    caller sends 20% with the next day's delivery) and real rows copied under a new query_id with one
+    value broken."""
     n = frame.height
-    picked = rng.choice(n, size=max(1, round(n * spec.duplicate_share)), replace=False)
+    picked = rng.choice(n, size=min(n, round(n * spec.duplicate_share)), replace=False) if n else np.array([], dtype=int)
     duplicates = frame[np.sort(picked)]
-    next_day = {d: days[i + 1] for i, d in enumerate(days[:-1])}
-    late = rng.random(duplicates.height) < 0.2
-    duplicates = duplicates.with_columns(
-        pl.Series("day", [next_day.get(d, d) if lt else d for d, lt in zip(duplicates["day"], late)], pl.Date))
-    invalid_parts, defects, letters = [], [], random.Random(spec.seed)
-    for day in days:
-        day_rows = frame.filter(pl.col("day") == day)
-        for j in range(spec.invalid_per_day if day_rows.height else 0):
-            defect = DEFECTS[int(rng.integers(len(DEFECTS)))]
-            row = day_rows[int(rng.integers(day_rows.height))].with_columns(
-                (pl.col("query_id").str.slice(0, 22) + _letters(letters)).alias("query_id"))
-            row = row.with_columns(_break(defect, day))
-            invalid_parts.append(row)
-            defects.append({"query_id": row["query_id"][0], "defect": defect, "day": day})
-    defects += [{"query_id": q, "defect": "duplicate", "day": d} for q, d in zip(duplicates["query_id"], duplicates["day"])]
-    log = pl.concat([frame, duplicates, *invalid_parts]).sort(["day", "create_time"], nulls_last=True, maintain_order=True)
-    return log, pl.DataFrame(defects, schema=DEFECTS_SCHEMA)
+    invalid_parts, defects = [], []
+    for _ in range(spec.invalid_per_day if n else 0):
+        defect = DEFECTS[int(rng.integers(len(DEFECTS)))]
+        row = frame[int(rng.integers(n))].with_columns(
+            (pl.col("query_id").str.slice(0, 22) + _letters(letters)).alias("query_id")).with_columns(_break(defect, day))
+        invalid_parts.append(row)
+        defects.append({"query_id": row["query_id"][0], "defect": defect, "day": day})
+    invalid = pl.concat(invalid_parts) if invalid_parts else frame.clear()
+    return duplicates, invalid, pl.DataFrame(defects, schema=DEFECTS_SCHEMA)
+
+
+def _listed(duplicates: pl.DataFrame, day: date) -> pl.DataFrame:
+    return pl.DataFrame({"query_id": duplicates["query_id"], "defect": "duplicate", "day": day}, schema=DEFECTS_SCHEMA)
 
 
 def _break(defect: str, day: date) -> pl.Expr:
@@ -314,20 +342,59 @@ def _break(defect: str, day: date) -> pl.Expr:
     return pl.lit(None, pl.String).alias("query_id")
 
 
+class LogFigures:
+    """The log's counts, added up one day at a time (`add`), so delivery need not hold the log:
+    rows, days, users, distinct texts, duplicates and invalid rows, query and error types and the
+    curated share of valid rows (non-null query_id, first delivery of each), and their distinct
+    costs with counts (`costs`, for choose_thresholds)."""
+
+    def __init__(self) -> None:
+        self.rows = self.valid = self.curated = self.duplicates = self.invalid = 0
+        self.days, self.users, self.queries = set(), set(), set()
+        self.query_types: Counter = Counter()
+        self.error_types: Counter = Counter()
+        self.cost_parts: list[pl.DataFrame] = []
+
+    def add(self, day: QueryLog) -> None:
+        log = day.log
+        self.rows += log.height
+        self.days.update(log["day"].unique().to_list())
+        self.users.update(log["user"].unique().to_list())
+        self.queries.update(log["query"].unique().to_list())
+        self.duplicates += int((day.defects["defect"] == "duplicate").sum())
+        self.invalid += int((day.defects["defect"] != "duplicate").sum())
+        valid = log.filter(pl.col("query_id").is_in(day.truth["query_id"].implode())).unique("query_id", keep="first")
+        self.valid += valid.height
+        self.curated += int(valid["curated"].sum())
+        self.query_types.update(dict(valid.group_by("query_type").len().drop_nulls().iter_rows()))
+        self.error_types.update(dict(valid.filter(pl.col("error_type").is_not_null()).group_by("error_type").len().iter_rows()))
+        costs = valid.group_by("cpu_time_ms", "peak_memory_bytes", "error_type").agg(pl.len().alias("n"))
+        self.cost_parts = [pl.concat([*self.cost_parts, costs]).group_by("cpu_time_ms", "peak_memory_bytes", "error_type")
+                           .agg(pl.col("n").sum())]
+
+    @property
+    def costs(self) -> pl.DataFrame:
+        """Distinct (cpu_time_ms, peak_memory_bytes, error_type) of the valid rows, with their count `n`."""
+        return self.cost_parts[0] if self.cost_parts else pl.DataFrame(
+            schema={"cpu_time_ms": pl.Int64, "peak_memory_bytes": pl.Int64, "error_type": pl.String, "n": pl.UInt32})
+
+    def figures(self, thresholds: HeavyThresholds | None = None) -> dict:
+        figures = {
+            "rows": self.rows, "days": len(self.days), "users": len(self.users - {None}), "distinct_queries": len(self.queries - {None}),
+            "duplicate_rows": self.duplicates, "invalid_rows": self.invalid,
+            "query_types": dict(sorted(self.query_types.items())), "error_types": dict(sorted(self.error_types.items())),
+            "curated_share": round(self.curated / max(self.valid, 1), 4),
+        }
+        if thresholds:
+            costs = self.costs
+            heavy = costs.filter(heavy_expr(thresholds))["n"].sum()
+            figures["heavy_rate"] = round(float(heavy / max(costs["n"].sum(), 1)), 4)
+        return figures
+
+
 def log_figures(qlog: QueryLog, thresholds: HeavyThresholds | None = None) -> dict:
     """Counts for metadata: rows, days, users, duplicates and invalid rows, query types, error
     types, curated share, heavy share under `thresholds`."""
-    log = qlog.log
-    valid = log.filter(pl.col("query_id").is_not_null()).unique("query_id", keep="first")
-    figures = {
-        "rows": log.height, "days": log["day"].n_unique(), "users": log["user"].n_unique(),
-        "distinct_queries": log["query"].n_unique(),
-        "duplicate_rows": int((qlog.defects["defect"] == "duplicate").sum()),
-        "invalid_rows": int((qlog.defects["defect"] != "duplicate").sum()),
-        "query_types": dict(sorted(valid.group_by("query_type").len().drop_nulls().iter_rows())),
-        "error_types": dict(sorted(valid.filter(pl.col("error_type").is_not_null()).group_by("error_type").len().iter_rows())),
-        "curated_share": round(float(valid["curated"].mean()), 4),
-    }
-    if thresholds:
-        figures["heavy_rate"] = round(float(valid.select(heavy_expr(thresholds).mean()).item()), 4)
-    return figures
+    figures = LogFigures()
+    figures.add(qlog)
+    return figures.figures(thresholds)
