@@ -35,15 +35,31 @@ def run(seed: int, partition: str | None, root: Path) -> dict:
                           capture_output=True, text=True)
     output = done.stdout + done.stderr
     (root / f"seed_{seed}" / f"run_{partition or 'default'}.log").write_text(output)
+    return outcome(seed, partition or "default", output, done.returncode, time.perf_counter() - started)
+
+
+def outcome(seed: int, partition: str, output: str, exit_code: int, seconds: float) -> dict:
+    """What one run printed: its checks line, entities too few to train, tier-1 entities on the fallback."""
     checks = re.search(r"^Checks: (\d+)/(\d+) passed(.*)$", output, re.M)
     too_few = re.search(r"too few observations to train \(forecast by the fallback\): ([\d,]+) \(([^)]*)\)", output)
     critical = re.search(r"tier-1 entities on the fallback \(too new to train, or failed\): ([\d,]+): (.*)$", output, re.M)
-    return {"seed": seed, "partition": partition or "default", "exit": done.returncode,
-            "seconds": round(time.perf_counter() - started, 1),
+    return {"seed": seed, "partition": partition, "exit": exit_code, "seconds": round(seconds, 1),
             "checks": f"{checks[1]}/{checks[2]}{checks[3]}" if checks else None,
             "too_few": too_few[1] if too_few else "0", "too_few_by_tier": too_few[2] if too_few else "",
             "critical_on_fallback": critical[2].strip() if critical else "",
-            "stopped": next((line for line in output.splitlines() if " stopped:" in line or "Error:" in line), None)}
+            "stopped": next((line for line in output.splitlines() if " stopped:" in line), None)}
+
+
+def report(rows: list[dict]) -> None:
+    """Print the markdown table and write the JSON."""
+    print("| seed | day | exit | seconds | checks | too few to train | tier-1 on the fallback |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['seed']} | {r['partition']} | {r['exit']} | {r['seconds']:.0f} | {r['checks']} | "
+              f"{r['too_few']} ({r['too_few_by_tier']}) | {r['critical_on_fallback']} |")
+        if r["stopped"]:
+            print(f"|  | stopped: {r['stopped']} | | | | | |")
+    (REPO / "bench" / "results" / "wait_times_seeds.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 def main() -> int:
@@ -52,15 +68,7 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=Path("/tmp/wait_times_seeds"))
     args = parser.parse_args()
     rows = [run(seed, day, args.root) for seed in args.seeds for day in DAYS]
-    print("| seed | day | exit | seconds | checks | too few to train | tier-1 on the fallback |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(f"| {r['seed']} | {r['partition']} | {r['exit']} | {r['seconds']:.0f} | {r['checks']} | "
-              f"{r['too_few']} ({r['too_few_by_tier']}) | {r['critical_on_fallback']} |")
-        if r["stopped"]:
-            print(f"|  | stopped: {r['stopped']} | | | | | |")
-    out = REPO / "bench" / "results" / "wait_times_seeds.json"
-    out.write_text(json.dumps(rows, indent=1) + "\n")
+    report(rows)
     return 0 if all(r["exit"] == 0 for r in rows) else 1
 
 
