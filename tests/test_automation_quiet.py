@@ -22,7 +22,7 @@ import pytest
 
 from platform_assets.definitions import build_definitions
 from platform_assets.job import PlatformJob
-from platform_assets.run import partition_keys, record_delivery, run_partition
+from platform_assets.run import history_keys, partition_keys, record_delivery, run_partition
 from platform_core.storage import DataLayout
 from resources import Warehouse
 
@@ -49,7 +49,7 @@ class Dev:
     as the daemon stores them), then one automation evaluation; `run_requested` executes what was
     requested in process, one run per partition, as the automation sensor's runs would."""
 
-    def __init__(self, case: Case, instance: dg.DagsterInstance, automation_cursor: str | None = None):
+    def __init__(self, case: Case, instance: dg.DagsterInstance, automation_cursor=None):
         self.case, self.instance, self.defs = case, instance, case.defs
         self.sensors = [s for s in self.defs.sensors if s.name.startswith(case.job.name)
                         and not isinstance(s, dg.AutomationConditionSensorDefinition)]
@@ -121,7 +121,7 @@ def test_make_dev_after_make_run_requests_nothing_and_a_new_delivery_what_it_nee
     run_partition(case.job, case.partition, instance, case.defs, progress=lambda _line: None)
     landing = case.job.landing.key.to_user_string()
     recorded = instance.get_materialized_partitions(case.job.landing.key)
-    assert case.partition in recorded
+    assert recorded == set(history_keys(case.job, case.job.landing.partitions_def, case.partition))  # every delivery read
 
     fresh, resumed = Dev(case, instance), Dev(case, instance, automation_cursor=earlier_session.cursor)
     for tick in range(4):
