@@ -25,6 +25,8 @@ class HeavyQueriesConfig(JobSettings):
                                                               "this share of its rows to delivery defects (missing "
                                                               "values, another day, unusable costs, duplicates).")
     sample_ratio: float = Field(default=5.0, description="small:heavy ratio after boundary sampling.")
+    max_sample_rows: int = Field(default=50_000, description="Most rows the training sample holds: a busier log is sampled "
+                                                             "thinner (heavy and small alike), so training stays bounded.")
     tfidf_terms: int = Field(default=750, description="TF-IDF vocabulary size (the seed: 500-1,000).")
 
     def pipeline_config(self):
@@ -32,4 +34,5 @@ class HeavyQueriesConfig(JobSettings):
 
         return model_config(self.heavy_cpu_ms, self.heavy_peak_memory_bytes, min_recall=self.min_recall,
                             max_fnr=self.max_fnr, max_defect_share=self.max_defect_share, cost_fn=self.cost_fn,
-                            sample_ratio=self.sample_ratio, tfidf_terms=self.tfidf_terms)
+                            sample_ratio=self.sample_ratio, max_sample_rows=self.max_sample_rows,
+                            tfidf_terms=self.tfidf_terms)

@@ -43,6 +43,7 @@ class ModelConfig:
     curated_only: bool = True  # the seed trains on queries over curated sources only
     max_defect_share: float = 0.05  # a day losing more of its rows to delivery defects blocks the window
     sample_ratio: float = 5.0  # small : heavy after sampling
+    max_sample_rows: int = 50_000  # the training sample's bound: above it every keep probability is scaled down
     max_boost: float = 2.0
     min_multiplier: float = 0.05
     train_days: int = 30

@@ -412,28 +412,39 @@ def _distinct_ids(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.
     return ids, distinct
 
 
-def _document_counts(queries: pl.Series) -> tuple[Counter, Counter, int]:
-    """(queries containing each token, occurrences of each token, queries), read once per distinct text."""
-    documents: Counter = Counter()
-    occurrences: Counter = Counter()
-    counted = queries.fill_null("").value_counts()
-    for sql, n in counted.iter_rows():
-        tokens = Counter(_TOKEN.findall(sql.lower()))
-        occurrences.update({term: k * n for term, k in tokens.items()})
-        documents.update(dict.fromkeys(tokens, n))
-    return documents, occurrences, len(queries)
+@dataclass
+class DocumentCounts:
+    """Queries containing each token, occurrences of each token and queries, added up a batch at a time
+    (`add`, each distinct text of a batch read once): what the TF-IDF fit needs, in the vocabulary's size."""
+
+    documents: Counter = field(default_factory=Counter)
+    occurrences: Counter = field(default_factory=Counter)
+    queries: int = 0
+
+    def add(self, queries: pl.Series) -> "DocumentCounts":
+        for sql, n in queries.fill_null("").value_counts().iter_rows():
+            tokens = Counter(_TOKEN.findall(sql.lower()))
+            self.occurrences.update({term: k * n for term, k in tokens.items()})
+            self.documents.update(dict.fromkeys(tokens, n))
+        self.queries += len(queries)
+        return self
 
 
 def fit_featurizer(frame: pl.DataFrame, catalog_stats: dict[str, dict[str, int]], terms: int = 750, min_df: int = 2,
                    zero_cost_categories: list[str] | None = None) -> Featurizer:
     """Fit the TF-IDF vocabulary and idf on the rows of `frame` whose split is "train" (every row if it
-    has no `split` column): no validation or test text can enter the vocabulary. As scikit-learn's
-    TfidfVectorizer does: the `terms` most frequent tokens found in at least `min_df` queries,
-    idf = ln((1 + n) / (1 + df)) + 1."""
+    has no `split` column): no validation or test text can enter the vocabulary."""
     train = frame.filter(pl.col("split") == "train") if "split" in frame.columns else frame
-    if train.is_empty():
+    return featurizer_from_counts(DocumentCounts().add(train["query"]), catalog_stats, terms, min_df, zero_cost_categories)
+
+
+def featurizer_from_counts(counts: DocumentCounts, catalog_stats: dict[str, dict[str, int]], terms: int = 750,
+                           min_df: int = 2, zero_cost_categories: list[str] | None = None) -> Featurizer:
+    """As scikit-learn's TfidfVectorizer does, from the training queries' counts: the `terms` most frequent
+    tokens found in at least `min_df` queries, idf = ln((1 + n) / (1 + df)) + 1."""
+    documents, occurrences, n = counts.documents, counts.occurrences, counts.queries
+    if n == 0:
         raise ValueError("no training rows to fit the TF-IDF vocabulary on")
-    documents, occurrences, n = _document_counts(train["query"])
     eligible = [term for term, df in documents.items() if df >= min(min_df, n)]
     vocabulary = sorted(sorted(eligible, key=lambda term: (-occurrences[term], term))[:terms])
     idf = [math.log((1 + n) / (1 + documents[term])) + 1.0 for term in vocabulary]
@@ -466,13 +477,14 @@ def parity_report(featurizer: Featurizer, frame: pl.DataFrame, states: dict[date
     }
 
 
-def vocabulary_gate(featurizer: Featurizer, frame: pl.DataFrame, min_df: int = 1) -> GateResult:
-    """Every vocabulary term occurs in at least `min_df` training-day queries of `frame` (split column):
-    a term that does not was learned from days the model must not see."""
-    documents, _, n = _document_counts(frame.filter(pl.col("split") == "train")["query"])
-    leaked = [term for term in featurizer.vocabulary if documents[term] < min_df]
+def vocabulary_gate(featurizer: Featurizer, training: pl.DataFrame | DocumentCounts, min_df: int = 1) -> GateResult:
+    """Every vocabulary term occurs in at least `min_df` training-day queries (the train rows of a frame
+    with a split column, or their counts): a term that does not was learned from days the model must not see."""
+    if isinstance(training, pl.DataFrame):
+        training = DocumentCounts().add(training.filter(pl.col("split") == "train")["query"])
+    leaked = [term for term in featurizer.vocabulary if training.documents[term] < min_df]
     return GateResult("tfidf_training_days_only", not leaked, {
-        "terms": len(featurizer.vocabulary), "training_queries": n, "terms_not_in_training": leaked[:20],
+        "terms": len(featurizer.vocabulary), "training_queries": training.queries, "terms_not_in_training": leaked[:20],
         "terms_not_in_training_count": len(leaked)})
 
 

@@ -71,7 +71,7 @@ def _labelled_table(con: duckdb.DuckDBPyConnection, files: list[Location], confi
             "curated_only": config.curated_only, "query_types": list(config.query_types), "day": day,
         })
         categories = {"query": [], "query_type": [], "zero_cost_category": []}
-        reader = con.execute("SELECT DISTINCT query, query_type FROM labelled_rows").to_arrow_reader(20_000)
+        reader = con.sql("SELECT DISTINCT query, query_type FROM labelled_rows").to_arrow_reader(20_000)
         for batch in reader:
             for sql, query_type in zip(batch.column("query").to_pylist(), batch.column("query_type").to_pylist()):
                 if (category := zero_cost_category(sql or "", query_type)) is not None:
@@ -93,7 +93,7 @@ def label_log(files: list[Location], config: ModelConfig, day: date | None = Non
     con = duck.connect()
     try:
         _labelled_table(con, files, config, day)
-        frame = pl.from_arrow(con.execute(f"SELECT * FROM labelled {ORDER}").to_arrow_table())
+        frame = pl.from_arrow(con.sql(f"SELECT * FROM labelled {ORDER}").to_arrow_table())
     finally:
         con.close()
     kept = frame.filter(pl.col("filter_reason").is_null()).drop("filter_reason")
@@ -124,7 +124,7 @@ def build_labelled(landing_dir: Location, target_dir: Location, config: ModelCon
             duck.copy_to_parquet(con, f"SELECT * EXCLUDE (filter_reason) FROM labelled WHERE filter_reason IS NULL {ORDER}", None,
                                  tmp / "labelled.parquet", row_group_size=20_000)
             duck.copy_to_parquet(con, f"SELECT * FROM labelled WHERE filter_reason IS NOT NULL {ORDER}", None, tmp / "set_aside.parquet")
-        slim = pl.from_arrow(con.execute("SELECT filter_reason, heavy, heavy_reason, zero_cost_category FROM labelled")
+        slim = pl.from_arrow(con.sql("SELECT filter_reason, heavy, heavy_reason, zero_cost_category FROM labelled")
                              .to_arrow_table())
     finally:
         con.close()
@@ -161,11 +161,13 @@ def wilson_interval(successes: int, rows: int, confidence_level: float = 0.95) -
 
 
 def zero_cost_gate(labelled: pl.DataFrame, config: ModelConfig) -> GateResult:
-    """Per configured category: validated (Wilson upper bound below `zero_cost_max_rate`), too_heavy
+    """Per configured category (rows of `labelled`, each counting `n` times when it has that column):
+    validated (Wilson upper bound below `zero_cost_max_rate`), too_heavy
     (lower bound at or above it), insufficient_data (in between) or no_data. `metadata["validated"]`
     are the categories to route without the model; the gate fails when one is too heavy."""
+    weight = pl.col("n") if "n" in labelled.columns else pl.lit(1)
     seen = labelled.filter(pl.col("zero_cost_category").is_not_null()).group_by("zero_cost_category").agg(
-        pl.len().alias("rows"), pl.col("heavy").sum().alias("heavy"))
+        weight.sum().alias("rows"), (weight * pl.col("heavy").cast(pl.Int64)).sum().alias("heavy"))
     counts = {row["zero_cost_category"]: row for row in seen.iter_rows(named=True)}
     report = []
     for category in config.zero_cost_categories:

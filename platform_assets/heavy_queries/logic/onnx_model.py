@@ -62,14 +62,19 @@ def onnx_probabilities(sess, X: np.ndarray) -> np.ndarray:
 def onnx_parity_gate(onnx_bytes: bytes, model: TrainedModel, X: np.ndarray, threshold: float,
                      tolerance: float = 1e-5) -> GateResult:
     """ONNX against XGBoost on every row of X: max abs difference of probabilities and decisions that differ."""
-    native = model.predict(X).astype(np.float64)
-    served = onnx_probabilities(session(onnx_bytes), X)
-    diff = np.abs(native - served)
+    return onnx_parity_verdict(model.predict(X), onnx_probabilities(session(onnx_bytes), X), threshold, tolerance,
+                               len(onnx_bytes))
+
+
+def onnx_parity_verdict(native: np.ndarray, served: np.ndarray, threshold: float, tolerance: float,
+                        onnx_bytes: int) -> GateResult:
+    """The parity gate from XGBoost's and ONNX's probabilities of the same rows (gathered chunk by chunk)."""
+    diff = np.abs(np.asarray(native, dtype=np.float64) - np.asarray(served, dtype=np.float64))
     flips = int(((native >= threshold) != (served >= threshold)).sum())
     max_diff = float(diff.max()) if len(diff) else 0.0
     return GateResult("onnx_parity", bool(max_diff <= tolerance and flips == 0), {
         "rows": int(len(diff)), "max_abs_diff": max_diff, "tolerance": tolerance, "decisions_differing": flips,
-        "threshold": threshold, "onnx_bytes": len(onnx_bytes),
+        "threshold": threshold, "onnx_bytes": onnx_bytes,
     })
 
 

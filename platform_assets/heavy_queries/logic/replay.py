@@ -10,24 +10,31 @@ for the score. The report is Markdown with PNG plots (matplotlib, Agg).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from platform_assets.heavy_queries.logic.featurizer import Featurizer
-from platform_assets.heavy_queries.logic.history import states_by_day
+from platform_assets.heavy_queries.logic.history import HistoryState, states_by_day
 from platform_assets.heavy_queries.logic.labels import wilson_interval
-from platform_assets.heavy_queries.logic.serving import LoadedModel, score_batch
+from platform_assets.heavy_queries.logic.serving import LoadedModel, score_with_features
 from platform_assets.heavy_queries.logic.threshold import confusion
 from platform_core import drift
 from platform_core.reports import markdown_table
 from platform_core.storage import Location, atomic_dir
 
 PSI_DRIFT = 0.2
-SCORED_COLUMNS = ("query_id", "day", "create_time", "user", "source", "catalog", "schema", "query_type", "query",
-                  "cpu_time_ms", "wall_time_ms", "peak_memory_bytes", "error_type", "heavy", "heavy_reason", "probability",
-                  "heavy_predicted", "zero_cost_routed", "unparsed", "model_version")
+SCORED_SCHEMA = pa.schema([
+    ("query_id", pa.string()), ("day", pa.date32()), ("create_time", pa.timestamp("us")), ("user", pa.string()),
+    ("source", pa.string()), ("catalog", pa.string()), ("schema", pa.string()), ("query_type", pa.string()),
+    ("query", pa.string()), ("cpu_time_ms", pa.int64()), ("wall_time_ms", pa.int64()), ("peak_memory_bytes", pa.int64()),
+    ("error_type", pa.string()), ("heavy", pa.bool_()), ("heavy_reason", pa.string()), ("probability", pa.float64()),
+    ("heavy_predicted", pa.bool_()), ("zero_cost_routed", pa.string()), ("unparsed", pa.string()),
+    ("model_version", pa.string())])
+SCORED_COLUMNS = tuple(SCORED_SCHEMA.names)
 
 
 def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilities: np.ndarray) -> dict:
@@ -38,41 +45,99 @@ def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilitie
             "prediction": drift.reference_histogram(np.asarray(probabilities))}
 
 
-def replay(labelled: pl.DataFrame, model: LoadedModel,
-           days: int = 14) -> tuple[pl.DataFrame, list[dict], dict, pl.DataFrame]:
-    """(per-day table, drift rows, figures, scored rows: SCORED_COLUMNS) for the last `days` days of
-    `labelled` (the filtered log with `heavy`, `day` and `zero_cost_category`; earlier days feed the history)."""
-    last = labelled["day"].max()
-    window = [last - timedelta(days=d) for d in range(days - 1, -1, -1)]
-    replayed = labelled.filter(pl.col("day").is_in(window))
-    scored = score_batch(replayed, model, states_by_day(labelled, window))
+class _Histograms:
+    """Counts of values on reference histograms' edges, added batch by batch: drift.psi's arithmetic on a
+    replay of any length without keeping its values."""
+
+    def __init__(self, references: list[dict]):
+        self.references = references
+        self.edges = [np.asarray(r["edges"]) for r in references]
+        self.counts = [np.zeros(len(e) + 1) if len(e) else np.zeros(0) for e in self.edges]
+        self.missing = np.zeros(len(references))
+        self.rows = 0
+
+    def add(self, X: np.ndarray) -> None:
+        for j, edges in enumerate(self.edges):
+            values = np.asarray(X[:, j], dtype=np.float64)
+            present = values[~np.isnan(values)]
+            if len(edges):
+                self.counts[j] += np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
+            self.missing[j] += len(values) - len(present)
+        self.rows += len(X)
+
+    def psi(self, j: int) -> float:
+        if self.rows == 0:
+            return 0.0
+        new = np.append(self.counts[j] / self.rows, self.missing[j] / self.rows)
+        ref = np.append(np.asarray(self.references[j]["shares"]), self.references[j]["missing_share"])
+        new, ref = np.maximum(new, drift.EPS), np.maximum(ref, drift.EPS)
+        return round(float(((new - ref) * np.log(new / ref)).sum()), 6)
+
+
+def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFrame]], states: dict[date, HistoryState],
+                model: LoadedModel, write: Callable[[pl.DataFrame], None]) -> tuple[pl.DataFrame, list[dict], dict]:
+    """(per-day table, drift rows, figures) of the champion over `days`, each read as `batches(day)` (the
+    filtered log with `heavy`, `day` and `zero_cost_category`, in time order) and featurized with `states[day]`;
+    every scored batch (SCORED_COLUMNS) goes to `write` as it is made, so memory is a batch's."""
     reference = model.description["drift_reference"]
     featurizer = model.featurizer
     names = featurizer.feature_names[:featurizer.n_numeric]
-    rows = []
-    for (day,), part in scored.sort("day").group_by("day", maintain_order=True):
-        figures = confusion(part["heavy"].to_numpy(), part["probability"].to_numpy(), model.threshold)
+    columns = [j for j, name in enumerate(names) if name in reference["features"]]
+    features = _Histograms([reference["features"][names[j]] for j in columns])
+    score = _Histograms([reference["prediction"]])
+    rows, heavy_all, probability_all, unparsed_all = [], [], [], 0
+    for day in days:
+        heavy, probability, model_scored, zero_cost, unparsed = [], [], [], 0, 0
+        for batch in batches(day):
+            scored, X, by_model = score_with_features(batch, model, {day: states[day]})
+            write(scored.select(SCORED_COLUMNS))
+            features.add(X[:, columns])
+            score.add(scored["probability"].to_numpy()[by_model][:, None])
+            heavy.append(scored["heavy"].to_numpy())
+            probability.append(scored["probability"].to_numpy())
+            model_scored.append(scored["probability"].to_numpy()[by_model])
+            zero_cost += int(scored["zero_cost_routed"].is_not_null().sum())
+            unparsed += int(scored["unparsed"].is_not_null().sum())
+        if not heavy or not sum(map(len, heavy)):
+            continue
+        heavy, probability = np.concatenate(heavy), np.concatenate(probability)
+        figures = confusion(heavy, probability, model.threshold)
         low, high = wilson_interval(figures["tp"], figures["heavy"]) if figures["heavy"] else (None, None)
-        model_scored = part.filter(pl.col("zero_cost_routed").is_null() & pl.col("unparsed").is_null())["probability"].to_numpy()
         rows.append({"day": day, "rows": figures["rows"], "heavy": figures["heavy"], "tp": figures["tp"], "fn": figures["fn"],
                      "fp": figures["fp"], "recall": figures["recall"], "recall_low": low, "recall_high": high,
                      "fnr": figures["fnr"], "precision": figures["precision"], "routed_share": figures["routed_share"],
-                     "zero_cost_share": round(float(part["zero_cost_routed"].is_not_null().mean()), 5),
-                     "unparsed": int(part["unparsed"].is_not_null().sum()),
-                     "score_psi": drift.psi(reference["prediction"], model_scored)})
+                     "zero_cost_share": round(zero_cost / len(heavy), 5), "unparsed": unparsed,
+                     "score_psi": drift.psi(reference["prediction"], np.concatenate(model_scored))})
+        heavy_all.append(heavy)
+        probability_all.append(probability)
+        unparsed_all += unparsed
     daily = pl.DataFrame(rows)
-    model_rows = scored.filter(pl.col("zero_cost_routed").is_null() & pl.col("unparsed").is_null())
-    X = featurizer.featurize_frame(model_rows, states_by_day(labelled, model_rows["day"].unique().to_list()))
-    drift_rows = drift.drift_report(reference, X[:, :featurizer.n_numeric], names, model_rows["probability"].to_numpy(),
-                                    prediction_name="score")
-    overall = confusion(scored["heavy"].to_numpy(), scored["probability"].to_numpy(), model.threshold)
-    figures = {"days": len(daily), "first_day": window[0].isoformat(), "last_day": last.isoformat(),
+    drift_rows = sorted([{"name": names[j], "kind": "feature", "psi": features.psi(i)} for i, j in enumerate(columns)]
+                        + [{"name": "score", "kind": "prediction", "psi": score.psi(0)}], key=lambda r: -r["psi"])
+    overall = confusion(np.concatenate(heavy_all or [np.zeros(0, bool)]), np.concatenate(probability_all or [np.zeros(0)]),
+                        model.threshold)
+    figures = {"days": len(daily), "first_day": days[0].isoformat(), "last_day": days[-1].isoformat(),
                "model_version": model.model_version, "threshold": model.threshold,
                **{k: overall[k] for k in ("rows", "heavy", "tp", "fn", "fp", "recall", "fnr", "precision", "routed_share")},
-               "unparsed_routed_heavy": int(scored["unparsed"].is_not_null().sum()),
-               "min_daily_recall": daily["recall"].min(), "score_psi": next(r["psi"] for r in drift_rows if r["kind"] == "prediction"),
+               "unparsed_routed_heavy": unparsed_all,
+               "min_daily_recall": daily["recall"].min() if len(daily) else None,
+               "score_psi": next(r["psi"] for r in drift_rows if r["kind"] == "prediction"),
                "features_drifting": [r["name"] for r in drift_rows if r["kind"] == "feature" and r["psi"] > PSI_DRIFT]}
-    return daily, drift_rows, figures, scored.select(SCORED_COLUMNS).sort("create_time", "query_id")
+    return daily, drift_rows, figures
+
+
+def replay(labelled: pl.DataFrame, model: LoadedModel,
+           days: int = 14) -> tuple[pl.DataFrame, list[dict], dict, pl.DataFrame]:
+    """(per-day table, drift rows, figures, scored rows: SCORED_COLUMNS) for the last `days` days of
+    `labelled` in memory (the filtered log with `heavy`, `day` and `zero_cost_category`; earlier days feed
+    the history)."""
+    last = labelled["day"].max()
+    window = [last - timedelta(days=d) for d in range(days - 1, -1, -1)]
+    parts: list[pl.DataFrame] = []
+    daily, drift_rows, figures = replay_days(
+        window, lambda day: [labelled.filter(pl.col("day") == day).sort("create_time", "query_id")],
+        states_by_day(labelled, window), model, parts.append)
+    return daily, drift_rows, figures, pl.concat(parts)
 
 
 def _plots(daily: pl.DataFrame, drift_rows: list[dict], directory) -> list[str]:
@@ -109,20 +174,25 @@ def _plots(daily: pl.DataFrame, drift_rows: list[dict], directory) -> list[str]:
 
 def write_replay(target_dir: Location, daily: pl.DataFrame, drift_rows: list[dict], figures: dict,
                  scored: pl.DataFrame) -> dict:
-    """`scored.parquet` (every replayed query with its score and routing), `replay_daily.parquet`,
-    `drift.parquet`, `report.md` and the plots, atomically; returns the figures."""
+    """`scored.parquet` (every replayed query with its score and routing) and `write_report`'s files,
+    atomically; returns the figures."""
     with atomic_dir(target_dir) as tmp:
         scored.write_parquet(tmp / "scored.parquet")
-        daily.write_parquet(tmp / "replay_daily.parquet")
-        pl.DataFrame(drift_rows).write_parquet(tmp / "drift.parquet")
-        plots = _plots(daily, drift_rows, tmp)
-        lines = [f"# heavy_queries replay {figures['first_day']} .. {figures['last_day']}", "",
-                 f"Model `{figures['model_version']}`, threshold {figures['threshold']:.6f}. Over the window: recall "
-                 f"{figures['recall']}, FNR {figures['fnr']}, precision {figures['precision']}, routed share "
-                 f"{figures['routed_share']}; score PSI {figures['score_psi']}.", "", "## Per day", "",
-                 markdown_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-                                 for r in daily.iter_rows(named=True)]), "",
-                 f"## Drift (PSI > {PSI_DRIFT} is drift)", "", markdown_table(drift_rows[:20]), "",
-                 *[f"![{name}]({name})" for name in plots]]
-        (tmp / "report.md").write_text("\n".join(lines) + "\n")
+        write_report(tmp, daily, drift_rows, figures)
     return figures
+
+
+def write_report(directory, daily: pl.DataFrame, drift_rows: list[dict], figures: dict) -> None:
+    """`replay_daily.parquet`, `drift.parquet`, `report.md` and the plots into `directory`."""
+    daily.write_parquet(directory / "replay_daily.parquet")
+    pl.DataFrame(drift_rows).write_parquet(directory / "drift.parquet")
+    plots = _plots(daily, drift_rows, directory)
+    lines = [f"# heavy_queries replay {figures['first_day']} .. {figures['last_day']}", "",
+             f"Model `{figures['model_version']}`, threshold {figures['threshold']:.6f}. Over the window: recall "
+             f"{figures['recall']}, FNR {figures['fnr']}, precision {figures['precision']}, routed share "
+             f"{figures['routed_share']}; score PSI {figures['score_psi']}.", "", "## Per day", "",
+             markdown_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+                             for r in daily.iter_rows(named=True)]), "",
+             f"## Drift (PSI > {PSI_DRIFT} is drift)", "", markdown_table(drift_rows[:20]), "",
+             *[f"![{name}]({name})" for name in plots]]
+    (directory / "report.md").write_text("\n".join(lines) + "\n")

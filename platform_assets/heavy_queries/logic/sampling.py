@@ -6,12 +6,21 @@ keep probability is the uniform rate that gives `ratio` small per heavy, times a
 decays with the distance (exp(-d / median d)), bounded to [min_multiplier, max_boost] and scaled
 (by bisection) so the expected number kept is exactly `ratio` x heavy. Queries that nearly were
 heavy are what the model must learn to separate; far-away ones are easy and plentiful.
-Each row is kept or not by its own draw (Poisson sampling), deterministic from `seed` over rows
-ordered by query_id; `keep_probability` is stored so any estimate can be reweighted.
+
+The plan (`BoundaryPlan`) is computed from counts, not rows: the small queries' distances binned
+at DISTANCE_BIN (a 0.02% step in cost) and the number of heavy ones, which a window adds up one
+day at a time; so is the cap: when more than `max_rows` would be kept, every probability, heavy
+ones included, is scaled by the same factor, the ratio holds and the sample stays bounded
+whatever the log's size. Each row is kept or not by its own draw (Poisson sampling), a uniform
+number hashed from its query_id and the seed (polars' hash: stable for the installed version), so
+a row's fate does not depend on which batch it is read in; `keep_probability` is stored so any
+estimate can be reweighted.
 Plain random under-sampling at the same ratio is here for comparison (bench/heavy_queries_serving.py).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -28,58 +37,120 @@ def boundary_distance(frame: pl.DataFrame, thresholds: HeavyThresholds) -> np.nd
     return np.maximum(np.minimum(to_cpu, to_memory), 0.0)
 
 
-def _draw(frame: pl.DataFrame, probability: np.ndarray, seed: int, method: str) -> tuple[pl.DataFrame, dict]:
-    order = np.argsort(frame["query_id"].to_numpy(), kind="stable")
-    uniform = np.empty(len(frame))
-    uniform[order] = np.random.default_rng(seed).random(len(frame))
-    keep = uniform < probability
-    sample = frame.with_columns(pl.Series("keep_probability", probability)).filter(pl.Series(keep))
-    heavy = int(sample["heavy"].sum())
-    small = len(sample) - heavy
-    return sample, {
-        "method": method, "rows_in": len(frame), "heavy_in": int(frame["heavy"].sum()),
-        "small_in": int((~frame["heavy"]).sum()), "heavy_kept": heavy, "small_kept": small,
-        "ratio_achieved": round(small / heavy, 3) if heavy else None, "expected_small": round(float(probability[~frame["heavy"].to_numpy()].sum()), 1),
+DISTANCE_BIN = 1e-4
+
+
+def distance_counts(distance: np.ndarray) -> np.ndarray:
+    """Distances binned at DISTANCE_BIN (bin i holds [i, i + 1) x DISTANCE_BIN)."""
+    return np.bincount(np.floor(np.asarray(distance) / DISTANCE_BIN).astype(np.int64), minlength=1)
+
+
+def add_counts(total: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
+    if total is None:
+        return counts
+    size = max(len(total), len(counts))
+    return np.pad(total, (0, size - len(total))) + np.pad(counts, (0, size - len(counts)))
+
+
+def _weighted_median(counts: np.ndarray) -> float | None:
+    if counts.sum() == 0:
+        return None
+    middle = int(np.searchsorted(np.cumsum(counts), counts.sum() / 2))
+    return (middle + 0.5) * DISTANCE_BIN
+
+
+@dataclass(frozen=True)
+class BoundaryPlan:
+    """Keep probabilities as a function of a row's distance and label."""
+
+    base: float
+    scale: float
+    k: float
+    thin: float  # <= 1: the cap's factor, on every probability
+    max_boost: float
+    min_multiplier: float
+
+    def small_probability(self, distance: np.ndarray) -> np.ndarray:
+        return np.clip(self.base * np.clip(self.k * np.exp(-np.asarray(distance) / self.scale), self.min_multiplier,
+                                           self.max_boost), 0.0, 1.0)
+
+    def probability(self, distance: np.ndarray, heavy: np.ndarray) -> np.ndarray:
+        return self.thin * np.where(heavy, 1.0, self.small_probability(distance))
+
+
+def plan_boundary(small_counts: np.ndarray, heavy: int, ratio: float = 5.0, max_boost: float = 2.0,
+                  min_multiplier: float = 0.05, max_rows: int | None = None) -> BoundaryPlan:
+    """The plan for `heavy` heavy queries and small ones whose binned distances are `small_counts`."""
+    centers = (np.arange(len(small_counts)) + 0.5) * DISTANCE_BIN
+    target = ratio * heavy
+    base = min(1.0, target / max(int(small_counts.sum()), 1))
+    median = _weighted_median(small_counts)
+    scale = median if median else 1.0
+    low, high = 1e-9, 1e9
+    for _ in range(200):
+        k = (low * high) ** 0.5
+        if (small_counts * BoundaryPlan(base, scale, k, 1.0, max_boost, min_multiplier).small_probability(centers)).sum() < target:
+            low = k
+        else:
+            high = k
+    plan = BoundaryPlan(base, scale, high, 1.0, max_boost, min_multiplier)
+    expected = heavy + float((small_counts * plan.small_probability(centers)).sum())
+    thin = min(1.0, max_rows / expected) if max_rows and expected > 0 else 1.0
+    return BoundaryPlan(base, scale, high, thin, max_boost, min_multiplier)
+
+
+def uniform(query_ids: pl.Series, seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per query_id, the same for the same id and seed in any batch."""
+    return query_ids.cast(pl.String).fill_null("").hash(seed=seed).to_numpy() / 2.0**64
+
+
+def boundary_figures(plan: BoundaryPlan, small_counts: np.ndarray, heavy_in: int, sample: pl.DataFrame) -> dict:
+    """What a boundary sample holds against what it was drawn from (`sample` with heavy and boundary_distance)."""
+    centers = (np.arange(len(small_counts)) + 0.5) * DISTANCE_BIN
+    kept_small = sample.filter(~pl.col("heavy"))["boundary_distance"].to_numpy()
+    dropped = np.clip(add_counts(small_counts, -distance_counts(kept_small))[:len(small_counts)], 0, None)
+    present = centers[small_counts > 0]
+    multipliers = plan.small_probability(present) / plan.base if len(present) and plan.base > 0 else None
+    heavy_kept = int(sample["heavy"].sum())
+    small_kept = sample.height - heavy_kept
+    return {
+        "method": "boundary", "rows_in": heavy_in + int(small_counts.sum()), "heavy_in": heavy_in,
+        "small_in": int(small_counts.sum()), "heavy_kept": heavy_kept, "small_kept": small_kept,
+        "ratio_achieved": round(small_kept / heavy_kept, 3) if heavy_kept else None,
+        "expected_small": round(plan.thin * float((small_counts * plan.small_probability(centers)).sum()), 1),
+        "cap_factor": round(plan.thin, 6), "scale_k": round(plan.k, 6), "distance_scale": round(plan.scale, 4),
+        "base_rate": round(plan.base, 6),
+        "multiplier_range": [round(float(multipliers.min()), 4), round(float(multipliers.max()), 4)] if multipliers is not None else None,
+        "median_distance_kept": round(float(np.median(kept_small)), 4) if len(kept_small) else None,
+        "median_distance_dropped": round(m, 4) if (m := _weighted_median(dropped)) is not None else None,
     }
 
 
 def boundary_sample(frame: pl.DataFrame, thresholds: HeavyThresholds, ratio: float = 5.0, max_boost: float = 2.0,
-                    min_multiplier: float = 0.05, seed: int = 7) -> tuple[pl.DataFrame, dict]:
-    """(sample with `keep_probability` and `boundary_distance`, figures) of a labelled frame."""
+                    min_multiplier: float = 0.05, seed: int = 7, max_rows: int | None = None) -> tuple[pl.DataFrame, dict]:
+    """(sample with `keep_probability` and `boundary_distance`, figures) of a labelled frame in memory."""
     heavy = frame["heavy"].to_numpy()
     distance = boundary_distance(frame, thresholds)
-    small = ~heavy
-    target = ratio * heavy.sum()
-    base = min(1.0, target / max(small.sum(), 1))
-    scale = float(np.median(distance[small])) if small.any() else 1.0
-    shape = np.exp(-distance / (scale if scale > 0 else 1.0))
+    small_counts = distance_counts(distance[~heavy])
+    plan = plan_boundary(small_counts, int(heavy.sum()), ratio, max_boost, min_multiplier, max_rows)
+    sample = draw(frame.with_columns(pl.Series("boundary_distance", distance)), plan.probability(distance, heavy), seed)
+    return sample, boundary_figures(plan, small_counts, int(heavy.sum()), sample)
 
-    def probabilities(k: float) -> np.ndarray:
-        return np.clip(base * np.clip(k * shape, min_multiplier, max_boost), 0.0, 1.0)
 
-    low, high = 1e-9, 1e9
-    for _ in range(200):
-        k = (low * high) ** 0.5
-        if probabilities(k)[small].sum() < target:
-            low = k
-        else:
-            high = k
-    probability = np.where(heavy, 1.0, probabilities(high))
-    sample, figures = _draw(frame.with_columns(pl.Series("boundary_distance", distance)), probability, seed, "boundary")
-    kept = sample.filter(~pl.col("heavy"))["boundary_distance"]
-    dropped = distance[small & ~np.isin(frame["query_id"].to_numpy(), sample["query_id"].to_numpy())]
-    figures.update({
-        "scale_k": round(high, 6), "distance_scale": round(scale, 4), "base_rate": round(base, 6),
-        "multiplier_range": [round(float(probability[small].min() / base), 4), round(float(probability[small].max() / base), 4)]
-        if small.any() and base > 0 else None,
-        "median_distance_kept": round(float(kept.median()), 4) if len(kept) else None,
-        "median_distance_dropped": round(float(np.median(dropped)), 4) if len(dropped) else None,
-    })
-    return sample, figures
+def draw(frame: pl.DataFrame, probability: np.ndarray, seed: int) -> pl.DataFrame:
+    """The rows of `frame` kept by their own draws against `probability`, with `keep_probability`."""
+    keep = uniform(frame["query_id"], seed) < probability
+    return frame.with_columns(pl.Series("keep_probability", probability)).filter(pl.Series(keep))
 
 
 def random_undersample(frame: pl.DataFrame, ratio: float = 5.0, seed: int = 7) -> tuple[pl.DataFrame, dict]:
     """The plain alternative: every heavy query, small ones uniformly at `ratio` x heavy (expected)."""
     heavy = frame["heavy"].to_numpy()
     base = min(1.0, ratio * heavy.sum() / max((~heavy).sum(), 1))
-    return _draw(frame, np.where(heavy, 1.0, base), seed, "random")
+    probability = np.where(heavy, 1.0, base)
+    sample = draw(frame, probability, seed)
+    heavy_kept = int(sample["heavy"].sum())
+    small = sample.height - heavy_kept
+    return sample, {"method": "random", "rows_in": len(frame), "heavy_in": int(heavy.sum()), "small_in": int((~heavy).sum()),
+                    "heavy_kept": heavy_kept, "small_kept": small, "ratio_achieved": round(small / heavy_kept, 3) if heavy_kept else None,
+                    "expected_small": round(float(probability[~heavy].sum()), 1)}

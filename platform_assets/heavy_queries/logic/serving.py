@@ -120,6 +120,12 @@ def score_batch(frame: pl.DataFrame, model: LoadedModel, states: dict[date, Hist
     """`frame` (query, user, source, schema, query_type, day) with probability, heavy_predicted,
     zero_cost_routed, unparsed (routed heavy) and model_version. History from `states` per day
     (history.states_by_day), or the model's stored state for every day."""
+    return score_with_features(frame, model, states)[0]
+
+
+def score_with_features(frame: pl.DataFrame, model: LoadedModel,
+                        states: dict[date, HistoryState] | None = None) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """(score_batch's frame, the feature matrix of the rows the model scored, which rows those are)."""
     featurizer = model.featurizer
     unparsed = featurizer.unparsed_reasons(frame["query"])
     pairs = list(frame.select("query", "query_type").iter_rows())
@@ -128,10 +134,13 @@ def score_batch(frame: pl.DataFrame, model: LoadedModel, states: dict[date, Hist
     heavy_routed = unparsed.is_not_null().to_numpy()
     routed = np.array([c is not None for c in categories], dtype=bool) | heavy_routed
     probability = np.where(heavy_routed, 1.0, 0.0)
+    X = np.zeros((0, len(featurizer.feature_names)), dtype=np.float32)
     if (~routed).any():
         scored = frame.filter(pl.Series(~routed))
         states = states or {day: featurizer.history for day in scored["day"].unique().to_list()}
-        probability[~routed] = onnx_probabilities(model.session, featurizer.featurize_frame(scored, states))
+        X = featurizer.featurize_frame(scored, states)
+        probability[~routed] = onnx_probabilities(model.session, X)
     return frame.with_columns(
         pl.Series("probability", probability), pl.Series("heavy_predicted", probability >= model.threshold),
-        pl.Series("zero_cost_routed", categories, dtype=pl.String), unparsed, pl.lit(model.model_version).alias("model_version"))
+        pl.Series("zero_cost_routed", categories, dtype=pl.String), unparsed,
+        pl.lit(model.model_version).alias("model_version")), X, ~routed

@@ -23,17 +23,21 @@ def split_days(last_day: date, train_days: int = 30, validation_days: int = 7, t
             "test": (test_start, last_day)}
 
 
+def split_of(day: date, ranges: dict[str, tuple[date, date]]) -> str:
+    """The split a day belongs to (`ranges` from split_days); "history" before them, "after" past them."""
+    if day > ranges["test"][1]:
+        return "after"
+    return next((name for name in ("test", "validation", "train") if day >= ranges[name][0]), "history")
+
+
 def assign_splits(frame: pl.DataFrame, train_days: int = 30, validation_days: int = 7, test_days: int = 7,
                   last_day: date | None = None) -> tuple[pl.DataFrame, dict]:
     """`frame` with a `split` column, and per split its days, rows and heavy rows."""
     last_day = last_day or frame["day"].max()
     ranges = split_days(last_day, train_days, validation_days, test_days)
-    split = (pl.when(pl.col("day") > last_day).then(pl.lit("after"))
-             .when(pl.col("day") >= ranges["test"][0]).then(pl.lit("test"))
-             .when(pl.col("day") >= ranges["validation"][0]).then(pl.lit("validation"))
-             .when(pl.col("day") >= ranges["train"][0]).then(pl.lit("train"))
-             .otherwise(pl.lit("history")))
-    out = frame.with_columns(split.alias("split"))
+    days = frame["day"].unique().to_list()
+    out = frame.with_columns(pl.col("day").replace_strict({d: split_of(d, ranges) for d in days}, return_dtype=pl.String)
+                             .alias("split"))
     if out.filter(pl.col("split") == "after").height:
         raise ValueError(f"rows after the last day {last_day} cannot be split")
     counts = {row["split"]: row for row in out.group_by("split").agg(
