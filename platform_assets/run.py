@@ -27,7 +27,7 @@ from collections import defaultdict
 import dagster as dg
 import psutil
 
-from platform_assets.common import latest_metadata
+from platform_assets.common import MAKE_RUN_TAG, latest_metadata
 from platform_assets.job import PlatformJob
 from platform_assets.sensors import landing_events
 from platform_core.storage import DataLayout
@@ -56,12 +56,12 @@ def job_lines_logger(init_context) -> logging.Logger:
 def owner_tags() -> dict[str, str]:
     """Which process runs a run in process: a later `make run` can tell a run whose process is gone."""
     me = psutil.Process()
-    return {"platform/host": socket.gethostname(), "platform/pid": str(me.pid), "platform/pid_started": f"{me.create_time():.2f}"}
+    return {"platform/host": socket.gethostname(), MAKE_RUN_TAG: str(me.pid), "platform/pid_started": f"{me.create_time():.2f}"}
 
 
 def _process_gone(tags: dict[str, str]) -> bool:
     try:
-        return f"{psutil.Process(int(tags['platform/pid'])).create_time():.2f}" != tags.get("platform/pid_started")
+        return f"{psutil.Process(int(tags[MAKE_RUN_TAG])).create_time():.2f}" != tags.get("platform/pid_started")
     except (psutil.NoSuchProcess, ValueError):
         return True
 
@@ -76,8 +76,8 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         tags={"platform/host": socket.gethostname()}))
     released = []
     for run in active:
-        if "platform/pid" in run.tags and _process_gone(run.tags):
-            instance.report_run_failed(run, message=f"the process that ran it (pid {run.tags['platform/pid']}) is gone; "
+        if MAKE_RUN_TAG in run.tags and _process_gone(run.tags):
+            instance.report_run_failed(run, message=f"the process that ran it (pid {run.tags[MAKE_RUN_TAG]}) is gone; "
                                        "marked failed by the next `make run`")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             released.append(run.run_id)
