@@ -89,9 +89,9 @@ def largest(folder: Path) -> Path:
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    """sha256 of every file under the delivery folder, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    """sha256 of every file under the delivery folder (and its sub-folders), by relative path."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "folder"
+            for p in sorted(folder.rglob("*"))}
 
 
 def key_columns(table: pa.Table) -> list[str]:
@@ -232,6 +232,19 @@ def instance_at(home: Path):
     shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
+
+
+def counted(metadata, column: str) -> int:
+    """The rows metadata counts against `column`, in either shape jobs use: a record naming it
+    (`{"column_name": column, "reason": ..., "rows": n}`) or a key naming it (`{"column reason": n}`)."""
+    if isinstance(metadata, list):
+        return sum(counted(v, column) for v in metadata)
+    if not isinstance(metadata, dict):
+        return 0
+    if column in metadata.values():
+        return sum(v for v in metadata.values() if isinstance(v, int) and not isinstance(v, bool))
+    return sum(v if isinstance(v, int) and not isinstance(v, bool) and column in k.replace(",", " ").split() else counted(v, column)
+               for k, v in metadata.items())
 
 
 def floats_at_least(path: Path, limit: float) -> int:

@@ -89,10 +89,12 @@ def test_a_broken_delivery_is_refused_naming_it_or_its_bad_rows_set_aside(name, 
     if case == "extra_file":  # read: some landing reader counted exactly the copied file's rows more
         grown = {k: n - clean(name).rows_in()[k] for k, n in outcome.rows_in().items()}
         assert broken.extra_rows in grown.values(), f"{name} accepted but did not read {bd.EXTRA_NAME}: rows in grew by {grown}"
-    else:  # an absent column or the values set aside are named with their counts
+    else:  # an absent column is named
         assert broken.column in json.dumps(list(outcome.metadata.values())), \
             f"{name} accepted without naming column {broken.column}:\n{outcome.text}"
-    if broken.planted:
+    if broken.planted:  # the values are counted against their column, and no table holds them
+        assert bd.counted(list(outcome.metadata.values()), broken.column) >= len(broken.planted), \
+            f"{name} accepted without counting {broken.planted} in {broken.column}:\n{outcome.text}"
         assert outcome.outputs, outcome.text
         reached = {str(p): n for p in outcome.outputs if (n := bd.floats_at_least(p, 1e300))}
         assert not reached, f"{name} wrote 1e308/inf from {broken.column} into {reached}"
