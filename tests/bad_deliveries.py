@@ -113,9 +113,10 @@ def floating_columns(table: pa.Table) -> list[str]:
 @dataclass
 class Break:
     names: list[str]  # an answer refusing the delivery names one of these (file, column or folder)
+    must_refuse: bool = False  # nothing of it can be read: no rows may be accepted
     extra_rows: int = 0  # rows added to the delivery, which an accepting run must have read
-    column: str | None = None
-    planted: list[float] = field(default_factory=list)  # values that must not reach the output
+    column: str | None = None  # the column broken, which an accepting run must name
+    planted: list[float] = field(default_factory=list)  # values that must be counted and kept out of the tables
 
 
 def csv_text(folder: Path) -> Break:
@@ -124,14 +125,14 @@ def csv_text(folder: Path) -> Break:
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table.slice(0, 50), sink)
     path.write_bytes(sink.getvalue().to_pybytes())
-    return Break([path.name])
+    return Break([path.name], must_refuse=True)
 
 
 def truncated(folder: Path) -> Break:
     path = largest(folder)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    return Break([path.name])
+    return Break([path.name], must_refuse=True)
 
 
 def extra_file(folder: Path) -> Break:
@@ -140,11 +141,14 @@ def extra_file(folder: Path) -> Break:
     return Break([EXTRA_NAME], extra_rows=pq.ParquetFile(path).metadata.num_rows)
 
 
-def dropped_column(folder: Path) -> Break:
+def dropped_column(folder: Path) -> Break | None:
+    """The first non-key column of the largest file removed (None: it has no such column)."""
     path = largest(folder)
     table = pq.read_table(path)
     keys = key_columns(table)
-    column = next(c for c in table.column_names if c not in keys)
+    column = next((c for c in table.column_names if c not in keys), None)
+    if column is None:
+        return None
     pq.write_table(table.drop_columns([column]), path)
     return Break([column], column=column)
 
@@ -168,7 +172,7 @@ def empty(folder: Path) -> Break:
     for path in data_files(folder):
         path.unlink()
     assert [p.name for p in folder.iterdir()] == [SUCCESS_MARKER]
-    return Break([f"{folder.parent.name}/{folder.name}"])  # the folder's path: its name alone is the partition's
+    return Break([f"{folder.parent.name}/{folder.name}"], must_refuse=True)  # its path: its name alone is the partition's
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -189,6 +193,7 @@ class Outcome:
     error: str | None  # JobRunFailed's text
     metadata: dict[str, dict]  # asset -> its materialization's metadata, for those that materialized
     written: list[Path]  # Parquet files the run wrote
+    touched: list[str] = field(default_factory=list)  # files of the delivery folder the run changed, added or removed
 
     @property
     def text(self) -> str:
@@ -206,6 +211,21 @@ class Outcome:
 
     def rows_in(self) -> dict[str, int]:
         return {k: m["rows_in"] for k, m in self.metadata.items() if isinstance(m.get("rows_in"), int)}
+
+
+def break_and_run(world: World, breaker, root: Path, instance: dg.DagsterInstance) -> tuple[Break, Outcome] | None:
+    """A copy of the world at `root`, its delivery broken by `breaker`, through the first stage
+    (None: the break does not apply to this delivery)."""
+    layout = world.copy(root)
+    folder = world.landing(root)
+    broken = breaker(folder)
+    if broken is None:
+        return None
+    delivered = fingerprint(folder)
+    outcome = run_first_stage(world, layout, instance)
+    after = fingerprint(folder)
+    outcome.touched = sorted(n for n in delivered.keys() | after.keys() if delivered.get(n) != after.get(n))
+    return broken, outcome
 
 
 def run_first_stage(world: World, layout: DataLayout, instance: dg.DagsterInstance) -> Outcome:
@@ -234,6 +254,35 @@ def instance_at(home: Path):
         yield instance
 
 
+def problems(broken: Break, outcome: Outcome, clean: Outcome) -> list[str]:
+    """What is wrong with a job's answer to a broken delivery (nothing: it is right); `clean` is its
+    answer to the delivery as generated."""
+    found = [f"changed its delivery folder: {outcome.touched}"] if outcome.touched else []
+    if TRACEBACK.search(outcome.error or ""):
+        found.append("traceback text in its answer")
+    if not outcome.accepted:
+        if not any(n in outcome.text for n in broken.names):
+            found.append(f"refused without naming {' or '.join(broken.names)}")
+        if outcome.written:
+            found.append(f"refused, yet wrote {[str(p) for p in outcome.written]}")
+        return found
+    if broken.must_refuse:
+        return found + ["accepted rows from a delivery it cannot have read"]
+    if broken.extra_rows:
+        grown = {k: n - clean.rows_in().get(k, 0) for k, n in outcome.rows_in().items()}
+        if broken.extra_rows not in grown.values():
+            found.append(f"accepted without reading {EXTRA_NAME} ({broken.extra_rows} rows): rows in grew by {grown}")
+    if broken.column and broken.column not in json.dumps(list(outcome.metadata.values()), default=str):
+        found.append(f"accepted without naming column {broken.column}")
+    if broken.planted:
+        if counted(list(outcome.metadata.values()), broken.column) < len(broken.planted):
+            found.append(f"accepted without counting the {len(broken.planted)} values set to {broken.planted} in {broken.column}")
+        reached = {str(p): n for p in outcome.outputs if (n := floats_at_least(p, 1e300))}
+        if reached or not outcome.outputs:
+            found.append(f"wrote {broken.planted} into {reached}" if reached else "accepted, yet wrote no table")
+    return found
+
+
 def counted(metadata, column: str) -> int:
     """The rows metadata counts against `column`, in either shape jobs use: a record naming it
     (`{"column_name": column, "reason": ..., "rows": n}`) or a key naming it (`{"column reason": n}`)."""
@@ -243,8 +292,8 @@ def counted(metadata, column: str) -> int:
         return 0
     if column in metadata.values():
         return sum(v for v in metadata.values() if isinstance(v, int) and not isinstance(v, bool))
-    return sum(v if isinstance(v, int) and not isinstance(v, bool) and column in k.replace(",", " ").split() else counted(v, column)
-               for k, v in metadata.items())
+    return sum(v if isinstance(v, int) and not isinstance(v, bool) and column in k.replace(",", " ").split()
+               else counted(v, column) for k, v in metadata.items())
 
 
 def floats_at_least(path: Path, limit: float) -> int:
