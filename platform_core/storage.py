@@ -124,11 +124,21 @@ class DataLayout:
         return self.root / "catalog.duckdb"
 
 
+def _scratch_path() -> Path:
+    return Path(os.getenv("PLATFORM_SCRATCH_DIR", tempfile.gettempdir())) / "platform-scratch"
+
+
 def scratch_dir() -> Path:
     """Local disk for temporaries of object-store writes (PLATFORM_SCRATCH_DIR)."""
-    path = Path(os.getenv("PLATFORM_SCRATCH_DIR", tempfile.gettempdir())) / "platform-scratch"
+    path = _scratch_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# matplotlib (report plots) caches its font list in the user's home unless MPLCONFIGDIR names
+# another place: set here, before any job imports it, so a job writes only under its data root
+# and the scratch dir. matplotlib creates the folder when it first needs it.
+os.environ.setdefault("MPLCONFIGDIR", str(_scratch_path() / "matplotlib"))
 
 
 def current(path: Location) -> Location:

@@ -123,8 +123,9 @@ def s3_server() -> Iterator[str]:
     ports = {name: free_port() for name in (
         "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port", "master.port.grpc",
         "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc")}
-    cmd = [weed_binary(), "mini", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-bucket={BUCKET}",
-           "-admin.ui=false", "-webdav=false", *(f"-{name}={port}" for name, port in ports.items())]
+    cmd = [weed_binary(), f"-logdir={root}", "mini", f"-dir={root}", f"-s3.localSocket={root}/s3.sock",  # all in root, not /tmp
+           "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-bucket={BUCKET}", "-admin.ui=false", "-webdav=false",
+           *(f"-{name}={port}" for name, port in ports.items())]
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
     saved = {k: os.environ.get(k) for k in [*S3_ENV, "AWS_ENDPOINT_URL"]}
     os.environ.update(S3_ENV, AWS_ENDPOINT_URL=endpoint)
