@@ -1,6 +1,7 @@
 """heavy_queries' definitions and what `make run JOB=heavy_queries` needs (see README)."""
 
 import os
+import sys
 from datetime import date
 
 import dagster as dg
@@ -37,6 +38,12 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
     corpus = os.getenv("HEAVY_QUERIES_CORPUS", "default")
     if corpus not in CORPORA:
         raise ValueError(f"HEAVY_QUERIES_CORPUS={corpus!r}: expected one of {', '.join(CORPORA)}")
+    import psutil
+
+    from platform_assets.heavy_queries.logic.memory import refusal
+
+    if reason := refusal(rows, HeavyQueriesConfig.from_env().max_sample_rows, psutil.virtual_memory().available):
+        sys.exit(reason)  # before anything is generated: one paragraph, not the kernel's kill part-way
     thresholds = _thresholds_in_use()
     done = generate_world(layout, rows, seed, CORPORA[corpus], thresholds=thresholds,
                           log=lambda line: print(f"  {line}", flush=True))

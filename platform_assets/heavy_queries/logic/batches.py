@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from platform_core.storage import Location
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 25_000
 WINDOW = "window.parquet"
 
 
@@ -25,9 +25,9 @@ def day_file(directory: Location, day: date) -> Location:
     return directory / WINDOW / f"{day.isoformat()}.parquet"
 
 
-def iter_batches(path: Location, columns: list[str] | None = None, rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
+def iter_batches(path: Location, columns: list[str] | None = None, rows: int | None = None) -> Iterator[pl.DataFrame]:
     with path.open("rb") as handle:
-        for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows, columns=columns):
+        for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows or BATCH_ROWS, columns=columns):
             yield pl.from_arrow(batch)
 
 
@@ -58,8 +58,9 @@ class MatrixWriter:
             raise ValueError(f"{self.handle.name}: {self.written:,} rows written, {self.rows:,} announced")
 
 
-def iter_matrix(path: Location, rows: int = BATCH_ROWS) -> Iterator[np.ndarray]:
-    """A `.npy` matrix `rows` at a time."""
+def iter_matrix(path: Location, rows: int | None = None) -> Iterator[np.ndarray]:
+    """A `.npy` matrix `rows` (default BATCH_ROWS) at a time."""
+    rows = rows or BATCH_ROWS
     with path.open("rb") as handle:
         version = np.lib.format.read_magic(handle)
         header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0

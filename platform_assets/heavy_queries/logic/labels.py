@@ -42,11 +42,14 @@ ORDER = "ORDER BY create_time, query_id"  # a day's rows as they ran: the window
 REDELIVER = "the delivered folder is read-only to the platform: ask the producer to deliver the day again"
 
 
-def _check_columns(files: list[Location]) -> None:
+def _check_columns(files: list[Location]) -> bool:
+    """Every file is Parquet with the log's columns; True when a file's query column is bytes."""
+    binary = False
     for path in files:
         try:
             with path.open("rb") as handle:
-                names = set(pq.read_schema(handle).names)
+                schema = pq.read_schema(handle)
+                names = set(schema.names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ContractError(f"{path}: not a readable Parquet file ({str(exc).strip().splitlines()[0]}); {REDELIVER} "
                                 "with this file rewritten") from None
@@ -54,16 +57,19 @@ def _check_columns(files: list[Location]) -> None:
         if missing:
             raise ContractError(f"{path}: missing column(s) {', '.join(missing)} of the query log; {REDELIVER} with "
                                 "every column of the log")
+        binary = binary or pa.types.is_binary(schema.field("query").type) or pa.types.is_large_binary(schema.field("query").type)
+    return binary
 
 
 def _labelled_table(con: duckdb.DuckDBPyConnection, files: list[Location], config: ModelConfig, day: date | None) -> None:
-    """Table `labelled` on `con`: the log files typed and labelled (sql/heavy_queries/labelled.sql), each
+    """View `labelled` on `con`: the log files typed and labelled (sql/heavy_queries/labelled.sql), each
     row with `filter_reason` (NULL: kept) and `zero_cost_category`, judged once per distinct text and type.
     The rows stay in DuckDB (memory-capped, spilling), so a day of any size passes through."""
-    _check_columns(files)
+    # bytes are read as UTF-8 (CAST would escape every newline as \x0A); bytes that are not UTF-8 keep CAST's escapes
+    text = "* REPLACE (coalesce(try(decode(query)), CAST(query AS VARCHAR)) AS query)" if _check_columns(files) else "*"
     try:
         sources = "[" + ", ".join(duck.literal(f) for f in files) + "]"
-        con.execute(f"CREATE VIEW raw_log AS SELECT * FROM read_parquet({sources}, union_by_name = true, "
+        con.execute(f"CREATE VIEW raw_log AS SELECT {text} FROM read_parquet({sources}, union_by_name = true, "
                     "filename = true, file_row_number = true)")
         t = config.thresholds
         con.execute("CREATE TEMP TABLE labelled_rows AS " + duck.load_sql(JOB, "labelled"), {
@@ -79,9 +85,8 @@ def _labelled_table(con: duckdb.DuckDBPyConnection, files: list[Location], confi
                         categories[name].append(value)
         con.register("zero_cost", pa.table(categories, schema=pa.schema(
             [("query", pa.string()), ("query_type", pa.string()), ("zero_cost_category", pa.string())])))
-        con.execute("CREATE TEMP TABLE labelled AS SELECT l.*, z.zero_cost_category FROM labelled_rows l LEFT JOIN zero_cost z "
+        con.execute("CREATE TEMP VIEW labelled AS SELECT l.*, z.zero_cost_category FROM labelled_rows l LEFT JOIN zero_cost z "
                     "ON l.query = z.query AND l.query_type IS NOT DISTINCT FROM z.query_type")
-        con.execute("DROP TABLE labelled_rows")
     except duckdb.Error as exc:
         raise ContractError(f"{', '.join(str(f) for f in files)}: the query log could not be read "
                             f"({str(exc).strip().splitlines()[0]}); {REDELIVER} with readable files") from None
@@ -165,9 +170,10 @@ def zero_cost_gate(labelled: pl.DataFrame, config: ModelConfig) -> GateResult:
     validated (Wilson upper bound below `zero_cost_max_rate`), too_heavy
     (lower bound at or above it), insufficient_data (in between) or no_data. `metadata["validated"]`
     are the categories to route without the model; the gate fails when one is too heavy."""
-    weight = pl.col("n") if "n" in labelled.columns else pl.lit(1)
+    weighted = "n" in labelled.columns
     seen = labelled.filter(pl.col("zero_cost_category").is_not_null()).group_by("zero_cost_category").agg(
-        weight.sum().alias("rows"), (weight * pl.col("heavy").cast(pl.Int64)).sum().alias("heavy"))
+        (pl.col("n").sum() if weighted else pl.len()).alias("rows"),
+        (pl.col("n") * pl.col("heavy") if weighted else pl.col("heavy")).sum().alias("heavy"))
     counts = {row["zero_cost_category"]: row for row in seen.iter_rows(named=True)}
     report = []
     for category in config.zero_cost_categories:

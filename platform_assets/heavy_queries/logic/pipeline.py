@@ -2,17 +2,23 @@
 writing warehouse tables of one day (the last day of its 44-day window):
 
 labelled_queries/<day>   one day's log labelled and filtered (labels.build_labelled)
-query_window/<day>       the window's labelled rows deduplicated across days, with their split,
-                         and the boundary sample of the training days; blocked when a day lost
-                         too many rows to delivery defects (usable_rows)
+query_window/<day>       the window's labelled rows deduplicated across days, with their split
+                         (window.parquet/<day>.parquet) and the boundary sample of the training
+                         days; blocked when a day lost too many rows to delivery defects (usable_rows)
 query_features/<day>     the featurizer fitted on training days, the feature matrices of the
                          sample, validation and test rows (unparsed texts marked: left out of
-                         the sample, served heavy on validation and test), and the parity report
+                         the sample, served heavy on validation and test), the history states
+                         replay and serving start from, and the parity report
 heavy_query_model        the registry entry (ONNX, featurizer, XGBoost UBJ, threshold), promoted
                          only when every gate passed
 query_replay/<day>       the champion over the window's last 14 days: every query scored, per-day
                          recall, FNR, routed share, PSI drift, report with plots; catalog views
 Each stage is a checkpoint: re-executing a failed run from failure starts at the failed stage.
+
+Memory is bounded by design (logic/memory.py): no stage holds the window. Days are read one at a
+time and each a batch (batches.BATCH_ROWS rows) at a time; what a gate or the sample needs is
+counted on the way; matrices are written and scored in chunks; the training sample is capped
+(max_sample_rows); history rolls over the 14 days before the day featurized, without the texts.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import asdict, replace
 from datetime import date, timedelta
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -34,6 +41,9 @@ from platform_core.contract import ContractError
 from platform_core.gates import GateResult
 from platform_core.registry import ModelRegistry, NoChampionError
 from platform_core.storage import DataLayout, Location, atomic_dir, current
+
+if TYPE_CHECKING:
+    from platform_assets.heavy_queries.logic.history import HistoryState
 
 JOB = "heavy_queries"
 WINDOW_DAYS = 44
@@ -208,7 +218,7 @@ def _model_rows(routed: list[str]) -> pl.Expr:
     return ~pl.col("zero_cost_category").is_in(routed).fill_null(False)
 
 
-def _rolling_states(layout: DataLayout, day: date, config: ModelConfig) -> Iterator[tuple[date, "HistoryState"]]:
+def _rolling_states(layout: DataLayout, day: date, config: ModelConfig) -> Iterator[tuple[date, HistoryState]]:
     """(day, history state) for every day of the window ending `day` and the day after it (serving's), each
     from the HISTORY_DAYS before it: a rolling set of days' slim rows (no text), never the whole window."""
     from platform_assets.heavy_queries.logic.history import WINDOW_DAYS as HISTORY_DAYS
@@ -231,7 +241,6 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     """Featurizer fitted on training days only; matrices of sample / validation / test; parity. Read a day
     and a batch at a time, matrices written in chunks; the history states replay and serving need kept."""
     from platform_assets.heavy_queries.logic.featurizer import DocumentCounts, featurizer_from_counts, parity_gate, parity_report, vocabulary_gate
-    from platform_assets.heavy_queries.logic.sampling import uniform
     from platform_assets.heavy_queries.logic.splits import split_days, split_of
 
     directory = current(layout.table(JOB, "query_window", day.isoformat()))
@@ -326,7 +335,7 @@ def _served(rows: pl.DataFrame, probabilities: np.ndarray) -> np.ndarray:
     return np.where(rows["unparsed"].is_not_null().to_numpy(), 1.0, probabilities)
 
 
-def _states(layout: DataLayout, day: date) -> dict[date, "HistoryState"]:
+def _states(layout: DataLayout, day: date) -> dict[date, HistoryState]:
     from platform_assets.heavy_queries.logic.history import HistoryState
 
     stored = json.loads((_features_dir(layout, day) / "states.json").read_text())
@@ -360,10 +369,10 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     native, by_onnx = np.concatenate(native or [np.zeros(0)]), np.concatenate(by_onnx or [np.zeros(0)])
     p_test = _served(test, native)
     window = current(layout.table(JOB, "query_window", day.isoformat()))
-    ranges_test = window_days(day, config)[-config.test_days:]
+    test_days = window_days(day, config)[-config.test_days:]
     # judged as served: queries a zero-cost rule routes light count with probability 0
     routed_heavy = np.concatenate([read_columns(day_file(window, d), ["zero_cost_category", "heavy"])
-                                   .filter(~_model_rows(_routed(layout, day)))["heavy"].to_numpy() for d in ranges_test])
+                                   .filter(~_model_rows(_routed(layout, day)))["heavy"].to_numpy() for d in test_days])
     compliance = compliance_gate(np.concatenate([test["heavy"].to_numpy(), routed_heavy]),
                                  np.concatenate([p_test, np.zeros(len(routed_heavy))]), threshold["threshold"], config)
     parity = onnx_parity_verdict(native, by_onnx, threshold["threshold"], config.onnx_tolerance, len(onnx))

@@ -1,0 +1,34 @@
+"""How much memory a heavy_queries run needs, said before it starts instead of being killed part-way.
+
+Every stage reads and writes a day and a batch at a time, so the peak grows with the queries a day,
+not with the number of days. What does grow with a day: the day generated in Python (`make run`'s
+synthetic log), DuckDB labelling it, and the history rows (user, source, fingerprint, costs; no
+text) of the 14 days before the day being featurized. The training sample is capped
+(`max_sample_rows`), so training adds a bounded amount. The figures are measured peaks of
+`make run` on this project's machine (BENCHMARKS.md, "heavy_queries at volume"), with headroom.
+"""
+
+from __future__ import annotations
+
+GIB = 2**30
+BASE_BYTES = 1.0 * GIB  # the run's process with Dagster, DuckDB, polars, XGBoost and onnxruntime loaded
+PER_DAILY_QUERY_BYTES = 12_000  # each query a day: the day in Python while generated, 15 days of history rows
+PER_SAMPLE_ROW_BYTES = 20_000  # each training row: its 845 float32 features and XGBoost's copies during 5-fold CV
+
+
+def estimate_bytes(rows_per_day: int, max_sample_rows: int) -> int:
+    """The peak resident memory of `make run JOB=heavy_queries ROWS=<rows_per_day>` (44 days)."""
+    return int(BASE_BYTES + PER_DAILY_QUERY_BYTES * rows_per_day + PER_SAMPLE_ROW_BYTES * max_sample_rows)
+
+
+def refusal(rows_per_day: int, max_sample_rows: int, available_bytes: int) -> str | None:
+    """One paragraph saying why a size does not fit in `available_bytes`, or None when it does."""
+    need = estimate_bytes(rows_per_day, max_sample_rows)
+    if need <= available_bytes:
+        return None
+    fits = max(0, int((available_bytes - BASE_BYTES - PER_SAMPLE_ROW_BYTES * max_sample_rows) / PER_DAILY_QUERY_BYTES))
+    return (f"heavy_queries: ROWS={rows_per_day:,} queries a day needs about {need / GIB:.1f} GiB of memory at its peak "
+            f"(the generated day and 15 days of history rows grow with the queries a day; the training sample is capped at "
+            f"{max_sample_rows:,} rows) and this machine has {available_bytes / GIB:.1f} GiB available now, so the kernel "
+            f"would kill the run part-way; nothing was written. Run it with ROWS={fits // 1000 * 1000:,} or fewer, free "
+            "memory, or use a machine with more.")
