@@ -24,7 +24,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from platform_core.storage import Location, location, partition_label, read_json, remove_tree, write_json, write_once_dir
+from platform_core.storage import (Location, atomic_file, location, partition_label, read_json, remove_tree, write_json,
+                                   write_once_dir)
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _VERSION = re.compile(r"^[0-9a-z][0-9a-z_-]{0,63}-[0-9a-f]{12}$")
@@ -85,7 +86,9 @@ class ModelRegistry:
         fingerprint = sha256(json.dumps({"files": checksums, "metadata": metadata}, sort_keys=True, default=str).encode())
         version = f"{partition_label(label)}-{fingerprint[:12]}"
         target = self._dir(job, model, version)
-        if not (target / "metadata.json").exists():
+        if (target / "metadata.json").exists():
+            self._restore(target, files, checksums)
+        else:
             with write_once_dir(target, last="metadata.json") as tmp:
                 for name, data in files.items():
                     (tmp / name).write_bytes(data)
@@ -93,6 +96,17 @@ class ModelRegistry:
                           "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
                 (tmp / "metadata.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
         return ModelRef(job, model, version)
+
+    @staticmethod
+    def _restore(target: Location, files: dict[str, bytes], checksums: dict[str, str]) -> None:
+        """A stored version's file that no longer matches its checksum (tampered, truncated,
+        deleted) is rewritten from the identical content being registered again, so a retrain
+        heals the registry instead of reusing a broken folder."""
+        for name, data in files.items():
+            path = target / name
+            if not path.exists() or sha256(path.read_bytes()) != checksums[name]:
+                with atomic_file(path) as tmp:
+                    tmp.write_bytes(data)
 
     def metadata(self, ref: ModelRef) -> dict:
         return read_json(self._dir(ref.job, ref.model, ref.version) / "metadata.json")

@@ -97,3 +97,18 @@ def test_prune_keeps_the_newest_versions_the_champion_and_its_rollback_targets(t
     assert registry.load_file(refs[0], "m") == b"1"  # the rollback target was kept
     with pytest.raises(ValueError):
         registry.prune("wait_times", "entity_00001", keep=0, slot="entity_00001")
+
+
+def test_registering_identical_content_again_heals_a_tampered_file(tmp_path):
+    from platform_core.registry import ModelIntegrityError
+
+    registry = ModelRegistry(tmp_path)
+    files = {"model.json": b'{"trees": [1, 2, 3]}', "extra.json": b"{}"}
+    ref = registry.register("toy", "model", "2025q3", files, {"mae": 1.0})
+    stored = tmp_path / "toy" / "model" / ref.version / "model.json"
+    stored.write_bytes(b'{"trees": [666]}')
+    with pytest.raises(ModelIntegrityError):
+        registry.load_file(ref, "model.json")
+    assert registry.register("toy", "model", "2025q3", files, {"mae": 1.0}) == ref  # the same version, not a new one
+    assert registry.load_file(ref, "model.json") == files["model.json"]
+    assert registry.versions("toy", "model") == [ref.version]

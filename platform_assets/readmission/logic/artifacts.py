@@ -28,6 +28,7 @@ from platform_assets.readmission.logic.training import ENCODING, ReadmissionMode
 from platform_core.gates import GateResult
 from platform_core.metrics import paired_auc_difference
 from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
+from platform_core.skops_files import canonical_skops
 from platform_core.verdicts import passes, verdict
 
 SKOPS_ALLOWLIST = {"sklearn.tree._tree.Tree"}  # what a random forest needs beyond skops' defaults
@@ -54,7 +55,7 @@ def model_files(model: ReadmissionModel, drift_reference: dict) -> dict[str, byt
     else:
         import skops.io
 
-        files["model.skops"] = skops.io.dumps(model.estimator)
+        files["model.skops"] = canonical_skops(skops.io.dumps(model.estimator))  # a retrain of identical content: one version
     return files
 
 
