@@ -141,6 +141,8 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed escaped, not a UnicodeEncodeError
+        stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in COMMANDS:
         listing = "\n".join(f"  make {name:<16} {c.help}" for name, c in COMMANDS.items())
