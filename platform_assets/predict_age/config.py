@@ -57,5 +57,10 @@ class PredictAgeConfig(JobSettings):
     )
     drift_psi_threshold: float = Field(default=0.2, description="Daily monitoring warns above this PSI.")
     fairness_min_group_rows: int = Field(
-        default=30, description="Smaller groups are reported but not gated (every gated group is judged with its interval).")
+        default=30, description="Smaller groups cannot be judged: the fairness verdict is inconclusive at best, naming them.")
+    fairness_confidence_level: float = Field(
+        default=0.95, description="Fairness intervals hold jointly at this level over every comparison the gate makes.")
+    fairness_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A fairness verdict the held-out rows cannot settle: warn (fairness_conclusive fails as a "
+                                    "warning naming the groups and rows needed; promotion goes on) or block (fairness fails).")
 

@@ -24,8 +24,12 @@ def catalog(layout):
 def test_a_quarter_end_to_end(data_layout, instance, capfd):
     defs = definitions(data_layout)
     recorded = run_quarter(QUARTER, instance, defs)
-    assert recorded["checks"] and all(c["passed"] for c in recorded["checks"])
-    assert len(recorded["checks"]) == 15
+    checks = {c["check"]: c["passed"] for c in recorded["checks"]}
+    assert len(checks) == 16 and all(passed for name, passed in checks.items() if name != "age_models.fairness_conclusive")
+    # 707 held-out rows cannot settle a 1-year bias across 4 regions: fairness passes, flagged inconclusive
+    fairness_gates = recorded["stages"]["age_models"][0]["fairness_gates"]
+    assert not checks["age_models.fairness_conclusive"] and "inconclusive" in {g["verdict"] for g in fairness_gates}
+    assert "fail" not in {g["verdict"] for g in fairness_gates}
 
     with catalog(data_layout) as con:
         rows, pids, nulls = con.execute(
@@ -60,9 +64,9 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     assert versions == {str(champion)}
     assert qa_views >= 3
     record = ModelRegistry(data_layout.models).metadata(champion)  # the champion's file carries its gate results
-    assert {g["name"]: g["passed"] for g in record["gates"]} == dict.fromkeys(
+    assert {g["name"]: g["passed"] for g in record["gates"]} == {**dict.fromkeys(
         ["holdout_quality", "beats_baseline", "interval_calibration", "confidence_ranks_errors", "fairness",
-         "not_worse_than_champion"], True)
+         "not_worse_than_champion"], True), "fairness_conclusive": False}  # a warning: promoted all the same
     assert {g["attribute"] for g in record["fairness_gates"]} == {"gender", "region", "age_band"}
 
     models = recorded["stages"]["age_models"][0]
@@ -70,7 +74,12 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     truth = {r["prediction_source"]: r for r in recorded["stages"]["human_qa"][0]["truth_accuracy"]}
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)
-    assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary and "Checks: 15/15 passed" in summary
+    assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary
+    assert "Checks: 15/16 passed; failed: age_models.fairness_conclusive" in summary
+    region = next(line for line in summary.splitlines() if line.startswith("  fairness   region"))
+    low, high = next(g for g in fairness_gates if g["attribute"] == "region")["abs_bias_interval"]
+    assert f"[{low}, {high}] <= 1.0" in region and region.endswith(": inconclusive")  # the interval beside the figure
+    assert "held jointly over 34 comparisons" in summary and "open (rows -> about how many would settle it)" in summary
     assert "Quarantine (source_snapshot" in summary and "approximate_age        unknown_code" in summary
     capfd.readouterr()
     assert query(["--data-dir", str(data_layout.root), "SELECT count(*) AS n FROM predict_age_final_results_2025q3"]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from platform_assets.predict_age.logic.gates import fairness_table
 from platform_core.reports import markdown_table
 
 
@@ -18,7 +19,7 @@ def model_card(label: str, evaluation: dict, versions: dict[str, str], promoted:
         "## XGBoost by age band", markdown_table(evaluation["xgboost_by_age_band"]),
         "## Interval", markdown_table([evaluation["interval"]]),
         "## Confidence by decile", markdown_table(evaluation["confidence_deciles"]),
-        "## Fairness gates", markdown_table(gates),
+        "## Fairness gates (intervals held jointly over every comparison)", markdown_table(fairness_table(gates)),
         "## Error by group", markdown_table(evaluation["fairness"]),
         "## Top feature importances (share of total gain)", markdown_table(evaluation["feature_importance"]),
         "## Training data", markdown_table([{"rows": evaluation["training_data"]["rows"],

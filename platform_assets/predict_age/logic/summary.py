@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from platform_assets.predict_age.logic.gates import with_interval
 from platform_core.periods import Quarter
 from platform_core.summary import check_line, stage_table
+from platform_core.verdicts import SHOWN
 
 SOURCES = ["EXISTING_APPROX_AGE", "EXISTING_BIRTH_YEAR", "ML_PREDICTION", "DEFAULT_RULE"]
 
@@ -13,6 +15,24 @@ SOURCES = ["EXISTING_APPROX_AGE", "EXISTING_BIRTH_YEAR", "ML_PREDICTION", "DEFAU
 def _metrics_row(name: str, m: dict) -> str:
     return (f"  {name:<10} MAE {m['mae']:>6.3f}  RMSE {m['rmse']:>6.3f}  R² {m['r2']:>6.3f}  "
             f"within 5 y {100 * m['within_5']:>5.1f}%  bias {m['bias']:>+6.3f}  (n={m['rows']:,})")
+
+
+def _fairness_lines(gates: list[dict]) -> list[str]:
+    """Each attribute's figures beside their intervals and limits, its verdict and the groups left open."""
+    if not gates:
+        return []
+    first = gates[0]
+    blocks = "blocks" if first["inconclusive"] == "block" else "warns"
+    lines = [f"  fairness   ({first['confidence_level']:.0%} intervals held jointly over {first['comparisons']} comparisons; "
+             f"pass: within the limit, FAIL: beyond it, inconclusive: straddles it, {blocks})"]
+    for g in gates:
+        lines.append(f"  fairness   {g['attribute']:<9} max/min group MAE {with_interval(g, 'mae_ratio')}, worst |bias| (y) "
+                     f"{with_interval(g, 'abs_bias')} over {g['groups_gated']} of {g['groups']} groups: {SHOWN[g['verdict']]}")
+        if g["open_groups"]:
+            lines.append("             open (rows -> about how many would settle it): " + ", ".join(
+                f"{o['group']} {o['rows']:,} -> ~{o['rows_needed']:,} (a {o['to_resolve']})" if o["rows_to_settle"] is None
+                else f"{o['group']} {o['rows']:,} -> ~{o['rows_to_settle']:,} (its {o['open_on']})" for o in g["open_groups"]))
+    return lines
 
 
 def format_summary(recorded: dict, catalog: Path) -> str:
@@ -36,10 +56,7 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               f"mean width {interval['mean_width']:.2f} y",
               f"  {'champion' if models['promoted'] else 'candidate':<10} {', '.join(models['versions'].values())} "
               + ("(promoted: True)" if models["promoted"] else "(not promoted: the batches use the current champion)")]
-    for gate in models.get("fairness_gates", []):
-        lines.append(f"  fairness   {gate['attribute']:<9} max/min group MAE {gate['mae_ratio']} (95% lower bound "
-                     f"{gate['mae_ratio_lower']}), worst |bias| {gate['max_abs_bias']} y (lower bound {gate['abs_bias_lower']}) "
-                     f"over {gate['groups_gated']} groups: {'pass' if gate['passed'] else 'FAIL'}")
+    lines += _fairness_lines(models.get("fairness_gates", []))
     missing = stages.get("missing_rows_evaluation") or [{}]
     if "xgboost" in missing[0]:
         lines += [f"Same models on previously-missing rows against ground truth (synthetic world, sample n={missing[0]['rows_in']:,})",
