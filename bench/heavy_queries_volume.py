@@ -3,14 +3,14 @@
     python bench/heavy_queries_volume.py --rows 50000 200000 --work /tmp/hq-volume --corpus-cache /tmp/hq-cache
 
 For each `--rows` (queries a day, 44 days) a fresh data directory and Dagster home under `--work`
-(the measured corpus copied in from `--corpus-cache`, built there by the first run when absent),
+(the measured corpus copied in from `--corpus-cache` when given, else built by the run),
 then `/usr/bin/time -v make run JOB=heavy_queries ROWS=<n>`. While it runs, the resident memory of
 the whole process tree is sampled every 0.5 s and charged to the step running then: `generate`
 until the first stage line, then the stage whose line `make run` prints next. Reported per size:
 the kernel's maximum resident set (`time -v`), the peak sampled per step, wall seconds per stage,
-queries a second of featurization (query_features: validation and test rows and the sample) and
-of the replay (featurize + score every replayed query), the load average before and after, and
-the exit code. A JSON record goes to `--json` when given.
+queries a second of featurization and
+of ONNX scoring, apart, on the last replayed day after the run (`throughput`), the load average
+before and after, and the exit code. A JSON record goes to `--json` when given.
 """
 
 from __future__ import annotations
@@ -90,21 +90,38 @@ def run_once(rows: int, work: Path, corpus_cache: Path | None, env_extra: dict[s
             "load_after": [round(x, 1) for x in os.getloadavg()], "tail": lines[-25:]}
 
 
-def throughput(result: dict, data: Path) -> dict:
-    """Queries a second of featurization and of the replay, from the run's own stage records."""
-    import polars as pl
+def throughput(data: Path) -> dict:
+    """Queries a second of featurization and of ONNX scoring, apart, over the last replayed day of the run's
+    window (the champion, its stored history state, batches as the replay reads them; the featurizer's text
+    cache emptied first, so each distinct text is read once, as in a run)."""
+    import json
+    from datetime import date
 
-    by_name = {s["stage"]: s for s in result["stages"]}
-    out = {}
-    features = sorted((data / "warehouse" / "heavy_queries" / "query_features").glob("*/v-*"))
-    if features and "query_features" in by_name:
-        rows = sum(pl.scan_parquet(str(f)).select(pl.len()).collect().item()
-                   for f in features[-1].glob("*_rows.parquet"))
-        out["featurized_rows"] = rows
-        out["featurize_queries_per_s"] = round(rows / by_name["query_features"]["seconds"])
-    if "query_replay" in by_name and by_name["query_replay"]["rows_in"]:
-        out["replay_queries_per_s"] = round(by_name["query_replay"]["rows_in"] / by_name["query_replay"]["seconds"])
-    return out
+    from platform_assets.heavy_queries.logic.batches import day_file, iter_batches
+    from platform_assets.heavy_queries.logic.history import HistoryState
+    from platform_assets.heavy_queries.logic.onnx_model import onnx_probabilities
+    from platform_assets.heavy_queries.logic.serving import load_model
+    from platform_core.registry import ModelRegistry
+    from platform_core.storage import DataLayout, current
+
+    layout = DataLayout.at(data)
+    model = load_model(registry=ModelRegistry(layout.models))
+    day = date.fromisoformat(model.model_version.split("/")[1][:10])
+    states = json.loads((current(layout.table("heavy_queries", "query_features", day.isoformat())) / "states.json").read_text())
+    window = current(layout.table("heavy_queries", "query_window", day.isoformat()))
+    model.featurizer.clear_cache()
+    rows = featurize_s = score_s = 0.0
+    for batch in iter_batches(day_file(window, day)):
+        started = time.perf_counter()
+        X = model.featurizer.featurize_frame(batch, {day: HistoryState.from_dict(states[day.isoformat()])})
+        featurized = time.perf_counter()
+        onnx_probabilities(model.session, X)
+        score_s += time.perf_counter() - featurized
+        featurize_s += featurized - started
+        rows += batch.height
+    return {"rate_day": day.isoformat(), "rate_rows": int(rows), "featurize_queries_per_s": round(rows / featurize_s),
+            "score_queries_per_s": round(rows / score_s), "featurize_and_score_queries_per_s": round(rows / (featurize_s + score_s)),
+            "load_during_rates": round(os.getloadavg()[0], 1)}
 
 
 def main() -> int:
@@ -118,7 +135,8 @@ def main() -> int:
     results = []
     for rows in args.rows:
         result = run_once(rows, args.work, args.corpus_cache, {})
-        result.update(throughput(result, args.work / f"data-{rows}"))
+        if result["exit_code"] == 0:
+            result.update(throughput(args.work / f"data-{rows}"))
         result["cpus"], result["memory_gib"] = os.cpu_count(), round(psutil.virtual_memory().total / 2**30, 1)
         results.append(result)
         print(json.dumps({k: v for k, v in result.items() if k != "tail"}, indent=1))
