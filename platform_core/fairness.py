@@ -91,7 +91,8 @@ def _cause(measure: str, figure: str | None, variance: float, limit: float, dist
     """What leaves a group open: the measure, its figure, the per-row variance behind its interval
     (with the compared group's, for a ratio), the limit and the figure's distance to it (log scale for a ratio)."""
     return {"measure": measure, "figure": figure, "variance": variance, "limit": limit, "distance": distance,
-            "other_variance": _variances(other)[1] if other else 0.0, "other_rows": other["rows"] if other else math.inf}
+            "other_variance": _variances(other)[1] if other else 0.0, "other_rows": other["rows"] if other else math.inf,
+            "other": other["group"] if other else None}
 
 
 def evaluate_gate(rows: list[dict], thresholds: FairnessThresholds, family: int | None = None) -> dict:
@@ -167,18 +168,19 @@ def _open_groups(known: list[dict], gated: list[dict], opened: dict[str, list[di
         limit = thresholds.max_abs_bias if cause["measure"] == "|bias|" else thresholds.max_mae_ratio
         out.append({"group": r["group"], "rows": r["rows"], "open_on": cause["figure"] or f"under min_rows {thresholds.min_rows}",
                     "rows_needed": max(needed, thresholds.min_rows), "to_resolve": f"{cause['measure']} of {limit}",
-                    "rows_to_settle": settle})
+                    "also_in": cause["other"] if needed > cause["other_rows"] else None, "rows_to_settle": settle})
     return out
 
 
-def open_groups_text(groups: list[dict]) -> str:
-    """`group west has 167 rows; about 332 are needed to resolve a |bias| of 1.0`, per open group (or,
-    when it has that many, how many would settle its own figure)."""
-    return "; ".join(
-        f"group {g['group']} has {g['rows']:,} rows" + (
-            f"; about {g['rows_needed']:,} are needed to resolve a {g['to_resolve']}" if g["rows_to_settle"] is None
-            else f", enough to resolve a {g['to_resolve']}, but its {g['open_on']} is not yet far enough from the limit: about "
-                 f"{g['rows_to_settle']:,} would settle it") for g in groups)
+def open_group_text(g: dict) -> str:
+    """`group west has 167 rows; about 332 are needed to resolve a |bias| of 1.0` (or, when it has that
+    many, how many would settle its own figure)."""
+    if g["rows_to_settle"] is not None:
+        return (f"group {g['group']} has {g['rows']:,} rows, enough to resolve a {g['to_resolve']}, but its {g['open_on']} "
+                f"is not yet far enough from the limit: about {g['rows_to_settle']:,} would settle it")
+    also = f" (as many in {g['also_in']})" if g["also_in"] else ""
+    return (f"group {g['group']} has {g['rows']:,} rows; about {g['rows_needed']:,} are needed{also} "
+            f"to resolve a {g['to_resolve']}")
 
 
 def _reason(outcome: str, result: dict, thresholds: FairnessThresholds) -> str:
@@ -197,7 +199,7 @@ def _reason(outcome: str, result: dict, thresholds: FairnessThresholds) -> str:
         return f"confidently beyond the limits ({level}): " + "; ".join(beyond)
     if outcome == INCONCLUSIVE:
         return (f"cannot tell whether every group is within the limits ({limits}; {level}): "
-                f"{open_groups_text(result['open_groups'])}")
+                f"{'; '.join(open_group_text(g) for g in result['open_groups'])}")
     if not result["groups_gated"]:
         return "no group to judge"
     return f"every group confidently within the limits ({limits}; {level})"

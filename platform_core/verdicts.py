@@ -57,8 +57,11 @@ def rows_to_resolve(variance: float, limit: float, z: float, other_variance: flo
     """About how many rows a group needs for its interval, +-z * sqrt(variance / n + other_variance /
     other_rows) (variances per row; the second term is the group it is compared with, if any), to
     reach at most `limit` on either side, so that a difference of the limit's size can be told
-    from none. When the other group alone leaves no room, both need this many."""
-    room, other = (limit / z) ** 2, other_variance / other_rows
-    if room > other:
-        return max(1, math.ceil(variance / (room - other)))
+    from none. When that would take more rows than the compared group has, both grow: the answer
+    is then the rows each of the two needs."""
+    room = (limit / z) ** 2
+    if room > other_variance / other_rows:
+        alone = max(1, math.ceil(variance / (room - other_variance / other_rows)))
+        if alone <= other_rows:
+            return alone
     return max(1, math.ceil((variance + other_variance) / room))

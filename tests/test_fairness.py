@@ -55,8 +55,9 @@ def test_a_small_group_over_the_limit_by_noise_alone_is_inconclusive_and_says_wh
     # z 2.39 (3 comparisons), sd 4: a |bias| of 1 needs about (2.39 * 4 / 1)^2 = 91 rows; a MAE ratio of 1.25
     # between two groups this small about 2 * 0.57 * (2.39 / ln 1.25)^2 = 130 each (|error| / MAE varies by 0.57 a row)
     assert opened["g1"]["to_resolve"] == "MAE ratio of 1.25" and 100 <= opened["g1"]["rows_needed"] <= 200
-    assert (f"group g1 has 40 rows; about {opened['g1']['rows_needed']} are needed to resolve a MAE ratio of 1.25"
-            in result["reason"])
+    assert opened["g1"]["also_in"] == "g0"  # too small for g1 alone to catch up: both grow
+    assert (f"group g1 has 40 rows; about {opened['g1']['rows_needed']} are needed (as many in g0) to resolve a MAE ratio "
+            "of 1.25" in result["reason"])
     blocked = gate(40, 7, bias_b=1.4, limits=FairnessThresholds(1.25, 1.0, inconclusive="block"))
     assert blocked["verdict"] == "inconclusive" and not blocked["passed"]
 

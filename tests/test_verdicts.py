@@ -29,17 +29,18 @@ def test_joint_intervals_widen_with_the_number_of_comparisons():
 
 @pytest.mark.parametrize("variance, limit, z, other_variance, other_rows",
                          [(16.0, 1.0, 1.96, 0.0, math.inf), (0.25, 0.1, 2.8, 0.25, 4_000), (0.21, 0.1, 1.96, 0.24, 300),
-                          (0.25, 0.1, 2.8, 0.25, 100)])
+                          (0.25, 0.1, 2.8, 0.25, 100), (0.25, 0.1, 2.8, 0.25, 200)])
 def test_the_rows_to_resolve_bring_the_interval_to_the_limit(variance, limit, z, other_variance, other_rows):
     n = rows_to_resolve(variance, limit, z, other_variance, other_rows)
 
     def half(rows, other):
         return z * math.sqrt(variance / rows + other_variance / other)
 
-    if half(1e12, other_rows) < limit:  # the other group leaves room: this one alone catches up
+    if n <= other_rows:  # the other group has enough: this one alone catches up
         assert half(n, other_rows) <= limit < half(n - 1, other_rows)
-    else:  # it does not: both need n
+    else:  # it leaves no room, or too little to fill without more rows than it has: both need n
         assert half(n, n) <= limit < half(n - 1, n - 1)
+        assert half(1e12, other_rows) >= limit or half(other_rows, other_rows) > limit
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

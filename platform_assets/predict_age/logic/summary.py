@@ -29,10 +29,17 @@ def _fairness_lines(gates: list[dict]) -> list[str]:
         lines.append(f"  fairness   {g['attribute']:<9} max/min group MAE {with_interval(g, 'mae_ratio')}, worst |bias| (y) "
                      f"{with_interval(g, 'abs_bias')} over {g['groups_gated']} of {g['groups']} groups: {SHOWN[g['verdict']]}")
         if g["open_groups"]:
-            lines.append("             open (rows -> about how many would settle it): " + ", ".join(
-                f"{o['group']} {o['rows']:,} -> ~{o['rows_needed']:,} (a {o['to_resolve']})" if o["rows_to_settle"] is None
-                else f"{o['group']} {o['rows']:,} -> ~{o['rows_to_settle']:,} (its {o['open_on']})" for o in g["open_groups"]))
+            lines.append("             open (rows -> about how many would settle it): "
+                         + ", ".join(_open_group(o) for o in g["open_groups"]))
     return lines
+
+
+def _open_group(o: dict) -> str:
+    """`midwest 123 -> ~288 (a MAE ratio of 1.25, west too)` or `M 348 -> ~825 (its |bias| 0.3705)`."""
+    if o["rows_to_settle"] is not None:
+        return f"{o['group']} {o['rows']:,} -> ~{o['rows_to_settle']:,} (its {o['open_on']})"
+    also = f", {o['also_in']} too" if o["also_in"] else ""
+    return f"{o['group']} {o['rows']:,} -> ~{o['rows_needed']:,} (a {o['to_resolve']}{also})"
 
 
 def format_summary(recorded: dict, catalog: Path) -> str:
