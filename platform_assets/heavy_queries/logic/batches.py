@@ -36,6 +36,12 @@ def read_columns(path: Location, columns: list[str]) -> pl.DataFrame:
         return pl.from_arrow(pq.read_table(handle, columns=columns))
 
 
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame`'s rows in buffers of their own: a filtered polars frame keeps the string buffers of the batch it
+    came from alive, so a few rows kept from each batch would hold every batch's texts."""
+    return pl.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+
 def row_count(path: Location) -> int:
     with path.open("rb") as handle:
         return pq.ParquetFile(handle).metadata.num_rows

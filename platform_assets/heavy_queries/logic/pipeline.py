@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from platform_assets.heavy_queries.logic.batches import WINDOW, MatrixWriter, day_file, iter_batches, iter_matrix, read_columns, row_count
+from platform_assets.heavy_queries.logic.batches import WINDOW, MatrixWriter, compact, day_file, iter_batches, iter_matrix, read_columns, row_count
 from platform_assets.heavy_queries.logic.config import HeavyThresholds, ModelConfig
 from platform_core import duck
 from platform_core.contract import ContractError
@@ -195,8 +195,8 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
             for batch in iter_batches(tmp / WINDOW / f"{d.isoformat()}.parquet"):
                 batch = batch.filter(~pl.col("zero_cost_category").is_in(routed).fill_null(False))
                 distance = boundary_distance(batch, config.thresholds)
-                kept_parts.append(draw(batch.with_columns(pl.Series("boundary_distance", distance)),
-                                       plan.probability(distance, batch["heavy"].to_numpy()), config.seed))
+                kept_parts.append(compact(draw(batch.with_columns(pl.Series("boundary_distance", distance)),
+                                               plan.probability(distance, batch["heavy"].to_numpy()), config.seed)))
         if not kept_parts:
             raise ValueError(f"the window ending {day} has no training rows to sample ({ranges['train'][0]} to "
                              f"{ranges['train'][1]}): deliver those days")
@@ -319,7 +319,7 @@ def _smallest_draws(frames: list[pl.DataFrame], seed: int, rows: int = 200) -> l
     from platform_assets.heavy_queries.logic.sampling import uniform
 
     frame = pl.concat(frames)
-    return [frame.with_columns(pl.Series("_draw", uniform(frame["query_id"], seed))).sort("_draw").head(rows).drop("_draw")]
+    return [compact(frame.with_columns(pl.Series("_draw", uniform(frame["query_id"], seed))).sort("_draw").head(rows).drop("_draw"))]
 
 
 def _features_dir(layout: DataLayout, day: date) -> Location:
