@@ -120,8 +120,8 @@ def test_memory_estimate_grows_with_queries_a_day_and_refuses_what_cannot_fit():
     assert estimate_bytes(200_000, 50_000) < 6 * 2**30  # the size, under its 6 GiB goal
     assert estimate_bytes(400_000, 50_000) > estimate_bytes(200_000, 50_000)
     assert refusal(200_000, 50_000, 20 * 2**30) is None
-    message = refusal(2_000_000, 50_000, 20 * 2**30)
-    assert "ROWS=2,000,000" in message and "20.0 GiB available" in message and "\n" not in message
+    message = refusal(4_000_000, 50_000, 20 * 2**30)
+    assert "ROWS=4,000,000" in message and "20.0 GiB available" in message and "\n" not in message
     fits = int(message.split("Run it with ROWS=")[1].split(" ")[0].replace(",", ""))
     assert refusal(fits, 50_000, 20 * 2**30) is None and refusal(fits + 50_000, 50_000, 20 * 2**30) is not None
 
