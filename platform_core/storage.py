@@ -135,10 +135,14 @@ def scratch_dir() -> Path:
     return path
 
 
-# matplotlib (report plots) caches its font list in the user's home unless MPLCONFIGDIR names
-# another place: set here, before any job imports it, so a job writes only under its data root
-# and the scratch dir. matplotlib creates the folder when it first needs it.
-os.environ.setdefault("MPLCONFIGDIR", str(_scratch_path() / "matplotlib"))
+# Libraries that would otherwise write in the user's home or the system temp dir: matplotlib
+# caches its font list in ~/.cache (MPLCONFIGDIR moves it; created when first needed);
+# onnxruntime keeps a telemetry device id and event store in ~/.cache/Microsoft and a session
+# file in the temp dir (ORT_DISABLE_TELEMETRY). Both read these when imported, so they are set
+# here, before any job imports them: a job writes only under its data root and the scratch dir.
+LIBRARY_ENV = {"MPLCONFIGDIR": str(_scratch_path() / "matplotlib"), "ORT_DISABLE_TELEMETRY": "1"}
+for _name, _value in LIBRARY_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 
 def current(path: Location) -> Location:
