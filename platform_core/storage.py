@@ -141,8 +141,7 @@ def scratch_dir() -> Path:
 # file in the temp dir (ORT_DISABLE_TELEMETRY). Both read these when imported, so they are set
 # here, before any job imports them: a job writes only under its data root and the scratch dir.
 LIBRARY_ENV = {"MPLCONFIGDIR": str(_scratch_path() / "matplotlib"), "ORT_DISABLE_TELEMETRY": "1"}
-for _name, _value in LIBRARY_ENV.items():
-    os.environ.setdefault(_name, _value)
+os.environ.update({var: value for var, value in LIBRARY_ENV.items() if var not in os.environ})
 
 
 def current(path: Location) -> Location:
