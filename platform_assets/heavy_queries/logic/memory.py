@@ -31,7 +31,7 @@ def refusal(rows_per_day: int, max_sample_rows: int, available_bytes: int) -> st
         return None
     fits = max(0, int((available_bytes - BASE_BYTES - PER_SAMPLE_ROW_BYTES * max_sample_rows) / PER_DAILY_QUERY_BYTES))
     return (f"heavy_queries: ROWS={rows_per_day:,} queries a day needs about {need / GIB:.1f} GiB of memory at its peak "
-            f"(the generated day and 15 days of history rows grow with the queries a day; the training sample is capped at "
-            f"{max_sample_rows:,} rows) and this machine has {available_bytes / GIB:.1f} GiB available now, so the kernel "
+            f"(a day of the log generated and labelled, and the history rows of 14 days, grow with the queries a day; the "
+            f"training sample is capped at {max_sample_rows:,} rows) and this machine has {available_bytes / GIB:.1f} GiB available now, so the kernel "
             f"would kill the run part-way; nothing was written. Run it with ROWS={fits // 1000 * 1000:,} or fewer, free "
             "memory, or use a machine with more.")
