@@ -18,7 +18,8 @@ from resources.environment import ENVIRONMENTS, PlatformEnvironmentError, platfo
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 SHAPE_ENV = {"DAGSTER_PG_URL": "postgresql+psycopg2://dagster:secret@db:5432/dagster", "PLATFORM_LOG_BUCKET": "platform-logs",
-             "PLATFORM_DATA_DIR": "s3://platform-data/prod", "PLATFORM_K8S_NAMESPACE": "batch-ml"}
+             "PLATFORM_DATA_DIR": "s3://platform-data/prod", "PLATFORM_K8S_NAMESPACE": "batch-ml",
+             "DAGSTER_HOME": "/opt/dagster/home"}  # set wherever an instance loads (make, deploy/Dockerfile)
 PLUGGABLE = ("run_launcher", "compute_logs")
 # Fargate's valid CPU units and the memory (MiB) each allows
 FARGATE = {1024: range(2048, 8193, 1024), 2048: range(4096, 16385, 1024), 4096: range(8192, 30721, 1024)}
