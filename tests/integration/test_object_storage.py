@@ -40,6 +40,7 @@ def s3_home(postgres_url, s3_endpoint, tmp_path, monkeypatch) -> Path:
     shutil.copy(REPO / "deploy" / "s3" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
     monkeypatch.setenv("PLATFORM_LOG_BUCKET", BUCKET)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # step logs are staged under it
     return home
 
 

@@ -34,7 +34,8 @@ def test_partitioned_runs_against_postgres_instance_storage(postgres_url, s3_end
     home.mkdir()
     shutil.copy(REPO / "deploy" / "s3" / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
-    monkeypatch.setenv("PLATFORM_LOG_BUCKET", BUCKET)  # step logs go to the S3 server
+    monkeypatch.setenv("PLATFORM_LOG_BUCKET", BUCKET)  # step logs go to the S3 server, staged under DAGSTER_HOME
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     env = {**os.environ, "DAGSTER_HOME": str(home), "PLATFORM_DATA_DIR": str(data_layout.root), "PLATFORM_SENSORS": "off"}
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
