@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platform_core.duck import ident, literal
-from platform_core.storage import atomic_file
+from platform_core.storage import atomic_file, scratch_dir
 
 TEMPLATES = {"tpcds": tuple(range(1, 100)), "tpch": tuple(range(1, 23))}
 _PLATFORM = "linux-x86_64"
@@ -67,7 +67,7 @@ def build_database(data_dir: Path, benchmark: str, scale_factor: float, seed: in
         return target
     import duckdb
 
-    with tempfile.TemporaryDirectory(prefix=f"{benchmark}-gen-") as work, atomic_file(target) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{benchmark}-gen-", dir=scratch_dir()) as work, atomic_file(target) as tmp:
         files = _generate_data(Path(work), benchmark, scale_factor, seed)
         con = duckdb.connect(str(tmp))
         try:
@@ -121,7 +121,7 @@ def generate_queries(benchmark: str, templates: list[int] | tuple[int, ...], sca
     """One instance per template and seed, with the generator's random substitution parameters,
     fixed to run on DuckDB. Generated in one temporary directory."""
     _check_benchmark(benchmark)
-    with tempfile.TemporaryDirectory(prefix=f"{benchmark}-q-") as work:
+    with tempfile.TemporaryDirectory(prefix=f"{benchmark}-q-", dir=scratch_dir()) as work:
         generate = _dsqgen(Path(work)) if benchmark == "tpcds" else _qgen(Path(work))
         return [QueryInstance(benchmark, t, scale_factor, s, fix_for_duckdb(benchmark, generate(t, scale_factor, s)))
                 for t in templates for s in seeds]
