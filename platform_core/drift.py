@@ -27,17 +27,28 @@ def reference_histogram(values: np.ndarray, bins: int = 10) -> dict:
             "missing_share": round(1 - len(present) / len(values), 6)}
 
 
-def psi(reference: dict, values: np.ndarray) -> float:
+def bin_counts(reference: dict, values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rows of `values` in each of the reference's bins, and rows missing: what psi_from_counts
+    judges, so counts of many batches can be added up without keeping their values."""
     values = np.asarray(values, dtype=np.float64)
-    if len(values) == 0:
-        return 0.0
     present = values[~np.isnan(values)]
     edges = np.asarray(reference["edges"])
-    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1) if len(edges) else np.array([])
-    new = np.append(counts / len(values), 1 - len(present) / len(values))
+    counts = np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1) if len(edges) else np.zeros(0)
+    return counts, len(values) - len(present)
+
+
+def psi_from_counts(reference: dict, counts: np.ndarray, missing: float, rows: float) -> float:
+    """PSI of `rows` values binned on the reference's edges (bin_counts, summed over batches if need be)."""
+    if rows == 0:
+        return 0.0
+    new = np.append(np.asarray(counts) / rows, missing / rows)
     ref = np.append(np.asarray(reference["shares"]), reference["missing_share"])
     new, ref = np.maximum(new, EPS), np.maximum(ref, EPS)
     return round(float(((new - ref) * np.log(new / ref)).sum()), 6)
+
+
+def psi(reference: dict, values: np.ndarray) -> float:
+    return psi_from_counts(reference, *bin_counts(reference, values), len(values))
 
 
 def drift_reference(X: np.ndarray, features: list[str], predictions: np.ndarray) -> dict:
