@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from platform_assets.engagement.logic import model, scoring, world
-from platform_assets.engagement.logic.progress import Progress
+from platform_core.progress import Progress
 
 
 def test_progress_is_throttled_and_estimates_the_time_left():

@@ -142,7 +142,7 @@ def test_tuning_says_what_how_far_and_the_time_left_of_every_fit_planned(trained
 
 
 def test_progress_says_at_most_one_line_every_ten_seconds():
-    from platform_assets.readmission.logic.progress import Progress
+    from platform_core.progress import StagedProgress as Progress
 
     now, lines = [0.0], []
     progress = Progress(lines.append, every=10.0, clock=lambda: now[0])

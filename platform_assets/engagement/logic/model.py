@@ -23,9 +23,9 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from platform_assets.engagement.logic.progress import Log, Progress
 from platform_assets.engagement.logic.scoring import ENGAGEMENT_TIERS, feature_matrix, tier_index
 from platform_assets.engagement.logic.world import FEATURES, KEY, LABEL, PROTECTED
+from platform_core.progress import Log, Progress
 
 GRID = {
     "n_estimators": [50, 100, 200],

@@ -17,10 +17,10 @@ from platform_assets.readmission.logic.evaluation import calibration_png, evalua
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.monitoring import training_reference
 from platform_assets.readmission.logic.preprocessing import load_windows
-from platform_assets.readmission.logic.progress import Log
 from platform_assets.readmission.logic.schema import JOB, LABEL, TRUE_PROBABILITY
 from platform_assets.readmission.logic.training import train_all
 from platform_core.periods import month_label
+from platform_core.progress import Log
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.reports import Markdown
 from platform_core.storage import DataLayout, atomic_dir

@@ -21,7 +21,7 @@ Fits run in `n_jobs` threads (scikit-learn trees and XGBoost release the GIL; ea
 thread and BLAS is held to one thread, so 2 cores are never oversubscribed). Random forests are
 bounded (at most 150 trees of depth at most 16, leaves of at least 20 rows, bootstrap samples of at
 most half the rows): a stored forest stays small. Each fit done is counted on a `tick` callable,
-which train_all turns into throttled progress lines (logic/progress.py) for the caller's log.
+which train_all turns into throttled progress lines (platform_core/progress.py) for the caller's log.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import polars as pl
 
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.preprocessing import Encoding, Preprocessor, check_no_leakage, fit_preprocessor
-from platform_assets.readmission.logic.progress import Log, Progress
 from platform_assets.readmission.logic.schema import LABEL
+from platform_core.progress import Log, StagedProgress
 
 ENCODING: dict[str, Encoding] = {"logistic_regression": "onehot", "random_forest": "ordinal", "xgboost": "ordinal"}
 FOREST_TREES = 150  # the largest forest: the top rung of the forest's halving
@@ -412,7 +412,7 @@ def train_all(train: pl.DataFrame, config: ModelConfig, others: dict[str, pl.Dat
     preprocessor = fit_preprocessor(train, config.windows.train)
     leakage = check_no_leakage(config, train, others, preprocessor)
     folds = train_folds(train, config)
-    progress, trained = Progress(log, every), {}
+    progress, trained = StagedProgress(log, every), {}
     for number, algorithm in enumerate(config.algorithms, 1):
         fits = planned_fits(algorithm, strategy or config.search.strategy, config.search.candidates, len(folds))
         progress.stage(f"tuning {algorithm} ({number} of {len(config.algorithms)}, {len(train):,} rows)", fits)
