@@ -151,7 +151,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
                          .filter(pl.col("first_day").is_null() | (pl.col("first_day") == pl.col("day"))).drop("first_day"))
                 batch = with_fingerprints(batch).with_columns(pl.lit(split).alias("split"))
                 table = batch.to_arrow()
-                writer = writer or pq.ParquetWriter(tmp / WINDOW / f"{d.isoformat()}.parquet", table.schema)
+                writer = writer or pq.ParquetWriter(day_file(tmp, d), table.schema)
                 writer.write_table(table.cast(writer.schema))
                 kept += batch.height
                 heavy = int(batch["heavy"].sum())
@@ -174,7 +174,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
             if writer is None:  # a day without rows still has its (empty) file
                 schema = with_fingerprints(read_columns(directory / "labelled.parquet", None).head(0)).with_columns(
                     pl.lit(split).alias("split")).to_arrow().schema
-                writer = pq.ParquetWriter(tmp / WINDOW / f"{d.isoformat()}.parquet", schema)
+                writer = pq.ParquetWriter(day_file(tmp, d), schema)
             writer.close()
             if split in splits and kept:
                 splits[split]["days_with_data"] += 1
@@ -192,8 +192,8 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
         for d in labelled:
             if split_of(d, ranges) != "train":
                 continue
-            for batch in iter_batches(tmp / WINDOW / f"{d.isoformat()}.parquet"):
-                batch = batch.filter(~pl.col("zero_cost_category").is_in(routed).fill_null(False))
+            for batch in iter_batches(day_file(tmp, d)):
+                batch = batch.filter(_model_rows(routed))
                 distance = boundary_distance(batch, config.thresholds)
                 kept_parts.append(compact(draw(batch.with_columns(pl.Series("boundary_distance", distance)),
                                                plan.probability(distance, batch["heavy"].to_numpy()), config.seed)))
@@ -210,8 +210,12 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
             "zero_cost_routed": routed}, (zero_cost_verdict, usable)
 
 
+def _window_dir(layout: DataLayout, day: date) -> Location:
+    return current(layout.table(JOB, "query_window", day.isoformat()))
+
+
 def _routed(layout: DataLayout, day: date) -> list[str]:
-    return json.loads((current(layout.table(JOB, "query_window", day.isoformat())) / "routed.json").read_text())
+    return json.loads((_window_dir(layout, day) / "routed.json").read_text())
 
 
 def _model_rows(routed: list[str]) -> pl.Expr:
@@ -224,7 +228,7 @@ def _rolling_states(layout: DataLayout, day: date, config: ModelConfig) -> Itera
     from platform_assets.heavy_queries.logic.history import WINDOW_DAYS as HISTORY_DAYS
     from platform_assets.heavy_queries.logic.history import build_state
 
-    directory = current(layout.table(JOB, "query_window", day.isoformat()))
+    directory = _window_dir(layout, day)
     columns = ["user", "source", "fingerprint", "day", "heavy", "cpu_time_ms", "peak_memory_bytes"]
     recent: dict[date, pl.DataFrame] = {}
     for d in [*window_days(day, config), day + timedelta(days=1)]:
@@ -243,7 +247,7 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     from platform_assets.heavy_queries.logic.featurizer import DocumentCounts, featurizer_from_counts, parity_gate, parity_report, vocabulary_gate
     from platform_assets.heavy_queries.logic.splits import split_days, split_of
 
-    directory = current(layout.table(JOB, "query_window", day.isoformat()))
+    directory = _window_dir(layout, day)
     routed = _routed(layout, day)
     ranges = split_days(day, config.train_days, config.validation_days, config.test_days)
     splits = {d: split_of(d, ranges) for d in window_days(day, config)}
@@ -254,7 +258,7 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     featurizer = featurizer_from_counts(documents, catalog_stats(layout), config.tfidf_terms, config.tfidf_min_df, routed)
     sample = pl.read_parquet(str(directory / "sample.parquet"))
     sample = sample.with_columns(featurizer.unparsed_reasons(sample["query"]))
-    unparsed = {"sample": _unparsed_counts(sample)}
+    unparsed = {"sample": _unparsed_counts(sample), "validation": {}, "test": {}}
     sample = sample.filter(pl.col("unparsed").is_null())  # served heavy whatever the model says: nothing to learn from
     sizes = {name: _count_rows(directory, [d for d, s in splits.items() if s == name], routed) for name in ("validation", "test")}
     parity_rows, test_states, kept_states = [], {}, {}
@@ -263,8 +267,6 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
         writers = {"sample": MatrixWriter(tmp / "sample_X.npy", sample.height, len(featurizer.feature_names)),
                    **{name: MatrixWriter(tmp / f"{name}_X.npy", n, len(featurizer.feature_names)) for name, n in sizes.items()}}
         row_writers: dict[str, pq.ParquetWriter] = {}
-        for name in ("validation", "test"):
-            unparsed[name] = {}
         for d, state in _rolling_states(layout, day, config):
             states = {d: state}
             if d in replayed:
@@ -368,11 +370,12 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
         by_onnx.append(onnx_probabilities(served_by, X))
     native, by_onnx = np.concatenate(native or [np.zeros(0)]), np.concatenate(by_onnx or [np.zeros(0)])
     p_test = _served(test, native)
-    window = current(layout.table(JOB, "query_window", day.isoformat()))
+    window = _window_dir(layout, day)
     test_days = window_days(day, config)[-config.test_days:]
+    routed = _routed(layout, day)
     # judged as served: queries a zero-cost rule routes light count with probability 0
     routed_heavy = np.concatenate([read_columns(day_file(window, d), ["zero_cost_category", "heavy"])
-                                   .filter(~_model_rows(_routed(layout, day)))["heavy"].to_numpy() for d in test_days])
+                                   .filter(~_model_rows(routed))["heavy"].to_numpy() for d in test_days])
     compliance = compliance_gate(np.concatenate([test["heavy"].to_numpy(), routed_heavy]),
                                  np.concatenate([p_test, np.zeros(len(routed_heavy))]), threshold["threshold"], config)
     parity = onnx_parity_verdict(native, by_onnx, threshold["threshold"], config.onnx_tolerance, len(onnx))
@@ -404,7 +407,7 @@ def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config
         ref = registry.champion(JOB)[MODEL_NAME]
     except NoChampionError as exc:
         raise NoChampionError(f"{exc}: no heavy_queries model has passed every gate yet, so there is nothing to replay") from None
-    window = current(layout.table(JOB, "query_window", day.isoformat()))
+    window = _window_dir(layout, day)
     days = window_days(day, config)[-config.replay_days:]
     with atomic_dir(layout.table(JOB, "query_replay", day.isoformat())) as tmp:
         with pq.ParquetWriter(tmp / "scored.parquet", SCORED_SCHEMA) as writer:
