@@ -53,8 +53,7 @@ def landing_events(area, partition_key: Callable[[str], str], folder_of: Callabl
     if (refused or outside) and log is not None:
         log.warning(f"{area}: skipping folders that are not a partition's folder {refused} or outside the partitions {outside}")
     seen = json.loads(cursor) if cursor else {}
-    candidates = [d for d in deliveries if d.name not in refused + outside]
-    new = new_deliveries(candidates, seen, len(candidates))
+    new = new_deliveries([d for d in deliveries if d.name not in refused + outside], seen)
     if instance is not None:
         recorded = _recorded_versions(instance, asset, [partition_key(d.name) for d in new])
         seen.update({d.name: d.version for d in new if recorded.get(partition_key(d.name)) == d.version})

@@ -39,6 +39,6 @@ def complete_deliveries(area: Location, parse: Callable[[str], object]) -> tuple
     return found, refused
 
 
-def new_deliveries(deliveries: list[Delivery], seen: dict[str, str], limit: int) -> list[Delivery]:
-    """Deliveries whose version differs from the one recorded in the cursor, at most `limit`."""
-    return [d for d in deliveries if seen.get(d.name) != d.version][:limit]
+def new_deliveries(deliveries: list[Delivery], seen: dict[str, str]) -> list[Delivery]:
+    """Deliveries whose version differs from the one recorded in the cursor."""
+    return [d for d in deliveries if seen.get(d.name) != d.version]
