@@ -245,15 +245,6 @@ def run_first_stage(world: World, layout: DataLayout, instance: dg.DagsterInstan
     return Outcome(error, metadata, sorted(set(Path(layout.root).rglob("*.parquet")) - before))
 
 
-@contextmanager
-def instance_at(home: Path):
-    """A real SQLite Dagster instance in `home`, configured as the repository's."""
-    home.mkdir(parents=True)
-    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        yield instance
-
-
 def problems(broken: Break, outcome: Outcome, clean: Outcome) -> list[str]:
     """What is wrong with a job's answer to a broken delivery (nothing: it is right); `clean` is its
     answer to the delivery as generated."""

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from platform_assets.predict_age.logic.generator import generate_snapshot
 from platform_core.periods import Quarter
 from platform_core.storage import DataLayout
+from tests.instances import instance_at
 
 QUARTER = Quarter.parse("2025q3")
 SMALL_ROWS = 20_000
@@ -32,8 +31,5 @@ def data_layout(tmp_path, small_snapshot) -> DataLayout:
 @pytest.fixture
 def instance(tmp_path):
     """A real SQLite Dagster instance in its own DAGSTER_HOME."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(Path(__file__).resolve().parent.parent / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)) as inst:
+    with instance_at(tmp_path / "dagster_home") as inst:
         yield inst

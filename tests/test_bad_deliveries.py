@@ -12,6 +12,7 @@ import pytest
 
 from platform_assets.definitions import JOBS
 from tests import bad_deliveries as bd
+from tests.instances import instance_at
 
 CASES = {
     "csv_text": bd.csv_text,  # the largest Parquet file replaced by CSV text
@@ -53,7 +54,7 @@ def clean(world, tmp_path_factory):
     def get(name: str) -> bd.Outcome:
         if name not in outcomes:
             root = tmp_path_factory.mktemp(f"clean_{name}")
-            with bd.instance_at(root / "dagster_home") as instance:
+            with instance_at(root / "dagster_home") as instance:
                 outcomes[name] = bd.run_first_stage(world(name), world(name).copy(root / "data"), instance)
         return outcomes[name]
     return get
@@ -84,7 +85,7 @@ def test_a_job_outside_jobs_is_judged_by_the_same_harness(case, expected, tmp_pa
     from tests.fixtures import toy_job
 
     world = bd.World.generate(toy_job.job, tmp_path / "world")
-    with bd.instance_at(tmp_path / "clean_home") as clean_instance:
+    with instance_at(tmp_path / "clean_home") as clean_instance:
         clean = bd.run_first_stage(world, world.copy(tmp_path / "clean"), clean_instance)
     broken, outcome = bd.break_and_run(world, CASES[case], tmp_path / "data", instance)
     assert bd.problems(broken, outcome, clean) == expected, outcome.text

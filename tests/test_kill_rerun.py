@@ -6,7 +6,6 @@ run publishes."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import duckdb
 import pytest
 
 from platform_assets.common import CATALOG_POOL
+from tests.instances import dagster_home
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,12 +33,6 @@ def make_run(job: str, rows: str, data: Path, home: Path) -> subprocess.Popen:
            "ARG_JOB": job, "ARG_ROWS": rows, "ARG_SEED": "7"}
     return subprocess.Popen([sys.executable, "-m", "platform_assets", "run"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def dagster_home(path: Path) -> Path:
-    path.mkdir(parents=True)
-    shutil.copy(REPO / "dagster.yaml", path / "dagster.yaml")
-    return path
 
 
 def content(data: Path, view: str, columns: str) -> tuple[int, int]:

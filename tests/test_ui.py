@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 from platform_core.registry import ModelRegistry
 from tests.conftest import QUARTER
+from tests.instances import dagster_home
 
 REPO = Path(__file__).resolve().parent.parent
 LOCATION = {"repositoryLocationName": "batch_ml_platform", "repositoryName": "__repository__"}
@@ -41,9 +41,7 @@ class Server:
 
 @pytest.fixture
 def dagster_dev(tmp_path, data_layout):
-    home = tmp_path / "ui_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path / "ui_home")
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "PLATFORM_DATA_DIR": str(data_layout.root), "PLATFORM_SENSORS": "off"}
     log = open(tmp_path / "dagster_dev.log", "w")
