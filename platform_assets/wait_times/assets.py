@@ -57,9 +57,10 @@ def view_name(table: str, day: date | None = None) -> str:
 
 ETL_CHECKS = [
     *check_specs(key("fact_observations"), {
-        "quarantine_rate": "No delivered day has more than the configured share of its observations quarantined "
+        "quarantine_rate": "No delivered day has more than the configured share of its observations invalid "
                            "(per column and reason: missing values, unknown entities, other days, waits that are "
-                           "negative, above the plausible maximum, NaN or infinite; duplicates).",
+                           "negative, above the plausible maximum, NaN or infinite); duplicates are set aside and "
+                           "counted, not judged.",
     }, daily_partitions),
     *check_specs(key("fact_observations"), {
         "park_freshness": "Every park open on the day sent observations until within the configured hours of closing.",

@@ -135,6 +135,22 @@ def test_out_of_range_waits_and_ids_are_quarantined_per_column_and_reason(tmp_pa
     assert quarantine_gate(figures, limit=0.8).passed
 
 
+def test_duplicates_are_counted_but_not_judged_by_the_quarantine_rate(tmp_path):
+    """A day delivered twice over (every row in two files) loses nothing: the copies are set aside
+    and counted, and the gate judges only the invalid rows' share, the same as the single delivery's."""
+    world = World(SMALL)
+    observations = world.day(DAY)["observations"]
+    once, twice = DataLayout.at(tmp_path / "once"), DataLayout.at(tmp_path / "twice")
+    deliver(once, DAY, world, {"observations.parquet": observations})
+    deliver(twice, DAY, world, {"observations.parquet": observations, "observations copy.parquet": observations})
+    single, double = process_day(once, DAY), process_day(twice, DAY)
+    assert double["rows_out"] == single["rows_out"] == fact_rows(twice, DAY)
+    assert double["quarantine"]["duplicate"] > single["rows_out"]  # half the day's rows are copies
+    gate, single_gate = quarantine_gate(double, limit=0.01), quarantine_gate(single, limit=0.01)
+    assert gate.passed and gate.metadata["duplicates_set_aside"] == double["quarantine"]["duplicate"]
+    assert gate.metadata["rate"] == single_gate.metadata["rate"] > 0  # invalid rows doubled with the rows
+
+
 def test_a_bad_delivery_stops_make_run_with_one_paragraph(tmp_path):
     """Through Dagster and run.py: the ETL's ContractError is the paragraph `make run` prints."""
     world = World(WorldParams(seed=3, entities=30, start=HISTORY_START, history_days=1))

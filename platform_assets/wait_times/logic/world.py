@@ -210,14 +210,19 @@ class World:
                 **self.published_schedule(day)}
 
     def _plant_problems(self, obs: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-        """Exact duplicate rows, negative waits and unknown entity ids, as real feeds have."""
+        """Exact duplicate rows, negative waits and unknown entity ids, as real feeds have. Each kind
+        is its share of the day's rows rounded up or down at random (the share on average, within one
+        row of it every day), so a small day never carries several times the share by chance."""
         n = len(obs)
         if n == 0:
             return obs
-        duplicates = obs[rng.choice(n, rng.binomial(n, self.params.duplicate_share), replace=False)]
-        negative = obs[rng.choice(n, rng.binomial(n, self.params.invalid_share))].with_columns(
-            pl.lit(-5, pl.Int32).alias("posted_wait"))
-        unknown = obs[rng.choice(n, rng.binomial(n, self.params.invalid_share))].with_columns(
+
+        def rows(share: float) -> np.ndarray:
+            return rng.choice(n, int(n * share + rng.random()), replace=False)
+
+        duplicates = obs[rows(self.params.duplicate_share)]
+        negative = obs[rows(self.params.invalid_share)].with_columns(pl.lit(-5, pl.Int32).alias("posted_wait"))
+        unknown = obs[rows(self.params.invalid_share)].with_columns(
             (pl.col("entity_id") + UNKNOWN_ENTITY_BASE).alias("entity_id"))
         return pl.concat([obs, duplicates, negative, unknown]).sort("observed_at")
 
