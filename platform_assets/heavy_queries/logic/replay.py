@@ -46,32 +46,24 @@ def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilitie
 
 
 class _Histograms:
-    """Counts of values on reference histograms' edges, added batch by batch: drift.psi's arithmetic on a
-    replay of any length without keeping its values."""
+    """Counts of values on reference histograms' bins (drift.bin_counts), added batch by batch: drift's PSI
+    of a replay of any length without keeping its values."""
 
     def __init__(self, references: list[dict]):
         self.references = references
-        self.edges = [np.asarray(r["edges"]) for r in references]
-        self.counts = [np.zeros(len(e) + 1) if len(e) else np.zeros(0) for e in self.edges]
+        self.counts = [np.zeros(len(r["edges"]) + 1) if len(r["edges"]) else np.zeros(0) for r in references]
         self.missing = np.zeros(len(references))
         self.rows = 0
 
     def add(self, X: np.ndarray) -> None:
-        for j, edges in enumerate(self.edges):
-            values = np.asarray(X[:, j], dtype=np.float64)
-            present = values[~np.isnan(values)]
-            if len(edges):
-                self.counts[j] += np.bincount(np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1)
-            self.missing[j] += len(values) - len(present)
+        for j, reference in enumerate(self.references):
+            counts, missing = drift.bin_counts(reference, X[:, j])
+            self.counts[j] += counts
+            self.missing[j] += missing
         self.rows += len(X)
 
     def psi(self, j: int) -> float:
-        if self.rows == 0:
-            return 0.0
-        new = np.append(self.counts[j] / self.rows, self.missing[j] / self.rows)
-        ref = np.append(np.asarray(self.references[j]["shares"]), self.references[j]["missing_share"])
-        new, ref = np.maximum(new, drift.EPS), np.maximum(ref, drift.EPS)
-        return round(float(((new - ref) * np.log(new / ref)).sum()), 6)
+        return drift.psi_from_counts(self.references[j], self.counts[j], self.missing[j], self.rows)
 
 
 def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFrame]], states: dict[date, HistoryState],
@@ -91,11 +83,12 @@ def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFram
         for batch in batches(day):
             scored, X, by_model = score_with_features(batch, model, {day: states[day]})
             write(scored.select(SCORED_COLUMNS))
+            p = scored["probability"].to_numpy()
             features.add(X[:, columns])
-            score.add(scored["probability"].to_numpy()[by_model][:, None])
+            score.add(p[by_model][:, None])
             heavy.append(scored["heavy"].to_numpy())
-            probability.append(scored["probability"].to_numpy())
-            model_scored.append(scored["probability"].to_numpy()[by_model])
+            probability.append(p)
+            model_scored.append(p[by_model])
             zero_cost += int(scored["zero_cost_routed"].is_not_null().sum())
             unparsed += int(scored["unparsed"].is_not_null().sum())
         if not heavy or not sum(map(len, heavy)):
