@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import pytest
 
 from platform_assets.common import latest_metadata
 from platform_assets.definitions import build_definitions
@@ -41,16 +41,10 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \".*\", li
 
 @contextmanager
 def environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in values.items():
+            patch.setenv(name, value)
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass
