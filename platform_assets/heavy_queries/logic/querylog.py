@@ -353,7 +353,9 @@ class LogFigures:
         self.days, self.users, self.queries = set(), set(), set()
         self.query_types: Counter = Counter()
         self.error_types: Counter = Counter()
-        self.cost_parts: list[pl.DataFrame] = []
+        # distinct (cpu_time_ms, peak_memory_bytes, error_type) of the valid rows, with their count `n`
+        self.costs = pl.DataFrame(
+            schema={"cpu_time_ms": pl.Int64, "peak_memory_bytes": pl.Int64, "error_type": pl.String, "n": pl.UInt32})
 
     def add(self, day: QueryLog) -> None:
         log = day.log
@@ -369,14 +371,8 @@ class LogFigures:
         self.query_types.update(dict(valid.group_by("query_type").len().drop_nulls().iter_rows()))
         self.error_types.update(dict(valid.filter(pl.col("error_type").is_not_null()).group_by("error_type").len().iter_rows()))
         costs = valid.group_by("cpu_time_ms", "peak_memory_bytes", "error_type").agg(pl.len().alias("n"))
-        self.cost_parts = [pl.concat([*self.cost_parts, costs]).group_by("cpu_time_ms", "peak_memory_bytes", "error_type")
-                           .agg(pl.col("n").sum())]
-
-    @property
-    def costs(self) -> pl.DataFrame:
-        """Distinct (cpu_time_ms, peak_memory_bytes, error_type) of the valid rows, with their count `n`."""
-        return self.cost_parts[0] if self.cost_parts else pl.DataFrame(
-            schema={"cpu_time_ms": pl.Int64, "peak_memory_bytes": pl.Int64, "error_type": pl.String, "n": pl.UInt32})
+        self.costs = (pl.concat([self.costs, costs]).group_by("cpu_time_ms", "peak_memory_bytes", "error_type")
+                      .agg(pl.col("n").sum()))
 
     def figures(self, thresholds: HeavyThresholds | None = None) -> dict:
         figures = {
