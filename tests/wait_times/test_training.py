@@ -90,6 +90,20 @@ def test_versions_are_kept_n_deep_and_one_entity_rolls_back(layout, tmp_path):
     assert champion_ref(registry, entity).version == versions[-2]
 
 
+def test_the_same_model_trained_twice_is_the_same_version(layout, tmp_path):
+    """The registry names a version by its files and metadata: the training time is in
+    training_results, not the metadata, so retraining on the same rows gives the same id."""
+    from dataclasses import replace
+
+    task = _task(layout, tmp_path, _largest(layout)[0], DAY, TrainSettings())
+    first = train_entity(task)
+    again = train_entity(replace(task, registry_root=str(tmp_path / "another_registry")))
+    assert first["status"] == again["status"] == "trained" and first["seconds"] > 0
+    assert again["version"] == first["version"]
+    registry = ModelRegistry(layout.models)
+    assert "seconds" not in registry.metadata(champion_ref(registry, task.entity_id))
+
+
 def test_a_degraded_model_is_flagged_and_not_promoted(layout, tmp_path):
     import xgboost as xgb
 
