@@ -52,6 +52,11 @@ def add_counts(total: np.ndarray | None, counts: np.ndarray) -> np.ndarray:
     return np.pad(total, (0, size - len(total))) + np.pad(counts, (0, size - len(counts)))
 
 
+def _centers(counts: np.ndarray) -> np.ndarray:
+    """The distance at the middle of each DISTANCE_BIN bin of `counts`."""
+    return (np.arange(len(counts)) + 0.5) * DISTANCE_BIN
+
+
 def _weighted_median(counts: np.ndarray) -> float | None:
     if counts.sum() == 0:
         return None
@@ -81,7 +86,7 @@ class BoundaryPlan:
 def plan_boundary(small_counts: np.ndarray, heavy: int, ratio: float = 5.0, max_boost: float = 2.0,
                   min_multiplier: float = 0.05, max_rows: int | None = None) -> BoundaryPlan:
     """The plan for `heavy` heavy queries and small ones whose binned distances are `small_counts`."""
-    centers = (np.arange(len(small_counts)) + 0.5) * DISTANCE_BIN
+    centers = _centers(small_counts)
     target = ratio * heavy
     base = min(1.0, target / max(int(small_counts.sum()), 1))
     median = _weighted_median(small_counts)
@@ -106,7 +111,7 @@ def uniform(query_ids: pl.Series, seed: int) -> np.ndarray:
 
 def boundary_figures(plan: BoundaryPlan, small_counts: np.ndarray, heavy_in: int, sample: pl.DataFrame) -> dict:
     """What a boundary sample holds against what it was drawn from (`sample` with heavy and boundary_distance)."""
-    centers = (np.arange(len(small_counts)) + 0.5) * DISTANCE_BIN
+    centers = _centers(small_counts)
     kept_small = sample.filter(~pl.col("heavy"))["boundary_distance"].to_numpy()
     dropped = np.clip(add_counts(small_counts, -distance_counts(kept_small))[:len(small_counts)], 0, None)
     present = centers[small_counts > 0]
