@@ -222,7 +222,8 @@ def _check_results(instance: dg.DagsterInstance, runs: list[str]) -> list[dict]:
     for run_id in runs:
         for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records:
             ev = record.event_log_entry.dagster_event.event_specific_data
-            checks.append({"check": f"{ev.asset_key.path[-1]}.{ev.check_name}", "passed": ev.passed})
+            checks.append({"check": f"{ev.asset_key.path[-1]}.{ev.check_name}", "passed": ev.passed,
+                           "warning": ev.severity == dg.AssetCheckSeverity.WARN})
     return checks
 
 

@@ -36,6 +36,7 @@ from platform_core.periods import month_label, parse_month
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.reports import markdown_table
 from platform_core.storage import atomic_dir, current, dir_bytes, pin_published
+from platform_core.verdicts import SHOWN
 from resources import Warehouse
 
 GROUP = JOB
@@ -86,13 +87,17 @@ def customers(context: dg.AssetExecutionContext, warehouse: Warehouse, engagemen
 MODEL_CHECKS = check_specs(key("engagement_model"), {
     "holdout_quality": "Test R² and RMSE of the engagement score meet the configured floors.",
     **{f"demographic_parity_{a}": f"Selection rates of the binarized score (> 0.5) by {a}: not confidently further apart "
-                                  "than the limit (Newcombe interval of the largest gap)." for a in PROTECTED},
-    **{f"equalized_odds_{a}": f"True- and false-positive rates by {a}: not confidently further apart than the limit."
-       for a in PROTECTED},
+                                  "than the limit (Newcombe intervals over every pair of groups, held jointly over every "
+                                  "fairness comparison); an inconclusive verdict fails only when fairness_inconclusive is "
+                                  "block." for a in PROTECTED},
+    **{f"equalized_odds_{a}": f"True- and false-positive rates by {a}: not confidently further apart than the limit "
+                              "(intervals as for demographic parity)." for a in PROTECTED},
+    "fairness_conclusive": "The test rows settle every fairness comparison (warning: names each open group, its rows and "
+                           "about how many would resolve a gap of the limit's size).",
     "no_proxy_features": "No selected feature predicts a protected attribute above the configured strength (AUC).",
     "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the tolerance.",
     "not_worse_than_champion": "Test R² no lower than the current champion's on the same rows, beyond the tolerance.",
-}, monthly_partitions, warn_only=("not_worse_than_champion",))
+}, monthly_partitions, warn_only=("not_worse_than_champion", "fairness_conclusive"))
 
 
 @dg.asset(key=key("engagement_model"), **COMMON, partitions_def=monthly_partitions, deps=[key("customers")],
@@ -100,7 +105,8 @@ MODEL_CHECKS = check_specs(key("engagement_model"), {
           description="SelectKBest + StandardScaler + tuned XGBoost as one pipeline (JSON + UBJ, SHA-256) in the registry; "
                       "promoted to champion only when every gate passes.")
 def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
-    from platform_assets.engagement.logic.gates import calibration_gate, champion_gate, fairness_gates, proxy_gate, quality_gate
+    from platform_assets.engagement.logic.gates import (
+        calibration_gate, champion_gate, fairness_conclusive_gate, fairness_gates, proxy_gate, quality_gate)
     from platform_assets.engagement.logic.model import EngagementPipeline, regression_metrics, train
     from platform_assets.engagement.logic.scoring import feature_matrix
 
@@ -121,10 +127,11 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
         champion_version = str(ref)
     except NoChampionError:
         pass
+    fairness_results = fairness_gates(test.pred, test.y, test.groups, engagement.max_dp_difference, engagement.max_eo_difference,
+                                      min_group_rows=engagement.min_group_rows, inconclusive=engagement.fairness_inconclusive)
     gates = [
         quality_gate(trained.metrics, engagement.min_r2, engagement.max_rmse),
-        *fairness_gates(test.pred, test.y, test.groups, engagement.max_dp_difference, engagement.max_eo_difference,
-                        min_group_rows=engagement.min_group_rows),
+        *fairness_results, fairness_conclusive_gate(fairness_results),
         proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows),
         calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance),
         champion_gate(trained.metrics["r2"], champion_r2, engagement.champion_tolerance),
@@ -132,14 +139,13 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     fairness = [{"gate": g.name, "difference": g.metadata["difference"], "limit": g.metadata["max_difference"],
                  "interval": g.metadata.get("interval") or {rate: g.metadata[rate]["interval"]
                                                             for rate in ("true_positive_rate", "false_positive_rate")},
-                 "verdict": "pass" if g.passed else "FAIL"}
-                for g in gates if g.name.startswith(("demographic_parity", "equalized_odds"))]
+                 "verdict": SHOWN[g.metadata["verdict"]]} for g in fairness_results]
     search = {k: v for k, v in trained.search.items() if k != "seconds"}  # timings would make every version new
     metadata = {"metrics": trained.metrics["rounded"], "search": search, "selected_features": trained.selected,
                 "feature_importance": trained.feature_importance, "training_rows": len(labelled),
                 "gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness": fairness}
     ref = registry.register(JOB, MODEL, month_label(month), trained.pipeline.to_files(), metadata)
-    passed = all(g.passed for g in gates)
+    passed = all(g.passed for g in gates if g.name != "fairness_conclusive")  # a warning never holds back promotion
     promoted = passed and registry.promote(JOB, {MODEL: ref}, reason=f"trained on {month_label(month)}, all model gates passed")
     if not promoted:
         reason = "a model gate failed" if not passed else "this version was rolled back by a person"

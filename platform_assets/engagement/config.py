@@ -35,6 +35,9 @@ class EngagementConfig(JobSettings):
     max_eo_difference: float = Field(default=0.1, description="Equalized odds difference: fails when confidently above.")
     max_proxy_auc: float = Field(default=0.75, description="A selected feature predicting a protected attribute above this AUC is a proxy.")
     min_group_rows: int = Field(default=100, description="Smaller groups are reported, not gated.")
+    fairness_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A fairness verdict the test rows cannot settle: warn (fairness_conclusive fails as a "
+                                    "warning naming the groups and rows needed; promotion goes on) or block (the gate fails).")
     calibration_tolerance: float = Field(default=0.05, description="Allowed gap between mean confidence and observed tier accuracy.")
     champion_tolerance: float = Field(default=0.01, description="A candidate whose test R² is lower than the champion's by more is not promoted.")
 

@@ -134,7 +134,8 @@ MODEL_CHECKS = [
     }, daily_partitions),
     *check_specs(key("entity_models"), {
         "no_degraded_entities": "No retrained entity is worse than its current version on the same validation rows "
-                                "(paired errors, 95% interval beyond 2%); a degraded one is flagged and not promoted.",
+                                "(paired errors, interval beyond 2%, 95% held jointly over the run's entities); a degraded "
+                                "one is flagged and not promoted.",
         "no_failed_entities": "No entity failed to train (a failed one keeps its model and is retried next run).",
     }, daily_partitions, blocking=False),
 ]
@@ -152,6 +153,7 @@ def entity_models(context: dg.AssetExecutionContext, config: RetrainSelection, w
     from platform_assets.wait_times.logic.progress import training_line
     from platform_assets.wait_times.logic.training import train_entities
     from platform_assets.wait_times.logic.versions import champion_ref
+    from platform_core.verdicts import per_comparison_level
 
     layout, day, registry = warehouse.layout(), _day(context), warehouse.registry()
     selection = Selection(config.mode, config.entity_id, config.tier)
@@ -174,7 +176,10 @@ def entity_models(context: dg.AssetExecutionContext, config: RetrainSelection, w
                   "by_tier": table_preview([{"tier": t, **c} for t, c in figures["by_tier"].items()])},
         check_results=check_results(MODEL_CHECKS, [
             critical_model_gate(index, results, with_model, settings),
-            GateResult("no_degraded_entities", not degraded, {"degraded": len(degraded), "entities": degraded[:50]},
+            GateResult("no_degraded_entities", not degraded, {
+                "degraded": len(degraded), "entities": degraded[:50], "compared": figures["compared"],
+                "confidence": f"{settings.degrade_confidence:.0%} jointly over {len(selected):,} entities "
+                              f"({per_comparison_level(settings.degrade_confidence, len(selected)):.5f} each)"},
                        blocking=False),
             GateResult("no_failed_entities", not figures["failed_entities"],
                        {"failed": len(figures["failed_entities"]), "entities": figures["failed_entities"][:10]},

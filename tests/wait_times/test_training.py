@@ -140,6 +140,25 @@ def test_degradation_judges_with_uncertainty():
     assert not degradation(noisy * 1.05 + rng.normal(0, 8, 30), noisy, np.arange(30) // 15)["degraded"]  # too few to tell
 
 
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_days_retrain_of_750_unchanged_entities_flags_none_by_chance(seed):
+    """A daily retrain compares about 750 entities. With every new model as good as the old, one
+    by one at 95% a few were flagged every day; held jointly over the run, the planted five (25%
+    worse) are caught and no clean one is flagged."""
+    rng = np.random.default_rng(seed)
+    entities, flagged, one_by_one = 750, [], 0
+    for i in range(entities):
+        hours, per_hour = rng.integers(40, 120), rng.integers(4, 12)
+        crowd = np.repeat(rng.normal(0, 8, hours), per_hour)
+        old = np.abs(crowd + rng.normal(0, 6, len(crowd)))
+        new = np.abs((crowd + rng.normal(0, 6, len(crowd))) * (1.25 if i < 5 else 1.0))
+        clusters = np.repeat(np.arange(hours), per_hour)
+        flagged.append(degradation(new, old, clusters, comparisons=entities)["degraded"])
+        one_by_one += i >= 5 and degradation(new, old, clusters)["degraded"]
+    assert all(flagged[:5]) and not any(flagged[5:])
+    assert one_by_one >= 1  # what the joint interval removes
+
 def test_incremental_continuation_adds_trees_on_the_unseen_rows(layout, tmp_path):
     registry = ModelRegistry(layout.models)
     entity = _largest(layout)[0]

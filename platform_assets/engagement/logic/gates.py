@@ -1,17 +1,23 @@
 """Deployment and output gates of the engagement job, as plain functions returning named results.
 
-Gates on statistics judge with their uncertainty, so a verdict does not flip with sample size:
-a fairness gate FAILS only when we are confident the disparity exceeds the limit, i.e. when the
-lower bound of a two-sided `confidence_level` Newcombe (hybrid Wilson score) interval of the
-difference of two proportions is above the limit. The difference judged is the one between the
-groups with the highest and lowest rate, the pair behind fairlearn's point value. Groups with
-fewer than `min_group_rows` rows are reported but neither gated nor allowed to be that pair:
-their rates are too noisy to block or pass a model on. Newcombe's interval keeps its coverage
-near 0 and 1 and for unequal group sizes, where a Wald interval does not, and needs no
-resampling.
+Gates on statistics judge with their uncertainty and say pass, fail or inconclusive
+(platform_core/verdicts.py). A fairness gate compares the rates of every pair of gated groups:
+each pair's gap gets a Newcombe (hybrid Wilson score) interval, and the largest gap's interval
+runs from the largest lower to the largest upper bound over the pairs, so picking the most
+extreme pair after looking is allowed for. The fairness gates compare many pairs at once (every
+pair of every attribute, for selection, true- and false-positive rates), so each interval is drawn
+at `confidence_level` shared among them (Bonferroni): clean data fail no more often than
+1 - `confidence_level` in all. pass: the largest gap's interval lies within the limit; fail: beyond
+it; inconclusive: it straddles the limit, or a group has fewer than `min_group_rows` rows (too noisy
+to judge), naming each open group, its rows and about how many would resolve a gap of the limit's
+size. Inconclusive warns (`inconclusive="warn"`, the default) or blocks (`"block"`). Newcombe's
+interval keeps its coverage near 0 and 1 and for unequal group sizes, where a Wald interval does
+not, and needs no resampling.
 """
 
 from __future__ import annotations
+
+from itertools import combinations
 
 import numpy as np
 import polars as pl
@@ -20,6 +26,9 @@ from platform_assets.engagement.logic.scoring import CHURN_RISK_TIERS, ENGAGEMEN
 from platform_assets.engagement.logic.world import KEY
 from platform_core.gates import GateResult
 from platform_core.metrics import wilson_interval
+from platform_core.verdicts import (
+    DEFAULT_INCONCLUSIVE, INCONCLUSIVE, PASS, Inconclusive, critical_value, passes, per_comparison_level, rows_to_resolve,
+    verdict, worst)
 
 MAX_DP_DIFFERENCE = 0.1
 MAX_EO_DIFFERENCE = 0.1
@@ -53,43 +62,105 @@ def quality_gate(metrics: dict, min_r2: float, max_rmse: float) -> GateResult:
     })
 
 
-def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, confidence_level: float, min_group_rows: int) -> dict:
-    """Largest gap in hits/rows between gated groups, with its Newcombe interval and verdict."""
-    gated = rates.filter(pl.col(rows) >= min_group_rows).with_columns((pl.col(hits) / pl.col(rows)).alias("rate")).sort("rate")
+RATES = {"selection_rate": ("selected_rows", "rows"), "true_positive_rate": ("true_positives", "positives"),
+         "false_positive_rate": ("false_positives", "negatives")}
+
+
+def _pairs(rates: pl.DataFrame, rows: str, min_group_rows: int) -> int:
+    k = rates.filter(pl.col(rows) >= min_group_rows).height
+    return k * (k - 1) // 2
+
+
+def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, level: float, z: float, min_group_rows: int) -> dict:
+    """The largest gap in hits/rows between gated groups, its interval over every pair at `level`
+    (module docstring), the verdict and the groups that leave it open."""
+    table = rates.filter(pl.col(rows) > 0).with_columns((pl.col(hits) / pl.col(rows)).alias("rate")).sort("rate")
+    gated = table.filter(pl.col(rows) >= min_group_rows)
+    opened = {r["group"]: r for r in table.filter(pl.col(rows) < min_group_rows).iter_rows(named=True)}
     if len(gated) < 2:
-        return {"difference": 0.0, "interval": [0.0, 0.0], "groups": [], "passed": True}
+        return {"difference": 0.0, "interval": [0.0, 0.0], "groups": [], "verdict": INCONCLUSIVE if opened else PASS,
+                "open_groups": _open(list(opened.values()), gated, hits, rows, limit, z, min_group_rows)}
+    bounds = []
+    for low, high in combinations(gated.iter_rows(named=True), 2):  # sorted by rate: high's is not below low's
+        lower, upper = newcombe_interval(high[hits], high[rows], low[hits], low[rows], level)
+        bounds.append((max(lower, 0.0), max(upper, -lower)))  # of |gap|
+        if lower <= limit < upper:
+            smaller = min((high, low), key=lambda g: g[rows])
+            opened.setdefault(smaller["group"], smaller)
+    interval = (max(b[0] for b in bounds), max(b[1] for b in bounds))
+    outcome = worst([verdict(*interval, limit)] + [INCONCLUSIVE] * bool(opened))
     low, high = gated.row(0, named=True), gated.row(-1, named=True)
-    interval = newcombe_interval(high[hits], high[rows], low[hits], low[rows], confidence_level)
-    return {
-        "difference": _round(high["rate"] - low["rate"]), "interval": [_round(interval[0]), _round(interval[1])],
-        "groups": [high["group"], low["group"]], "passed": interval[0] <= limit,
-    }
+    return {"difference": _round(high["rate"] - low["rate"]), "interval": [_round(interval[0]), _round(interval[1])],
+            "groups": [high["group"], low["group"]], "verdict": outcome,
+            "open_groups": _open(list(opened.values()), gated, hits, rows, limit, z, min_group_rows) if outcome == INCONCLUSIVE else []}
+
+
+def _open(groups: list[dict], gated: pl.DataFrame, hits: str, rows: str, limit: float, z: float, min_group_rows: int) -> list[dict]:
+    """Each open group's rows and about how many would resolve a gap of the limit's size against the largest group."""
+    if gated.is_empty():
+        return [{"group": g["group"], "rows": g[rows], "rows_needed": min_group_rows} for g in groups]
+    largest = gated.sort(rows).row(-1, named=True)
+    other = (largest[hits] + 1) / (largest[rows] + 2)
+    out = []
+    for g in sorted(groups, key=lambda g: g[rows]):
+        own = (g[hits] + 1) / (g[rows] + 2)
+        needed = rows_to_resolve(own * (1 - own), limit, z, other * (1 - other), largest[rows])
+        out.append({"group": g["group"], "rows": g[rows], "rows_needed": max(needed, min_group_rows), "against": largest["group"]})
+    return out
+
+
+def _reason(outcome: str, name: str, gap: dict, limit: float) -> str:
+    if outcome == INCONCLUSIVE:
+        return (f"cannot tell whether every {name} gap is within {limit}: " + "; ".join(
+            f"group {g['group']} has {g['rows']:,} rows" + (f"; about {g['rows_needed']:,} are needed to resolve a gap of {limit}"
+                                                              if g["rows_needed"] > g["rows"] else ", but its gap lies close to the limit")
+            for g in gap["open_groups"]))
+    low, high = gap["interval"]
+    return f"largest {name} gap {gap['difference']} ({' vs '.join(gap['groups']) or 'no pair'}) [{low}, {high}]: {outcome}"
+
+
+def fairness_conclusive_gate(fairness: list[GateResult]) -> GateResult:
+    """A warning: the test rows settled every fairness comparison, or which groups left one open and
+    how many rows would settle it. It never blocks nor holds back promotion."""
+    verdicts = [g.metadata["verdict"] for g in fairness]
+    opened = [{"gate": g.name, **o} for g in fairness
+              for o in g.metadata.get("open_groups") or [o for rate in ("true_positive_rate", "false_positive_rate")
+                                                         for o in g.metadata.get(rate, {}).get("open_groups", [])]]
+    return GateResult("fairness_conclusive", INCONCLUSIVE not in verdicts,
+                      {"verdict": worst(verdicts) if verdicts else PASS, "open": opened[:20],
+                       "reason": "; ".join(g.metadata["reason"] for g in fairness if g.metadata["verdict"] == INCONCLUSIVE)},
+                      blocking=False)
 
 
 def fairness_gates(pred: np.ndarray, y_true: np.ndarray, groups: dict[str, np.ndarray], max_dp_difference: float = MAX_DP_DIFFERENCE,
                    max_eo_difference: float = MAX_EO_DIFFERENCE, threshold: float = 0.5, confidence_level: float = 0.95,
-                   min_group_rows: int = MIN_GROUP_ROWS) -> list[GateResult]:
+                   min_group_rows: int = MIN_GROUP_ROWS, inconclusive: Inconclusive = DEFAULT_INCONCLUSIVE) -> list[GateResult]:
     """Per protected attribute: "demographic_parity_<attr>" and "equalized_odds_<attr>" (see module docstring).
 
     Scores and labels are binarized at `threshold`. Demographic parity compares selection rates;
-    equalized odds compares true- and false-positive rates and fails if either gap is
-    confidently above its limit. Point values are fairlearn's between-groups differences over the
-    gated groups (what demographic_parity_difference and equalized_odds_difference return), from
-    one MetricFrame per attribute.
+    equalized odds compares true- and false-positive rates, its verdict the worse of the two. Every
+    pair of every attribute and rate is one of the comparisons the intervals are shared among.
+    Point values are fairlearn's between-groups differences over the gated groups (what
+    demographic_parity_difference and equalized_odds_difference return), from one MetricFrame per
+    attribute.
     """
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     selected = np.asarray(pred) > threshold
     positive = np.asarray(y_true) > threshold
-    results = []
+    tables = {}
     for attribute, values in groups.items():
         values = np.asarray(values).astype(str)
         frame = pl.DataFrame({"group": values, "selected": selected, "positive": positive})
-        table = frame.group_by("group").agg(
+        tables[attribute] = (values, frame.group_by("group").agg(
             pl.len().alias("rows"), pl.col("selected").sum().alias("selected_rows"),
             pl.col("positive").sum().alias("positives"), (pl.col("selected") & pl.col("positive")).sum().alias("true_positives"),
             (~pl.col("positive")).sum().alias("negatives"), (pl.col("selected") & ~pl.col("positive")).sum().alias("false_positives"),
-        ).sort("group")
+        ).sort("group"))
+    comparisons = sum(_pairs(table, rows, min_group_rows) for _, table in tables.values() for _, rows in RATES.values())
+    level, z = per_comparison_level(confidence_level, comparisons), critical_value(confidence_level, comparisons)
+    results = []
+    for attribute, (values, table) in tables.items():
         gated = np.isin(values, table.filter(pl.col("rows") >= min_group_rows)["group"].to_numpy())
         point = {"selection_rate": 0.0, "true_positive_rate": 0.0, "false_positive_rate": 0.0}
         if gated.any():
@@ -106,19 +177,24 @@ def fairness_gates(pred: np.ndarray, y_true: np.ndarray, groups: dict[str, np.nd
              "false_positive_rate": _round(row["false_positives"] / max(row["negatives"], 1))}
             for row in table.iter_rows(named=True)
         ]
-        dp = _rate_gap(table, "selected_rows", "rows", max_dp_difference, confidence_level, min_group_rows)
-        tpr = _rate_gap(table, "true_positives", "positives", max_eo_difference, confidence_level, min_group_rows)
-        fpr = _rate_gap(table, "false_positives", "negatives", max_eo_difference, confidence_level, min_group_rows)
-        common = {"attribute": attribute, "threshold": threshold, "confidence_level": confidence_level,
-                  "min_group_rows": min_group_rows, "by_group": group_table}
-        results.append(GateResult(f"demographic_parity_{attribute}", bool(dp["passed"]), {
-            **common, "difference": _round(dp_point), "interval": dp["interval"], "between": dp["groups"],
-            "max_difference": max_dp_difference,
+        limits = {"selection_rate": max_dp_difference, "true_positive_rate": max_eo_difference, "false_positive_rate": max_eo_difference}
+        gap = {rate: _rate_gap(table, hits, rows, limits[rate], level, z, min_group_rows) for rate, (hits, rows) in RATES.items()}
+        common = {"attribute": attribute, "threshold": threshold, "confidence_level": confidence_level, "comparisons": comparisons,
+                  "per_comparison_level": round(level, 6), "min_group_rows": min_group_rows, "inconclusive": inconclusive,
+                  "by_group": group_table}
+        dp = gap["selection_rate"]
+        results.append(GateResult(f"demographic_parity_{attribute}", passes(dp["verdict"], inconclusive), {
+            **common, "verdict": dp["verdict"], "difference": _round(dp_point), "interval": dp["interval"], "between": dp["groups"],
+            "max_difference": max_dp_difference, "open_groups": dp["open_groups"],
+            "reason": _reason(dp["verdict"], "selection rate", dp, max_dp_difference),
         }))
-        results.append(GateResult(f"equalized_odds_{attribute}", bool(tpr["passed"] and fpr["passed"]), {
-            **common, "difference": _round(eo_point), "max_difference": max_eo_difference,
-            "true_positive_rate": {key: tpr[key] for key in ("difference", "interval", "groups")},
-            "false_positive_rate": {key: fpr[key] for key in ("difference", "interval", "groups")},
+        eo = worst([gap["true_positive_rate"]["verdict"], gap["false_positive_rate"]["verdict"]])
+        results.append(GateResult(f"equalized_odds_{attribute}", passes(eo, inconclusive), {
+            **common, "verdict": eo, "difference": _round(eo_point), "max_difference": max_eo_difference,
+            **{rate: {key: gap[rate][key] for key in ("difference", "interval", "groups", "verdict", "open_groups")}
+               for rate in ("true_positive_rate", "false_positive_rate")},
+            "reason": "; ".join(_reason(gap[rate]["verdict"], rate.replace("_", " "), gap[rate], max_eo_difference)
+                                for rate in ("true_positive_rate", "false_positive_rate")),
         }))
     return results
 

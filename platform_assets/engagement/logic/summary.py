@@ -41,7 +41,8 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
         lines.append(f"  tiers        {100 * truth['true_tier_share']:.1f}% in their true tier (truth has no label noise); "
                      f"mean confidence {100 * truth['mean_confidence']:.1f}% estimates the share whose observed engagement "
                      "falls in the tier")
-    lines += ["", "Fairness (binarized score > 0.5; fails only when the 95% interval of the gap clears the limit)"]
+    lines += ["", "Fairness (binarized score > 0.5; pass or FAIL when the gap's interval, held jointly over every comparison, "
+              "lies within or beyond the limit; inconclusive when it straddles it)"]
     for f in model["fairness"]:
         interval = (f"tpr {f['interval']['true_positive_rate']}  fpr {f['interval']['false_positive_rate']}"
                     if isinstance(f["interval"], dict) else f["interval"])

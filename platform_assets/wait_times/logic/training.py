@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -56,7 +56,8 @@ class TrainSettings:
     min_valid_rows: int = 10
     keep_versions: int = 5
     degrade_tolerance: float = 0.02  # degraded: worse than the current MAE by more than 2%, with 95% confidence
-    degrade_confidence: float = 0.95
+    degrade_confidence: float = 0.95  # for the whole run: shared among the entities compared (quality.py)
+    degrade_comparisons: int = 1  # entities compared in one run; train_entities sets it to the selection's size
     incremental: bool = False  # continue the champion's trees on the rows it has not seen (see the bench)
     incremental_rounds: int = 100
     incremental_max_trees: int = 800
@@ -165,7 +166,7 @@ def _train(task: EntityTask, started: float) -> dict:
     if previous is not None:
         hours = frame["observed_at"].dt.truncate("1h").to_numpy()[cut:]
         verdict = degradation(np.abs(prediction - y[cut:]), np.abs(previous.predict(valid) - y[cut:]), hours,
-                              settings.degrade_tolerance, settings.degrade_confidence)
+                              settings.degrade_tolerance, settings.degrade_confidence, settings.degrade_comparisons)
     seconds = round(time.perf_counter() - started, 3)  # in training_results: in the hashed metadata every version would be new
     metadata = {"entity_id": task.entity_id, "park": task.park, "tier": task.tier, "trained_on": task.day,
                 "observation_count": task.observation_count, "train_rows": cut - train_from, "valid_rows": n_valid,
@@ -302,6 +303,7 @@ def train_entities(layout: DataLayout, day: date, index: pl.DataFrame, selected:
     staging = Path(tempfile.mkdtemp(dir=scratch_dir(), prefix="wait_times_training_"))
     try:
         files = export_training_rows(layout, day, selected["entity_id"].to_list(), staging / "rows", threads)
+        settings = replace(settings, degrade_comparisons=max(len(selected), 1))  # every retrained entity may be compared
         prepared_s = time.perf_counter() - started
         tasks = [EntityTask(r["entity_id"], r["park"], r["tier"], r["observation_count"], r["due_reason"],
                             files.get(r["entity_id"]), str(layout.models), day.isoformat(), settings)
@@ -343,6 +345,7 @@ def training_figures(results: pl.DataFrame) -> dict:
     fitted = results.filter(pl.col("status").is_in(["trained", "degraded"]))
     too_few = results.filter(pl.col("reason") == TOO_FEW).sort("tier", "entity_id")
     return {"by_tier": by_tier, **{s: int((results["status"] == s).sum()) for s in ("trained", "degraded", "skipped", "failed")},
+            "compared": int(results["previous_mae"].is_not_null().sum()),
             "too_few_observations": len(too_few),
             "too_few_by_tier": {int(t): n for t, n in too_few.group_by("tier").len().sort("tier").iter_rows()},
             "too_few_entities": too_few["entity_id"].head(50).to_list(),
