@@ -1,8 +1,11 @@
 """Wiring helpers every job folder uses: keys prefixed by job, check specs and results matched by
-name, timing, standard metadata, the guarded automation condition, container tags."""
+name, timing, standard metadata, the guarded automation condition, container tags, and the retry
+of transient failures that definitions.py applies to every step."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import time
 import warnings
@@ -13,6 +16,7 @@ import dagster as dg
 
 from platform_core.gates import GateResult
 from platform_core.reports import Markdown
+from platform_core.transient import is_transient
 
 # Beta and preview APIs used on purpose (DAGSTER_NOTES.md, DAGSTER_NOTES_2.md): `backfill_policy`
 # on prediction_batches, `MultiToSingleDimensionPartitionMapping`, source code references, and
@@ -149,3 +153,75 @@ def container_tags(vcpu: int, memory_gib: int, max_runtime_s: int) -> dict[str, 
 def freshness(days: int) -> dg.FreshnessPolicy:
     """A published table older than its job's cadence plus slack shows as degraded in the UI."""
     return dg.FreshnessPolicy.time_window(fail_window=timedelta(days=days))
+
+
+# A step that fails on a transient error (a dropped connection, a timeout, an object store or
+# database briefly unreachable: platform_core.transient) runs again up to 3 times, about 5, 15 and
+# 35 s later (exponential backoff, +-5 s of jitter so steps that failed together do not retry
+# together). Any other failure (a bad delivery, a contract violation, a bug) fails at once, as
+# before: Dagster's RetryPolicy alone would retry every exception.
+STEP_RETRY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+# Run retries (`run_retries` in the instance files) re-run a crashed run, and a run with a failed
+# step only where this tag says "true": set when a step is still failing transiently after its own
+# retries (the service is down for longer), "false" when a step failed for another reason.
+RUN_RETRY_TAG = "dagster/retry_on_asset_or_op_failure"
+
+
+def with_step_retries(defs: dg.Definitions, policy: dg.RetryPolicy = STEP_RETRY) -> dg.Definitions:
+    """`defs` with every asset's step retrying transient failures under `policy`."""
+    assets = [_retrying(a, policy) if isinstance(a, dg.AssetsDefinition) and a.is_executable else a
+              for a in defs.assets or []]
+    return dg.Definitions(assets=assets, asset_checks=defs.asset_checks, jobs=defs.jobs, sensors=defs.sensors,
+                          schedules=defs.schedules, resources=defs.resources, executor=defs.executor,
+                          loggers=defs.loggers, metadata=defs.metadata)
+
+
+def _retrying(assets_def: dg.AssetsDefinition, policy: dg.RetryPolicy) -> dg.AssetsDefinition:
+    """The same asset (keys, specs, checks, resources, parameters) with its function wrapped.
+    Dagster has no public setter for an existing asset's op, so the op is rebuilt the way its
+    own `with_replaced_properties` does; `_retrying` keeps the function's signature, which
+    Dagster reads for the context, config and resource parameters."""
+    op = assets_def.node_def
+    fn = op.compute_fn.decorated_fn
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                _on_failure(error, policy)
+                raise
+    else:
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as error:
+                _on_failure(error, policy)
+                raise
+
+    retrying_op = dg.OpDefinition(
+        compute_fn=op.compute_fn._replace(decorated_fn=wrapped), name=op.name,
+        ins={d.name: dg.In.from_definition(d) for d in op.input_defs},
+        outs={d.name: dg.Out.from_definition(d) for d in op.output_defs},
+        description=op.description, config_schema=op.config_schema, required_resource_keys=op.required_resource_keys,
+        tags=op.tags, code_version=op.version, retry_policy=op.retry_policy, pool=op.pool)
+    return dg.AssetsDefinition.dagster_internal_init(**{**assets_def.get_attributes_dict(), "node_def": retrying_op})
+
+
+def _on_failure(error: Exception, policy: dg.RetryPolicy) -> None:
+    """Ask Dagster for another attempt of a transiently failing step (raises RetryRequested);
+    otherwise mark the run for run retries and let the error through."""
+    context = dg.OpExecutionContext.get()
+    transient = is_transient(error)
+    if transient and context.retry_number < policy.max_retries:
+        context.log.warning(f"transient failure ({type(error).__name__}: {error}); attempt {context.retry_number + 2} "
+                            f"of {policy.max_retries + 1} follows")
+        raise dg.RetryRequested(max_retries=policy.max_retries,
+                                seconds_to_wait=max(0.0, policy.calculate_delay(context.retry_number + 1))) from error
+    run = context.instance.get_run_by_id(context.run_id)
+    # `make run`'s in-process runs have no origin the daemon could re-launch them from; and a
+    # permanent failure of another step in this run stays decisive.
+    if not transient or (run.remote_job_origin is not None and run.tags.get(RUN_RETRY_TAG) != "false"):
+        context.instance.add_run_tags(context.run_id, {RUN_RETRY_TAG: str(transient).lower()})

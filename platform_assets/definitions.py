@@ -1,13 +1,15 @@
 """The one Definitions object of the platform, merged from the job folders in JOBS.
 
 Adding a job: a folder under platform_assets/ exporting `job` (platform_assets/job.py) and one
-line below. Resources are bound here, once: the shared warehouse and each job's settings.
+line below. Resources are bound here, once: the shared warehouse and each job's settings; and so
+is the retry of transient failures, for every job's steps (common.with_step_retries).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from platform_assets.common import STEP_RETRY, with_step_retries
 from platform_assets.engagement import definitions as engagement
 from platform_assets.heavy_queries import definitions as heavy_queries
 from platform_assets.job import PlatformJob
@@ -28,11 +30,12 @@ JOBS: list[PlatformJob] = [
 
 
 def build_definitions(warehouse: Warehouse, configs: dict[str, dg.ConfigurableResource] | None = None,
-                      jobs: list[PlatformJob] = JOBS) -> dg.Definitions:
+                      jobs: list[PlatformJob] = JOBS, retry: dg.RetryPolicy = STEP_RETRY) -> dg.Definitions:
     """Tests build their own with a temporary data directory (and settings); everyone else uses `defs`."""
     configs = configs or {}
     resources = {"warehouse": warehouse, **{j.config_key: configs.get(j.config_key) or j.config() for j in jobs}}
-    return dg.Definitions.merge(*(j.defs for j in jobs), dg.Definitions(sensors=[run_failure_alert], resources=resources))
+    return dg.Definitions.merge(with_step_retries(dg.Definitions.merge(*(j.defs for j in jobs)), retry),
+                                dg.Definitions(sensors=[run_failure_alert], resources=resources))
 
 
 platform_environment()  # a deployment shape with missing settings refuses to load, naming them
