@@ -206,7 +206,7 @@ def _retrying(assets_def: dg.AssetsDefinition, policy: dg.RetryPolicy) -> dg.Ass
         ins={d.name: dg.In.from_definition(d) for d in op.input_defs},
         outs={d.name: dg.Out.from_definition(d) for d in op.output_defs},
         description=op.description, config_schema=op.config_schema, required_resource_keys=op.required_resource_keys,
-        tags=op.tags, code_version=op.version, retry_policy=op.retry_policy, pool=op.pool)
+        tags=op.tags, retry_policy=op.retry_policy, pool=op.pool)  # code versions ride on the outs and specs
     return dg.AssetsDefinition.dagster_internal_init(**{**assets_def.get_attributes_dict(), "node_def": retrying_op})
 
 
