@@ -44,6 +44,16 @@ def wilson_interval(successes: np.ndarray, rows: np.ndarray, confidence_level: f
     return centre - half, centre + half
 
 
+def mean_interval(values: np.ndarray, confidence_level: float = 0.95) -> tuple[float, float, float]:
+    """The mean of per-row values with its normal (central limit) interval, mean +- z * sd / sqrt(n).
+    Given per-row differences between two models scored on the same rows (|error| of one minus the
+    other's), it is the paired interval: what both models get wrong alike cancels row by row."""
+    values = np.asarray(values, dtype=np.float64)
+    mean, z = float(values.mean()), NormalDist().inv_cdf(0.5 + confidence_level / 2)
+    half = z * float(values.std(ddof=1)) / np.sqrt(len(values)) if len(values) > 1 else np.inf
+    return mean, mean - half, mean + half
+
+
 def paired_auc_difference(y: np.ndarray, first: np.ndarray, second: np.ndarray, confidence_level: float = 0.95) -> dict:
     """AUC(second) - AUC(first) scored on the same rows, with its DeLong interval: the two models'
     errors are correlated, so the paired interval is much narrower than either AUC's own."""

@@ -12,13 +12,22 @@ would fail clean data up to 1 - 0.95^m of the time (about 1 in 3 for m = 8), mor
 shown is the most extreme one, picked after looking. So each of a gate's m intervals is drawn at
 1 - (1 - level) / m (Bonferroni): all m hold together with the stated level, and so does the
 interval of their largest, whichever pair or group turns out to be the extreme one.
+
+A gate on one figure (a coverage, a mean error, a candidate's loss against the champion on the same
+rows) is `judged`: its verdict, interval, rows and, when open, about how many rows would settle it;
+`conclusive_gate` is the warning check that names every gate left open.
 """
 
 from __future__ import annotations
 
 import math
 from statistics import NormalDist
+
+import numpy as np
 from typing import Literal
+
+from platform_core.gates import GateResult
+from platform_core.metrics import wilson_interval
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 Verdict = Literal["pass", "fail", "inconclusive"]
@@ -65,3 +74,82 @@ def rows_to_resolve(variance: float, limit: float, z: float, other_variance: flo
         if alone <= other_rows:
             return alone
     return max(1, math.ceil((variance + other_variance) / room))
+
+
+def verdict_at_least(low: float, high: float, floor: float) -> Verdict:
+    """The verdict on a quantity that must reach `floor`, from its interval [low, high]."""
+    return PASS if low >= floor else FAIL if high < floor else INCONCLUSIVE
+
+
+def rows_to_settle(rows: int, half_width: float, distance: float) -> int | None:
+    """About how many rows an interval of `half_width` on `rows` rows needs to shrink (as 1/sqrt(rows))
+    to `distance`, the point value's distance from the limit; None when the value sits on the limit."""
+    return None if distance <= 0 else max(rows, math.ceil(rows * (half_width / distance) ** 2))
+
+
+def judged(value: float, low: float, high: float, limit: float, rows: int, inconclusive: Inconclusive,
+           at_least: bool = False, half_width: float | None = None, digits: int = 4) -> dict:
+    """One figure judged by its interval against `limit` (at most, or `at_least`): what a gate's
+    metadata and its summary line carry. `half_width` is the interval's own when [low, high] is
+    derived from another (|coverage - nominal| from the coverage's interval)."""
+    outcome = (verdict_at_least if at_least else verdict)(low, high, limit)
+    out = {"verdict": outcome, "value": round(float(value), digits),
+           "interval": [round(float(low), digits), round(float(high), digits)], "limit": limit, "at_least": at_least,
+           "rows": rows, "inconclusive": inconclusive}
+    if outcome == INCONCLUSIVE:
+        out["rows_needed"] = rows_to_settle(rows, float((high - low) / 2 if half_width is None else half_width),
+                                            float(abs(value - limit)))
+    return out
+
+
+def proportion_within(hits: int, rows: int, target: float, tolerance: float, inconclusive: Inconclusive,
+                      confidence_level: float = 0.95) -> dict:
+    """|hits / rows - target| judged against `tolerance` (a calibration: observed share against the
+    share promised). The share's Wilson interval [lo, hi] bounds the deviation: from its distance to
+    the target (0 when it holds the target) to max(|lo - target|, |hi - target|); `target` is the
+    model's own statement on these rows, fixed given them."""
+    (lo,), (hi,) = wilson_interval(np.array([hits]), np.array([rows]), confidence_level)
+    share = hits / rows
+    low = max(lo - target, target - hi, 0.0)
+    out = judged(abs(share - target), low, max(abs(lo - target), abs(hi - target)), tolerance, rows, inconclusive,
+                 half_width=(hi - lo) / 2)
+    return {**out, "share": round(share, 4), "share_interval": [round(float(lo), 4), round(float(hi), 4)],
+            "target": round(target, 4)}
+
+
+def shown(j: dict) -> str:
+    """`0.0031 [0.0, 0.0086] <= 0.02: pass`: a judged figure beside its interval, limit and verdict."""
+    low, high = j["interval"]
+    return f"{j['value']} [{low}, {high}] {'>=' if j['at_least'] else '<='} {j['limit']}: {SHOWN[j['verdict']]}"
+
+
+def open_reason(name: str, j: dict) -> str:
+    """What an inconclusive figure is missing, in a sentence naming the rows it has and needs."""
+    needed = (f"about {j['rows_needed']:,} would settle it" if j["rows_needed"] is not None
+              else "it sits on the limit, so no sample size settles it")
+    low, high = j["interval"]
+    return (f"{name} {j['value']} [{low}, {high}] straddles the limit {j['limit']} on {j['rows']:,} rows; {needed} "
+            f"(inconclusive: {j['inconclusive']})")
+
+
+def judged_lines(figures: dict[str, dict], indent: str = "  ") -> list[str]:
+    """Summary lines: each judged figure beside its interval, limit, verdict and rows, and under an open
+    one what is missing."""
+    lines = []
+    for label, j in figures.items():
+        lines.append(f"{indent}{label:<30} {shown(j)}  (n={j['rows']:,})")
+        if j["verdict"] == INCONCLUSIVE:
+            lines.append(f"{indent}  {open_reason(label, j)}")
+    return lines
+
+
+def conclusive_gate(name: str, figures: dict[str, dict]) -> GateResult:
+    """A warning that every judged figure ({label: judged(...)}) was settled, or which were left
+    open and how many rows would settle each. It never blocks nor holds back promotion."""
+    opened = {label: j for label, j in figures.items() if j["verdict"] == INCONCLUSIVE}
+    return GateResult(name, not opened, {
+        "verdict": INCONCLUSIVE if opened else PASS,
+        "open": [{"figure": label, "value": j["value"], "interval": j["interval"], "limit": j["limit"], "rows": j["rows"],
+                  "rows_needed": j["rows_needed"]} for label, j in opened.items()],
+        "reason": "; ".join(open_reason(label, j) for label, j in opened.items()) or "every figure settled"},
+        blocking=False)

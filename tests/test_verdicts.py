@@ -6,8 +6,10 @@ import math
 import numpy as np
 import pytest
 
+from platform_core.metrics import mean_interval
 from platform_core.verdicts import (
-    DEFAULT_INCONCLUSIVE, critical_value, passes, per_comparison_level, rows_to_resolve, verdict, worst)
+    DEFAULT_INCONCLUSIVE, conclusive_gate, critical_value, judged, passes, per_comparison_level, proportion_within,
+    rows_to_resolve, rows_to_settle, verdict, verdict_at_least, worst)
 
 
 def test_an_interval_is_judged_three_ways_and_inconclusive_warns_by_default():
@@ -60,3 +62,31 @@ def test_many_entities_compared_at_once_flag_only_real_degradation(seed, entitie
     joint = estimate - z_joint * se > margin
     assert joint[:5].all() and joint[5:].sum() <= 1
     assert one_by_one[5:].sum() >= 0.01 * entities
+
+
+def test_a_floor_is_judged_three_ways_and_an_open_figure_names_the_rows_that_would_settle_it():
+    assert [verdict_at_least(0.71, 0.8, 0.7), verdict_at_least(0.5, 0.69, 0.7), verdict_at_least(0.65, 0.75, 0.7)] == [
+        "pass", "fail", "inconclusive"]
+    open_ = judged(0.72, 0.66, 0.78, 0.7, 100, "warn", at_least=True)
+    assert open_["verdict"] == "inconclusive" and open_["rows_needed"] == 900  # half-width 0.06 -> 0.02: 9x the rows
+    assert rows_to_settle(100, 0.06, 0.0) is None and "rows_needed" not in judged(0.8, 0.75, 0.85, 0.7, 100, "warn", True)
+    warning = conclusive_gate("gates_conclusive", {"R²": open_, "RMSE": judged(0.1, 0.09, 0.11, 0.12, 100, "warn")})
+    assert not warning.passed and not warning.blocking and [o["figure"] for o in warning.metadata["open"]] == ["R²"]
+    assert "R² 0.72 [0.66, 0.78] straddles the limit 0.7 on 100 rows; about 900 would settle it" in warning.metadata["reason"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("rows", [2_000, 20_000])
+def test_a_share_within_a_tolerance_and_the_paired_mean_hold_their_95_percent(rows, seed):
+    """Over 400 samples: an 80% share judged against 80% +- 0.02 is failed at most 5% of the time, and
+    a mean's interval covers the true mean about 95% of the time."""
+    rng = np.random.default_rng(seed)
+    shares = [proportion_within(int(rng.binomial(rows, 0.8)), rows, 0.8, 0.02, "warn")["verdict"] for _ in range(400)]
+    assert shares.count("fail") <= 20 and (rows < 20_000 or shares.count("pass") >= 380)
+    covered = sum(low <= 0.05 <= high for _, low, high in (mean_interval(rng.normal(0.05, 0.5, rows)) for _ in range(400)))
+    assert 360 <= covered <= 395
+    shared = rng.normal(0, 5, rows)  # two models wrong alike on each row: the paired interval is far narrower
+    first, second = np.abs(shared + rng.normal(0, 1, rows)), np.abs(shared + rng.normal(0, 1, rows))
+    _, low, high = mean_interval(first - second)
+    unpaired = 1.96 * math.sqrt(first.var(ddof=1) / rows + second.var(ddof=1) / rows)
+    assert (high - low) / 2 < unpaired / 3

@@ -36,7 +36,7 @@ from platform_core.periods import month_label, parse_month
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.reports import markdown_table
 from platform_core.storage import atomic_dir, current, dir_bytes, pin_published
-from platform_core.verdicts import SHOWN
+from platform_core.verdicts import INCONCLUSIVE, SHOWN, open_reason
 from resources import Warehouse
 
 GROUP = JOB
@@ -84,8 +84,10 @@ def customers(context: dg.AssetExecutionContext, warehouse: Warehouse, engagemen
     )
 
 
+WARNINGS = ("fairness_conclusive", "gates_conclusive")  # say what a run could not tell; never block nor hold back promotion
 MODEL_CHECKS = check_specs(key("engagement_model"), {
-    "holdout_quality": "Test R² and RMSE of the engagement score meet the configured floors.",
+    "holdout_quality": "Test R² and RMSE of the engagement score meet the configured floors, judged by their intervals; "
+                       "an inconclusive verdict fails only when quality_inconclusive is block.",
     **{f"demographic_parity_{a}": f"Selection rates of the binarized score (> 0.5) by {a}: not confidently further apart "
                                   "than the limit (Newcombe intervals over every pair of groups, held jointly over every "
                                   "fairness comparison); an inconclusive verdict fails only when fairness_inconclusive is "
@@ -95,9 +97,16 @@ MODEL_CHECKS = check_specs(key("engagement_model"), {
     "fairness_conclusive": "The test rows settle every fairness comparison (warning: names each open group, its rows and "
                            "about how many would resolve a gap of the limit's size).",
     "no_proxy_features": "No selected feature predicts a protected attribute above the configured strength (AUC).",
-    "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the tolerance.",
-    "not_worse_than_champion": "Test R² no lower than the current champion's on the same rows, beyond the tolerance.",
-}, monthly_partitions, warn_only=("not_worse_than_champion", "fairness_conclusive"))
+    "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the "
+                             "tolerance (Wilson interval); an inconclusive verdict fails only when calibration_inconclusive "
+                             "is block.",
+    "not_worse_than_champion": "Test R² no lower than the current champion's on the same rows, beyond the tolerance (paired "
+                               "interval of the per-row difference); an inconclusive verdict holds back promotion only when "
+                               "champion_inconclusive is block.",
+    "gates_conclusive": "The test rows settle every judged figure of holdout_quality, confidence_calibrated and "
+                        "not_worse_than_champion (warning: names each open figure, its interval, its rows and about how "
+                        "many would settle it).",
+}, monthly_partitions, warn_only=("not_worse_than_champion", *WARNINGS))
 
 
 @dg.asset(key=key("engagement_model"), **COMMON, partitions_def=monthly_partitions, deps=[key("customers")],
@@ -106,8 +115,9 @@ MODEL_CHECKS = check_specs(key("engagement_model"), {
                       "promoted to champion only when every gate passes.")
 def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
     from platform_assets.engagement.logic.gates import (
-        calibration_gate, champion_gate, fairness_conclusive_gate, fairness_gates, proxy_gate, quality_gate)
-    from platform_assets.engagement.logic.model import EngagementPipeline, regression_metrics, train
+        calibration_gate, champion_gate, fairness_conclusive_gate, fairness_gates, gates_conclusive, judged_figures, proxy_gate,
+        quality_gate)
+    from platform_assets.engagement.logic.model import EngagementPipeline, train
     from platform_assets.engagement.logic.scoring import feature_matrix
 
     month, layout, timing = parse_month(context.partition_key), warehouse.layout(), {}
@@ -118,24 +128,29 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
         trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
                         nthread=engagement.nthread, folds=engagement.folds, log=context.log.info)
     test = trained.test
-    champion_r2, champion_version = None, None
+    champion_pred, champion_version = None, None
     try:
         ref = registry.champion(JOB)[MODEL]
         champion = EngagementPipeline.from_files({n: registry.load_file(ref, n) for n in ("pipeline.json", "model.ubj")})
-        test_rows = labelled.join(pl.DataFrame({KEY: test.ids}), on=KEY, how="semi")
-        champion_r2 = regression_metrics(test_rows[LABEL].to_numpy(), champion.predict(feature_matrix(test_rows, champion.features)))["r2"]
-        champion_version = str(ref)
+        test_rows = pl.DataFrame({KEY: test.ids}).join(labelled, on=KEY, how="left", maintain_order="left")  # test.y's order
+        champion_pred, champion_version = champion.predict(feature_matrix(test_rows, champion.features)), str(ref)
     except NoChampionError:
         pass
     fairness_results = fairness_gates(test.pred, test.y, test.groups, engagement.max_dp_difference, engagement.max_eo_difference,
                                       min_group_rows=engagement.min_group_rows, inconclusive=engagement.fairness_inconclusive)
-    gates = [
-        quality_gate(trained.metrics, engagement.min_r2, engagement.max_rmse),
-        *fairness_results, fairness_conclusive_gate(fairness_results),
-        proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows),
-        calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance),
-        champion_gate(trained.metrics["r2"], champion_r2, engagement.champion_tolerance),
+    judged_gates = [
+        quality_gate(test.y, test.pred, engagement.min_r2, engagement.max_rmse, engagement.quality_inconclusive),
+        calibration_gate(test.y, test.pred, test.confidence, engagement.calibration_tolerance,
+                         inconclusive=engagement.calibration_inconclusive),
+        champion_gate(test.y, test.pred, champion_pred, engagement.champion_tolerance, engagement.champion_inconclusive),
     ]
+    gates = [
+        *judged_gates, *fairness_results, fairness_conclusive_gate(fairness_results), gates_conclusive(judged_gates),
+        proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows),
+    ]
+    judged = judged_figures(judged_gates)
+    for line in (open_reason(label, j) for label, j in judged.items() if j["verdict"] == INCONCLUSIVE):
+        context.log.warning(line)
     fairness = [{"gate": g.name, "difference": g.metadata["difference"], "limit": g.metadata["max_difference"],
                  "interval": g.metadata.get("interval") or {rate: g.metadata[rate]["interval"]
                                                             for rate in ("true_positive_rate", "false_positive_rate")},
@@ -145,7 +160,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
                 "feature_importance": trained.feature_importance, "training_rows": len(labelled),
                 "gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness": fairness}
     ref = registry.register(JOB, MODEL, month_label(month), trained.pipeline.to_files(), metadata)
-    passed = all(g.passed for g in gates if g.name != "fairness_conclusive")  # a warning never holds back promotion
+    passed = all(g.passed for g in gates if g.name not in WARNINGS)  # a warning never holds back promotion
     promoted = passed and registry.promote(JOB, {MODEL: ref}, reason=f"trained on {month_label(month)}, all model gates passed")
     if not promoted:
         reason = "a model gate failed" if not passed else "this version was rolled back by a person"
@@ -153,8 +168,9 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     return dg.MaterializeResult(
         metadata={"partition": month_label(month), "duration_s": timing["duration_s"], "rows_in": len(labelled),
                   "version": str(ref), "promoted": promoted, "champion_before": champion_version,
-                  "champion_r2_before": champion_r2, **trained.metrics["rounded"], "search": trained.search,
-                  "fairness": fairness, "fairness_table": md(markdown_table(fairness)),
+                  "champion_r2_before": judged_gates[2].metadata["champion_r2"], **trained.metrics["rounded"],
+                  "search": trained.search,
+                  "fairness": fairness, "judged": judged, "fairness_table": md(markdown_table(fairness)),
                   "feature_importance": table_preview(trained.feature_importance)},
         check_results=check_results(MODEL_CHECKS, gates),
     )

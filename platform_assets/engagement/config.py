@@ -40,4 +40,13 @@ class EngagementConfig(JobSettings):
                                     "warning naming the groups and rows needed; promotion goes on) or block (the gate fails).")
     calibration_tolerance: float = Field(default=0.05, description="Allowed gap between mean confidence and observed tier accuracy.")
     champion_tolerance: float = Field(default=0.01, description="A candidate whose test R² is lower than the champion's by more is not promoted.")
+    quality_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A test R² or RMSE whose interval straddles its floor: warn (gates_conclusive fails as a "
+                                    "warning naming the rows needed) or block (holdout_quality fails).")
+    calibration_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A calibration gap whose interval straddles calibration_tolerance: warn (gates_conclusive) "
+                                    "or block (confidence_calibrated fails).")
+    champion_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A candidate whose paired R² loss against the champion straddles champion_tolerance: "
+                                    "warn (promoted, gates_conclusive warns) or block (not promoted).")
 

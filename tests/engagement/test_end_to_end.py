@@ -26,7 +26,8 @@ def run(layout: DataLayout, instance, month: str = MONTH) -> dict:
     return run_partition(engagement.job, parse_month(month).isoformat(), instance, defs, progress=lambda _line: None)
 
 
-WARNING = {"engagement_model.fairness_conclusive"}  # 1,200 test rows may not settle every fairness comparison
+# 1,200 test rows may not settle every fairness comparison, nor a champion comparison within 0.01 of R²
+WARNING = {"engagement_model.fairness_conclusive", "engagement_model.gates_conclusive"}
 
 
 def failed_checks(recorded: dict) -> set[str]:
@@ -63,7 +64,7 @@ def test_a_month_end_to_end(month, instance):
     scores = recorded["stages"]["engagement_scores"][0]
     assert scores["against_truth"]["r2"] > 0.6  # against the true engagement of the scored customers
     summary = engagement.job.summary(recorded, month)
-    for expected in ("test split   R²", "vs truth", "demographic_parity_location", "engagement_tier  Low",
+    for expected in ("test split   R²", "vs truth", "Gates on the test split", "test RMSE", "tier accuracy - mean confidence", "demographic_parity_location", "engagement_tier  Low",
                      "customers/s", f"Checks: {len(recorded['checks']) - len(failed)}/{len(recorded['checks'])} passed"):
         assert expected in summary, expected
 
@@ -74,6 +75,10 @@ def test_a_month_end_to_end(month, instance):
     model = august["stages"]["engagement_model"][0]
     assert model["champion_before"] == str(champion) and 0.6 < model["champion_r2_before"] <= 1
     assert failed_checks(august) <= WARNING
+    lost = model["judged"]["R² lost against the champion"]  # paired, on August's test rows
+    assert lost["rows"] == 1_200 and lost["interval"][0] <= lost["value"] <= lost["interval"][1]
+    assert lost["value"] == pytest.approx(model["champion_r2_before"] - model["r2"], abs=1e-3)
+    assert f"{lost['value']} [{lost['interval'][0]}, {lost['interval'][1]}] <= 0.01" in engagement.job.summary(august, month)
     assert ModelRegistry(month.models).champion("engagement")["pipeline"].version.startswith("2025-08-")
 
 

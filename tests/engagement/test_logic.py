@@ -212,8 +212,9 @@ def test_confidence_is_calibrated_on_held_out_rows(trained, month):
     measured = model.tier_accuracy(test.y, test.pred, test.confidence)
     assert abs(measured["observed"] - measured["mean_confidence"]) < 0.03
     assert len(measured["by_decile"]) == 10
-    assert gates.calibration_gate(test.y, test.pred, test.confidence).passed
-    assert not gates.calibration_gate(test.y, test.pred, np.full(len(test.y), 0.99)).passed
+    assert gates.calibration_gate(test.y, test.pred, test.confidence).metadata["verdict"] == "pass"
+    overconfident = gates.calibration_gate(test.y, test.pred, np.full(len(test.y), 0.99))
+    assert not overconfident.passed and overconfident.metadata["verdict"] == "fail"
 
 
 def test_output_checks_fail_on_broken_tables(trained, month):
@@ -231,15 +232,17 @@ def test_output_checks_fail_on_broken_tables(trained, month):
     assert failed(good, rows=101) == {"row_count_matches_input"}
 
 
-def test_quality_and_champion_gates():
-    metrics = {"r2": 0.82, "rmse": 0.09, "mae": 0.07}
-    assert gates.quality_gate(metrics, min_r2=0.8, max_rmse=0.1).passed
-    assert not gates.quality_gate(metrics, min_r2=0.85, max_rmse=0.1).passed
-    assert not gates.quality_gate(metrics, min_r2=0.8, max_rmse=0.08).passed
-    assert gates.champion_gate(0.82, None).passed
-    assert gates.champion_gate(0.815, 0.82, tolerance=0.01).passed
-    assert not gates.champion_gate(0.80, 0.82, tolerance=0.01).passed
-    assert gates.champion_gate(0.80, 0.82).name == "not_worse_than_champion"
+def test_quality_and_champion_gates_on_the_held_out_rows(trained):
+    test = trained.test
+    quality = gates.quality_gate(test.y, test.pred, min_r2=0.7, max_rmse=0.12)
+    assert quality.passed and quality.metadata["verdict"] == "pass"
+    assert quality.metadata["r2"] == pytest.approx(trained.metrics["r2"], abs=1e-4)
+    low, high = quality.metadata["figures"]["test R²"]["interval"]
+    assert low < trained.metrics["r2"] < high and high - low < 0.05
+    assert not gates.quality_gate(test.y, test.pred, min_r2=high + 0.01, max_rmse=0.12).passed  # confidently below
+    same = gates.champion_gate(test.y, test.pred, test.pred)  # the champion is the candidate: nothing lost
+    assert same.passed and same.metadata["figures"]["R² lost against the champion"]["interval"] == [0.0, 0.0]
+    assert gates.champion_gate(test.y, test.pred, None).passed and same.name == "not_worse_than_champion"
 
 
 def test_grid_and_early_stopping_searches_agree_on_a_tiny_grid(month):

@@ -13,6 +13,15 @@ to judge), naming each open group, its rows and about how many would resolve a g
 size. Inconclusive warns (`inconclusive="warn"`, the default) or blocks (`"block"`). Newcombe's
 interval keeps its coverage near 0 and 1 and for unequal group sizes, where a Wald interval does
 not, and needs no resampling.
+
+The other gates on a test-split figure are judged the same three ways by a 95% interval, each with
+its own `inconclusive` setting, and `gates_conclusive` warns naming each open figure and about how
+many test rows would settle it. Intervals: test RMSE and R² from the mean squared error's normal
+(central limit) interval, the labels' variance on these rows held fixed (the two figures share the
+95%, Bonferroni); calibration, the observed tier accuracy's Wilson interval against the mean
+confidence; the champion comparison, the mean of per-row (candidate squared error - champion
+squared error) / variance of the labels on the same rows, which is the champion's R² minus the
+candidate's, with its paired normal interval.
 """
 
 from __future__ import annotations
@@ -25,15 +34,16 @@ import polars as pl
 from platform_assets.engagement.logic.scoring import CHURN_RISK_TIERS, ENGAGEMENT_TIERS
 from platform_assets.engagement.logic.world import KEY
 from platform_core.gates import GateResult
-from platform_core.metrics import wilson_interval
+from platform_core.metrics import mean_interval, wilson_interval
 from platform_core.verdicts import (
-    DEFAULT_INCONCLUSIVE, INCONCLUSIVE, PASS, Inconclusive, critical_value, passes, per_comparison_level, rows_to_resolve,
-    verdict, worst)
+    DEFAULT_INCONCLUSIVE, INCONCLUSIVE, PASS, Inconclusive, conclusive_gate, critical_value, judged, passes,
+    per_comparison_level, proportion_within, rows_to_resolve, verdict, worst)
 
 MAX_DP_DIFFERENCE = 0.1
 MAX_EO_DIFFERENCE = 0.1
 MAX_PROXY_AUC = 0.75
 MIN_GROUP_ROWS = 100
+CONFIDENCE_LEVEL = 0.95  # of each judged gate (module docstring)
 CALIBRATION_TOLERANCE = 0.05
 CHAMPION_TOLERANCE = 0.01
 
@@ -53,12 +63,20 @@ def newcombe_interval(hits_a: int, rows_a: int, hits_b: int, rows_b: int, confid
     )
 
 
-def quality_gate(metrics: dict, min_r2: float, max_rmse: float) -> GateResult:
-    """Test R² and RMSE on the held-out split within the limits."""
-    passed = metrics["r2"] >= min_r2 and metrics["rmse"] <= max_rmse
-    return GateResult("holdout_quality", bool(passed), {
-        "r2": _round(metrics["r2"]), "rmse": _round(metrics["rmse"]), "mae": _round(metrics["mae"]),
-        "min_r2": min_r2, "max_rmse": max_rmse,
+def quality_gate(y_true: np.ndarray, pred: np.ndarray, min_r2: float, max_rmse: float,
+                 inconclusive: Inconclusive = DEFAULT_INCONCLUSIVE) -> GateResult:
+    """Test R² and RMSE on the held-out split within the limits, judged by their intervals (module docstring)."""
+    y, squared = np.asarray(y_true, dtype=np.float64), (np.asarray(y_true) - np.asarray(pred)) ** 2
+    rows, variance = len(y), float(np.mean((y - y.mean()) ** 2))
+    mse, low, high = mean_interval(squared, per_comparison_level(CONFIDENCE_LEVEL, 2))
+    figures = {"test R²": judged(1 - mse / variance, 1 - high / variance, 1 - low / variance, min_r2, rows, inconclusive,
+                                 at_least=True),
+               "test RMSE": judged(np.sqrt(mse), np.sqrt(max(low, 0.0)), np.sqrt(high), max_rmse, rows, inconclusive)}
+    outcome = worst([f["verdict"] for f in figures.values()])
+    return GateResult("holdout_quality", passes(outcome, inconclusive), {
+        "verdict": outcome, "r2": _round(1 - mse / variance), "rmse": _round(np.sqrt(mse)),
+        "mae": _round(np.mean(np.abs(y - np.asarray(pred)))), "min_r2": min_r2, "max_rmse": max_rmse, "figures": figures,
+        "inconclusive": inconclusive,
     })
 
 
@@ -240,22 +258,19 @@ def proxy_gate(features: dict[str, np.ndarray] | pl.DataFrame, groups: dict[str,
 
 
 def calibration_gate(y_true: np.ndarray, pred: np.ndarray, confidence: np.ndarray, tolerance: float = CALIBRATION_TOLERANCE,
-                     confidence_level: float = 0.95) -> GateResult:
-    """Mean confidence is the observed tier accuracy within `tolerance`.
-
-    Fails only when the Wilson interval of the observed accuracy lies wholly outside
-    mean confidence +- tolerance.
-    """
+                     confidence_level: float = CONFIDENCE_LEVEL, inconclusive: Inconclusive = DEFAULT_INCONCLUSIVE) -> GateResult:
+    """Mean confidence is the observed tier accuracy within `tolerance`: |observed - mean confidence|
+    judged by the observed accuracy's Wilson interval (module docstring)."""
     from platform_assets.engagement.logic.model import tier_accuracy
 
     measured = tier_accuracy(y_true, pred, confidence)
-    low, high = wilson_interval(np.array([measured["hits"]]), np.array([measured["rows"]]), confidence_level)
-    band = (measured["mean_confidence"] - tolerance, measured["mean_confidence"] + tolerance)
-    passed = high[0] >= band[0] and low[0] <= band[1]
-    return GateResult("confidence_calibrated", bool(passed), {
-        "rows": measured["rows"], "mean_confidence": _round(measured["mean_confidence"]),
-        "observed_tier_accuracy": _round(measured["observed"]), "interval": [_round(low[0]), _round(high[0])],
-        "tolerance": tolerance, "by_decile": measured["by_decile"],
+    figure = proportion_within(measured["hits"], measured["rows"], measured["mean_confidence"], tolerance, inconclusive,
+                               confidence_level)
+    return GateResult("confidence_calibrated", passes(figure["verdict"], inconclusive), {
+        "verdict": figure["verdict"], "rows": measured["rows"], "mean_confidence": _round(measured["mean_confidence"]),
+        "observed_tier_accuracy": _round(measured["observed"]), "observed_interval": figure["share_interval"],
+        "tolerance": tolerance, "figures": {"tier accuracy - mean confidence": figure}, "inconclusive": inconclusive,
+        "by_decile": measured["by_decile"],
     })
 
 
@@ -281,9 +296,29 @@ def output_checks(scores: pl.DataFrame, expected_rows: int) -> list[GateResult]:
     ]
 
 
-def champion_gate(candidate_r2: float, champion_r2: float | None, tolerance: float = CHAMPION_TOLERANCE) -> GateResult:
-    """The candidate's test R² is at most `tolerance` below the serving champion's (passes with no champion)."""
-    passed = champion_r2 is None or candidate_r2 >= champion_r2 - tolerance
-    return GateResult("not_worse_than_champion", bool(passed), {
-        "candidate_r2": _round(candidate_r2), "champion_r2": None if champion_r2 is None else _round(champion_r2), "tolerance": tolerance,
+def champion_gate(y_true: np.ndarray, candidate: np.ndarray, champion: np.ndarray | None, tolerance: float = CHAMPION_TOLERANCE,
+                  inconclusive: Inconclusive = DEFAULT_INCONCLUSIVE) -> GateResult:
+    """The candidate's test R² is at most `tolerance` below the serving champion's on the same rows,
+    judged by the paired interval of the difference (module docstring); passes with no champion."""
+    y = np.asarray(y_true, dtype=np.float64)
+    variance = float(np.mean((y - y.mean()) ** 2))
+    r2 = 1 - float(np.mean((y - candidate) ** 2)) / variance
+    if champion is None:
+        return GateResult("not_worse_than_champion", True, {"verdict": "no champion yet", "candidate_r2": _round(r2),
+                                                             "champion_r2": None, "tolerance": tolerance}, blocking=False)
+    loss, low, high = mean_interval(((y - candidate) ** 2 - (y - champion) ** 2) / variance, CONFIDENCE_LEVEL)
+    figure = judged(loss, low, high, tolerance, len(y), inconclusive)
+    return GateResult("not_worse_than_champion", passes(figure["verdict"], inconclusive), {
+        "verdict": figure["verdict"], "candidate_r2": _round(r2), "champion_r2": _round(r2 + loss), "tolerance": tolerance,
+        "figures": {"R² lost against the champion": figure}, "inconclusive": inconclusive,
     }, blocking=False)
+
+
+def judged_figures(gates: list[GateResult]) -> dict[str, dict]:
+    """Every figure the judged gates carry, by label (for gates_conclusive and the summary)."""
+    return {label: figure for g in gates for label, figure in g.metadata.get("figures", {}).items()}
+
+
+def gates_conclusive(gates: list[GateResult]) -> GateResult:
+    """The warning naming each judged figure the test rows left open (never blocks nor holds back promotion)."""
+    return conclusive_gate("gates_conclusive", judged_figures(gates))

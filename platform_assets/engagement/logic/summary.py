@@ -5,6 +5,7 @@ from __future__ import annotations
 from platform_core.periods import month_label, parse_month
 from platform_core.storage import DataLayout
 from platform_core.summary import check_line, stage_table
+from platform_core.verdicts import judged_lines
 
 
 def _tiers(rows: list[dict]) -> str:
@@ -41,6 +42,9 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
         lines.append(f"  tiers        {100 * truth['true_tier_share']:.1f}% in their true tier (truth has no label noise); "
                      f"mean confidence {100 * truth['mean_confidence']:.1f}% estimates the share whose observed engagement "
                      "falls in the tier")
+    if model.get("judged"):
+        lines += ["", "Gates on the test split (95% intervals; pass: within the limit, FAIL: beyond it, inconclusive: "
+                      "straddles it)", *judged_lines(model["judged"])]
     lines += ["", "Fairness (binarized score > 0.5; pass or FAIL when the gap's interval, held jointly over every comparison, "
               "lies within or beyond the limit; inconclusive when it straddles it)"]
     for f in model["fairness"]:
