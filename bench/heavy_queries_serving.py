@@ -116,7 +116,8 @@ def _deliver_corpus(layout: DataLayout, cache_root: Path, rows_per_day: int, see
 def _run_pipeline(layout: DataLayout, registry: ModelRegistry, config: ModelConfig) -> tuple[date, dict]:
     """Every delivered day labelled, then the window, features and model of the window ending on the last day."""
     days = sorted(p.name for p in layout.landing_area(JOB).iterdir() if (p / SUCCESS_MARKER).exists())
-    labelled, t_label = _timed(lambda: [build_labelled(layout.landing(JOB, d), layout.table(JOB, "labelled_queries", d), config)
+    labelled, t_label = _timed(lambda: [build_labelled(layout.landing(JOB, d), layout.table(JOB, "labelled_queries", d), config,
+                                                       date.fromisoformat(d))
                                         for d in days])
     last = date.fromisoformat(days[-1])
     (window, _), t_window = _timed(build_window, layout, last, config)
@@ -156,7 +157,7 @@ class Evaluation:
 def _evaluation(layout: DataLayout, day: date, config: ModelConfig) -> Evaluation:
     window = pl.read_parquet(str(current(layout.table(JOB, "query_window", day.isoformat())) / "window.parquet"))
     directory = current(layout.table(JOB, "query_features", day.isoformat()))
-    routed = window["zero_cost_category"].is_in(zero_cost_gate(window, config).metadata["validated"]).fill_null(False)
+    routed = window["zero_cost_category"].is_in(zero_cost_gate(window, config).metadata["routed"]).fill_null(False)
     model_rows = window.filter(~routed)
     test = model_rows.filter(pl.col("split") == "test")  # the rows of test_X.npy, in its order (build_features)
     if not test["query_id"].equals(pl.read_parquet(str(directory / "test_rows.parquet"))["query_id"]):
@@ -173,7 +174,8 @@ def _evaluation(layout: DataLayout, day: date, config: ModelConfig) -> Evaluatio
 
 def _fit_and_judge(sample: pl.DataFrame, data: Evaluation, config: ModelConfig) -> dict:
     """Trained and thresholded as train_and_register does; test days judged as served."""
-    model = train_model(data.featurizer.featurize_frame(sample, data.states), sample["heavy"].to_numpy(), config)
+    model = train_model(data.featurizer.featurize_frame(sample, data.states), sample["heavy"].to_numpy(), config,
+                        data.featurizer.feature_names)
     chosen = choose_threshold(data.y_valid, model.predict(data.X_valid), config.cost_fn, config.cost_fp)
     p_test = model.predict(data.X_test)
     served = confusion(np.concatenate([data.y_test, data.routed_test_heavy]),

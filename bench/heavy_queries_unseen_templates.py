@@ -38,48 +38,60 @@ from heavy_queries_serving import _deliver_corpus, _run_pipeline
 from platform_assets.heavy_queries.logic.delivery import TRUTH_FILE
 from platform_assets.heavy_queries.logic.pipeline import JOB, build_features, build_window, train_and_register, window_days
 from platform_assets.heavy_queries.logic.splits import split_days
+from platform_assets.heavy_queries.logic.threshold import decision_thresholds
 from platform_core.metrics import wilson_interval
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.reports import markdown_table
 from platform_core.storage import atomic_dir, atomic_file, current, write_json
 
 LABELLED = "labelled.parquet"
+SET_ASIDE = "set_aside.parquet"
 
 
-def _test_predictions(layout, registry: ModelRegistry, version: str, day: date) -> tuple[pl.DataFrame, float]:
-    """The test-day model rows (query_id, heavy) with the registered model's probability, and its threshold."""
+def _test_predictions(layout, registry: ModelRegistry, version: str, day: date) -> pl.DataFrame:
+    """The test-day model rows (query_id, heavy) with the registered model's probability, the threshold it is
+    decided at (the cold-start one where the row's fingerprint has no history) and whether it is a cold start."""
     import xgboost as xgb
 
     ref = ModelRef.parse(JOB, version)
     booster = xgb.Booster(model_file=bytearray(registry.load_file(ref, "model.ubj")))
     directory = current(layout.table(JOB, "query_features", day.isoformat()))
     rows = pl.read_parquet(str(directory / "test_rows.parquet")).select("query_id", "heavy")
-    probability = booster.inplace_predict(np.load(directory / "test_X.npy"))
-    return rows.with_columns(pl.Series("probability", probability)), float(registry.metadata(ref)["threshold"])
+    X = np.load(directory / "test_X.npy")
+    names = json.loads(registry.load_file(ref, "model.json"))["feature_names"]
+    metadata = registry.metadata(ref)
+    cold = X[:, names.index("cold_fingerprint")] == 1
+    return rows.with_columns(pl.Series("probability", booster.inplace_predict(X)), pl.Series("cold_start", cold),
+                             pl.Series("threshold", decision_thresholds(cold, metadata["threshold"], metadata["cold_threshold"])))
 
 
 def _held_out_log(source, target, days: list[date], test_start: date, held_out: pl.DataFrame) -> int:
     """Copy the labelled days into `target`, without the held-out templates' queries before `test_start`."""
     removed = 0
     for day in days:
-        frame = pl.read_parquet(str(current(source.table(JOB, "labelled_queries", day.isoformat())) / LABELLED))
+        directory = current(source.table(JOB, "labelled_queries", day.isoformat()))
+        frame = pl.read_parquet(str(directory / LABELLED))
         if day < test_start:
             kept = frame.join(held_out, on="query_id", how="anti")
             removed += len(frame) - len(kept)
             frame = kept
         with atomic_dir(target.table(JOB, "labelled_queries", day.isoformat())) as tmp:
             frame.write_parquet(tmp / LABELLED)
+            shutil.copyfile(directory / SET_ASIDE, tmp / SET_ASIDE)  # the day's defects, which the usable_rows gate counts
     return removed
 
 
-def _recall(frame: pl.DataFrame, threshold: float, level: float = 0.95) -> dict:
-    heavy = frame.filter(pl.col("heavy"))
-    tp = int((heavy["probability"] >= threshold).sum())
-    low, high = wilson_interval(np.array([tp]), np.array([len(heavy)]), level)
-    return {"heavy": len(heavy), "caught": tp, "recall": round(tp / max(len(heavy), 1), 4),
+def _recall(frame: pl.DataFrame, level: float = 0.95) -> dict:
+    """Recall (Wilson interval), precision and routed share of `frame` (heavy, probability, threshold per row)."""
+    routed = (frame["probability"] >= frame["threshold"]).to_numpy()
+    heavy = frame["heavy"].to_numpy()
+    tp, flagged_light = int((routed & heavy).sum()), int((routed & ~heavy).sum())
+    low, high = wilson_interval(np.array([tp]), np.array([int(heavy.sum())]), level)
+    return {"heavy": int(heavy.sum()), "caught": tp, "recall": round(tp / max(int(heavy.sum()), 1), 4),
             "recall_interval": [round(float(low[0]), 4), round(float(high[0]), 4)],
-            "flagged_light": int(((~frame["heavy"]) & (frame["probability"] >= threshold)).sum()),
-            "light": int((~frame["heavy"]).sum())}
+            "flagged_light": flagged_light, "light": int((~heavy).sum()),
+            "precision": round(tp / max(tp + flagged_light, 1), 4), "routed_share": round(float(routed.mean()), 4),
+            "cold_start_rows": int(frame["cold_start"].sum())}
 
 
 def main() -> None:
@@ -114,15 +126,17 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
     test_start = split_days(day, config.train_days, config.validation_days, config.test_days)["test"][0]
     truth = pl.concat([pl.read_parquet(str(full.truth(JOB, d.isoformat()) / TRUTH_FILE)) for d in days
                        if (full.truth(JOB, d.isoformat()) / TRUTH_FILE).exists()]).select("query_id", "template")
-    seen_rows, seen_threshold = _test_predictions(full, registry, stages["heavy_query_model"]["version"], day)
+    seen_rows = _test_predictions(full, registry, stages["heavy_query_model"]["version"], day)
     seen_rows = seen_rows.join(truth, on="query_id", how="left")
 
     templates = sorted(truth["template"].unique().to_list())
     order = np.random.default_rng(args.seed).permutation(len(templates))
     groups = [sorted(templates[i] for i in order[g::args.groups]) for g in range(args.groups)]
-    results = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(), "data": data,
+    results = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "seed": args.seed, "cpus": os.cpu_count(), "data": data,
                "day": day.isoformat(), "test_start": test_start.isoformat(), "templates": len(templates),
-               "full_log": {"threshold": seen_threshold, "test": stages["heavy_query_model"]["test"],
+               "full_log": {"threshold": stages["heavy_query_model"]["threshold"]["threshold"],
+                            "cold_threshold": stages["heavy_query_model"]["cold_threshold"],
+                            "test": stages["heavy_query_model"]["test"],
                             "seconds": stages["heavy_query_model"]["seconds"]}, "groups": []}
     unseen_all, seen_all = [], []
     for g, group in enumerate(groups):
@@ -136,22 +150,21 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
         build_window(layout, day, config)
         build_features(layout, day, config)
         model, gates = train_and_register(layout, held_registry, day, config)
-        rows, threshold = _test_predictions(layout, held_registry, model["version"], day)
-        rows = rows.join(truth, on="query_id", how="left")
+        rows = _test_predictions(layout, held_registry, model["version"], day).join(truth, on="query_id", how="left")
         unseen = rows.filter(pl.col("template").is_in(group))
         seen = seen_rows.filter(pl.col("template").is_in(group))
-        unseen_all.append(unseen.with_columns(pl.col("probability") - threshold))  # margin over its model's threshold
+        unseen_all.append(unseen)
         seen_all.append(seen)
         results["groups"].append({
-            "group": g, "templates": group, "removed_before_test": removed, "threshold": round(threshold, 6),
-            "unseen": _recall(unseen, threshold), "seen_by_full_model": _recall(seen, seen_threshold),
+            "group": g, "templates": group, "removed_before_test": removed,
+            "threshold": round(model["threshold"]["threshold"], 6), "cold_threshold": model["cold_threshold"],
+            "unseen": _recall(unseen), "seen_by_full_model": _recall(seen), "held_out_model_all_test_days": _recall(rows),
             "compliance_all_test_days": {k: model["test"][k] for k in ("recall", "fnr", "precision", "routed_share")},
             "gates": {gate.name: gate.passed for gate in gates}, "seconds": round(time.perf_counter() - started, 1),
             "load_average": round(os.getloadavg()[0], 2)})
         print(f"group {g}: {len(group)} templates, unseen recall {results['groups'][-1]['unseen']['recall']} "
               f"(seen {results['groups'][-1]['seen_by_full_model']['recall']})", flush=True)
-    results["pooled"] = {"unseen": _recall(pl.concat(unseen_all), 0.0),
-                         "seen_by_full_model": _recall(pl.concat(seen_all), seen_threshold)}
+    results["pooled"] = {"unseen": _recall(pl.concat(unseen_all)), "seen_by_full_model": _recall(pl.concat(seen_all))}
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     return results
 
@@ -159,18 +172,23 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
 def _markdown(results: dict, stamp: str) -> str:
     rows = [{"group": r["group"], "templates": len(r["templates"]), "heavy (test days)": r["unseen"]["heavy"],
              "recall unseen": r["unseen"]["recall"], "interval": r["unseen"]["recall_interval"],
-             "recall seen (full model)": r["seen_by_full_model"]["recall"],
-             "held-out model recall, all test days": r["compliance_all_test_days"]["recall"],
+             "precision unseen": r["unseen"]["precision"], "routed unseen": r["unseen"]["routed_share"],
+             "cold-start rows": r["unseen"]["cold_start_rows"], "recall seen (full model)": r["seen_by_full_model"]["recall"],
+             "threshold / cold": f"{r['threshold']:.4f} / {r['cold_threshold']['threshold']:.4f}",
+             "held-out model, all test days (recall, precision, routed)": "{recall}, {precision}, {routed_share}".format(
+                 **r["compliance_all_test_days"]),
              "gates": ", ".join(f"{k} {'pass' if v else 'FAIL'}" for k, v in r["gates"].items()), "seconds": r["seconds"],
              "load": r["load_average"]} for r in results["groups"]]
     p = results["pooled"]
     return "\n".join([
         f"# heavy_queries: recall on unseen templates ({stamp})", "",
-        f"{results['templates']} templates in {len(results['groups'])} groups; window ending {results['day']}, test days from "
-        f"{results['test_start']}; {results['cpus']} cores.", "", markdown_table(rows), "",
-        f"Pooled: unseen {p['unseen']['recall']} {p['unseen']['recall_interval']} of {p['unseen']['heavy']} heavy "
-        f"(light flagged {p['unseen']['flagged_light'] / max(p['unseen']['light'], 1):.4f}); the same queries seen by the full-log model: "
-        f"{p['seen_by_full_model']['recall']} {p['seen_by_full_model']['recall_interval']}.", "",
+        f"{results['templates']} templates in {len(results['groups'])} groups (seed {results['seed']}); window ending "
+        f"{results['day']}, test days from {results['test_start']}; {results['cpus']} cores.", "", markdown_table(rows), "",
+        f"Pooled: unseen {p['unseen']['recall']} {p['unseen']['recall_interval']} of {p['unseen']['heavy']} heavy, precision "
+        f"{p['unseen']['precision']}, routed share {p['unseen']['routed_share']} (light flagged "
+        f"{p['unseen']['flagged_light'] / max(p['unseen']['light'], 1):.4f}); the same queries seen by the full-log model: "
+        f"{p['seen_by_full_model']['recall']} {p['seen_by_full_model']['recall_interval']}, precision "
+        f"{p['seen_by_full_model']['precision']}, routed share {p['seen_by_full_model']['routed_share']}.", "",
         "```json", json.dumps(results["full_log"], indent=1, default=str), "```", ""])
 
 

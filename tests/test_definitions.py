@@ -69,7 +69,7 @@ def test_a_throwaway_job_is_loaded_stored_registered_and_published(tmp_path, ins
 
     toy_job.job.generate(layout, "2025-03-01", 5, 0)
     recorded = run_partition(toy_job.job, "2025-03-01", instance, with_toy, progress=lambda _line: None)
-    assert recorded["checks"] == [{"check": "doubled.row_count_matches_input", "passed": True}]
+    assert recorded["checks"] == [{"check": "doubled.row_count_matches_input", "passed": True, "warning": False}]
     assert (layout.table_area("toy_job", "doubled") / "2025-03-01").exists()
     assert str(ModelRegistry(layout.models).champion("toy_job")["multiplier"]).startswith("multiplier/2025-03-01-")
     with duckdb.connect(str(layout.catalog), read_only=True) as con:

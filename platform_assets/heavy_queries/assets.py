@@ -59,7 +59,8 @@ def labelled_queries(context: dg.AssetExecutionContext, warehouse: Warehouse, he
 
 WINDOW_CHECKS = check_specs(key("query_window"), {
     "zero_cost_categories": "Each rule-routed SQL category (SHOW, DESCRIBE, EXPLAIN, SET, USE, constants, catalog "
-                            "lookups) is heavy in under 1% of its queries (Wilson interval); only validated ones skip the model.",
+                            "lookups) is not shown heavy in 1% or more of its queries (Wilson interval); catalog lookups skip the model "
+                            "only once shown light, statements reading no table unless shown heavy.",
     "usable_rows": "No day of the window lost more than max_defect_share (default 5%) of its delivered rows to defects (missing "
                    "values, created on another day, unusable costs, duplicate ids): a model is not trained on a broken log.",
 }, daily_partitions)

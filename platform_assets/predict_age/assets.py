@@ -33,6 +33,7 @@ from platform_assets.predict_age.logic.gates import (
     MODEL_GATES,
     WARNINGS,
     final_table_gates,
+    held_out_errors,
     inconclusive_warnings,
     model_gates,
     usable_age_gate,
@@ -185,12 +186,14 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             champion=champion, scoring_population=scoring_population_sample(current(layout.table(JOB, "staging_features", quarter))),
         )
     ev = trained.evaluation
-    gates, fairness = model_gates(ev, predict_age)
+    errors = held_out_errors(training_path, trained.files["xgboost"], trained.metadata["xgboost"], champion,
+                             predict_age.xgb_nthread)
+    gates, fairness, judged = model_gates(ev, errors, predict_age)
     gate_record = {"gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness_gates": fairness}
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], {**trained.metadata[name], **gate_record})
             for name in trained.files}
     checks = check_results(MODEL_CHECKS, gates)
-    for line in inconclusive_warnings(fairness):
+    for line in inconclusive_warnings(fairness, judged):
         context.log.warning(line)
     passed = all(g.passed for g in gates if g.name not in WARNINGS)
     promoted = passed and registry.promote(JOB, refs, reason=f"trained on {quarter.label}, all model gates passed")
@@ -208,6 +211,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             "default_rule": trained.metadata["xgboost"]["default_rule"],
             "fairness": ev["fairness"],
             "fairness_gates": fairness,
+            "judged": judged,
             "champion_before": ev.get("champion"),
             "model_card": md(model_card(quarter.label, ev, versions, promoted, fairness, reason)),
         },

@@ -25,7 +25,9 @@ class PredictAgeConfig(JobSettings):
         description="Use gender and region as model features. Off: they are only used to measure fairness.",
     )
     interval_coverage: float = Field(default=0.8, description="Nominal coverage of the calibrated interval.")
-    interval_tolerance: float = Field(default=0.02, description="Allowed held-out coverage deviation (widened to the 99% binomial band on small test splits).")
+    interval_tolerance: float = Field(
+        default=0.02, description="Allowed held-out coverage deviation, judged by the coverage's Wilson interval: a test split "
+                                  "too small to tell is inconclusive (calibration_inconclusive), not a pass.")
     min_features: int = Field(default=3, description="Fewer usable inputs than this: DEFAULT_RULE, not a model guess.")
     max_holdout_mae: float = Field(default=6.0, description="Quality floor: held-out MAE in years.")
     min_holdout_within_5: float = Field(default=0.6, description="Quality floor: held-out share within 5 years.")
@@ -64,3 +66,13 @@ class PredictAgeConfig(JobSettings):
         default="warn", description="A fairness verdict the held-out rows cannot settle: warn (fairness_conclusive fails as a "
                                     "warning naming the groups and rows needed; promotion goes on) or block (fairness fails).")
 
+    quality_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A held-out MAE or share within 5 years whose interval straddles its floor: warn "
+                                    "(gates_conclusive fails as a warning naming the rows needed) or block (holdout_quality "
+                                    "fails).")
+    calibration_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A coverage deviation whose interval straddles interval_tolerance: warn (gates_conclusive) "
+                                    "or block (interval_calibration fails).")
+    champion_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="A candidate whose paired MAE difference against the champion straddles the tolerance: "
+                                    "warn (promoted, gates_conclusive warns) or block (not promoted).")

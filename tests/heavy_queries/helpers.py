@@ -21,14 +21,14 @@ import polars as pl
 
 from platform_assets.heavy_queries.logic.config import HeavyThresholds, ModelConfig
 from platform_assets.heavy_queries.logic.featurizer import Featurizer, fit_featurizer
-from platform_assets.heavy_queries.logic.history import build_state, states_by_day
+from platform_assets.heavy_queries.logic.history import FINGERPRINT_FEATURES, build_state, states_by_day
 from platform_assets.heavy_queries.logic.labels import label_figures, label_log, zero_cost_gate
 from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME, export_onnx, model_files
 from platform_assets.heavy_queries.logic.replay import training_drift_reference
 from platform_assets.heavy_queries.logic.sampling import boundary_sample
 from platform_assets.heavy_queries.logic.splits import assign_splits
 from platform_assets.heavy_queries.logic.threshold import choose_threshold
-from platform_assets.heavy_queries.logic.training import TrainedModel, train_model
+from platform_assets.heavy_queries.logic.training import TrainedModel, cold_start_threshold, train_model
 from platform_core.registry import ModelRef, ModelRegistry
 from platform_core.storage import SUCCESS_MARKER, DataLayout, write_once_dir
 
@@ -200,6 +200,7 @@ class World:
     sample: pl.DataFrame
     model: TrainedModel
     threshold: dict
+    cold_threshold: dict
     X_test: np.ndarray
     test: pl.DataFrame
     onnx: bytes
@@ -223,17 +224,23 @@ def world() -> World:
     kept, set_aside = label_log([root / "log.parquet"], config)
     labelled, split_figures = assign_splits(kept)
     zero_cost = zero_cost_gate(labelled, config)
-    routed = zero_cost.metadata["validated"]  # only these skip the model; every other row is the model's to score
+    routed = zero_cost.metadata["routed"]  # only these skip the model; every other row is the model's to score
     model_rows = labelled.filter(~pl.col("zero_cost_category").is_in(routed).fill_null(False))
     sample, sample_figures = boundary_sample(model_rows.filter(pl.col("split") == "train"), config.thresholds,
                                              config.sample_ratio, config.max_boost, config.min_multiplier, config.seed)
     states = states_by_day(labelled, labelled["day"].unique().to_list())
     featurizer = fit_featurizer(labelled, catalog_stats(), config.tfidf_terms, config.tfidf_min_df,
-                                zero_cost.metadata["validated"])
-    model = train_model(featurizer.featurize_frame(sample, states), sample["heavy"].to_numpy(), config)
+                                zero_cost.metadata["routed"])
+    X_sample = featurizer.featurize_frame(sample, states)
+    model = train_model(X_sample, sample["heavy"].to_numpy(), config, featurizer.feature_names)
     validation = model_rows.filter(pl.col("split") == "validation")
     threshold = choose_threshold(validation["heavy"].to_numpy(), model.predict(featurizer.featurize_frame(validation, states)),
                                  config.cost_fn, config.cost_fp)
+    columns = [featurizer.feature_names.index(name) for name in FINGERPRINT_FEATURES]
+    cold_threshold = cold_start_threshold(
+        X_sample, sample["heavy"].to_numpy(), np.array([featurizer.tables_read(q) for q in sample["query"]]),
+        featurizer.featurize_frame(sample, states, unseen_fingerprints=True)[:, columns], columns,
+        1.0 / sample["keep_probability"].to_numpy(), model, threshold["threshold"], config)
     test = model_rows.filter(pl.col("split") == "test")
     X_test = featurizer.featurize_frame(test, states)
     onnx = export_onnx(model, X_test.shape[1])
@@ -243,7 +250,9 @@ def world() -> World:
     featurizer.history = build_state(labelled, labelled["day"].max() + timedelta(days=1))
     registry = ModelRegistry(root / "models")
     ref = registry.register(JOB, MODEL_NAME, labelled["day"].max().isoformat(),
-                            model_files(model, featurizer, onnx, threshold, reference), {"threshold": threshold["threshold"]})
+                            model_files(model, featurizer, onnx, threshold, reference, {"cold_threshold": cold_threshold}),
+                            {"threshold": threshold["threshold"], "cold_threshold": cold_threshold["threshold"]})
     figures = {"labels": label_figures(kept, set_aside), "splits": split_figures, "sampling": sample_figures,
                "zero_cost": zero_cost.metadata}
-    return World(config, labelled, figures, featurizer, states, sample, model, threshold, X_test, test, onnx, registry, ref, root)
+    return World(config, labelled, figures, featurizer, states, sample, model, threshold, cold_threshold, X_test, test, onnx,
+                 registry, ref, root)

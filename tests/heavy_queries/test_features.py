@@ -279,4 +279,4 @@ def test_history_day_changes_the_row_not_the_text_part():
     assert np.array_equal(X[0, :n_base], X[1, :n_base]) and np.array_equal(X[0, w.featurizer.n_numeric:],
                                                                           X[1, w.featurizer.n_numeric:])
     assert X[0, n_base:w.featurizer.n_numeric].tolist() == np.float32(
-        w.states[day].features(r["user"], fingerprint(r["query"]), r["source"].lower(), day)).tolist()
+        w.states[day].features(r["user"], fingerprint(r["query"], r["schema"]), r["source"].lower(), day)).tolist()

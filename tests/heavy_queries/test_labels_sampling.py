@@ -147,6 +147,8 @@ def test_zero_cost_gate_routes_only_categories_shown_light(tmp_path):
     assert verdicts["explain"] == "too_heavy"  # 30 of 600: lower bound 3.5% >= 1%
     assert verdicts["use"] == "no_data"
     assert gate.metadata["validated"] == ["show"]
+    # statements that read no table are routed unless shown heavy; a catalog lookup only once shown light
+    assert gate.metadata["routed"] == ["show", "describe", "set", "use", "constant_select"]
     assert not gate.passed
 
 

@@ -21,9 +21,10 @@ HEAVY_SQL = ("with ss as (select i_item_id, sum(ss_ext_sales_price) total_sales 
 def test_classify_one_query_through_onnx():
     w = world()
     out = classify(HEAVY_SQL, user="user_03", source="superset", schema="tpcds_sf10", registry=w.registry, ref=str(w.ref))
-    assert set(out) == {"heavy", "probability", "threshold", "model_version", "zero_cost_category", "unparsed"}
+    assert set(out) == {"heavy", "probability", "threshold", "cold_start", "model_version", "zero_cost_category", "unparsed"}
     assert out["unparsed"] is None
-    assert out["model_version"] == str(w.ref) and out["threshold"] == w.threshold["threshold"]
+    assert out["model_version"] == str(w.ref)
+    assert out["threshold"] == (w.cold_threshold["threshold"] if out["cold_start"] else w.threshold["threshold"])
     assert 0.0 <= out["probability"] <= 1.0 and out["heavy"] == (out["probability"] >= out["threshold"])
     row = w.featurizer.featurize_one(HEAVY_SQL, "user_03", "superset", "tpcds_sf10")
     assert out["probability"] == pytest.approx(float(w.model.predict(row)[0]), abs=1e-5)
@@ -52,8 +53,8 @@ def test_zero_cost_queries_are_answered_by_the_rule():
     featurizer.zero_cost_categories = ["show"]
     routed = LoadedModel(featurizer, model.session, model.threshold, model.model_version, model.description)
     out = classify("SHOW TABLES", model=routed)
-    assert out == {"heavy": False, "probability": 0.0, "threshold": model.threshold, "model_version": model.model_version,
-                   "zero_cost_category": "show", "unparsed": None}
+    assert out == {"heavy": False, "probability": 0.0, "threshold": model.threshold, "cold_start": False,
+                   "model_version": model.model_version, "zero_cost_category": "show", "unparsed": None}
     assert classify("DESCRIBE lineitem", model=routed)["zero_cost_category"] is None  # not validated: the model scores it
 
 

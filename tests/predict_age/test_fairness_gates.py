@@ -30,7 +30,7 @@ def evaluation(rows: int, seed: int, west_bias: float = 0.0) -> dict:
 
 
 def gates_of(ev: dict, **config) -> tuple[dict, list[dict]]:
-    gates, fairness = model_gates(ev, PredictAgeConfig(**config))
+    gates, fairness, _ = model_gates(ev, {"candidate": np.full(ev["test_rows"], 4.0)}, PredictAgeConfig(**config))
     return {g.name: g for g in gates}, fairness
 
 

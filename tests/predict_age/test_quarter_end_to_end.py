@@ -25,11 +25,18 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     defs = definitions(data_layout)
     recorded = run_quarter(QUARTER, instance, defs)
     checks = {c["check"]: c["passed"] for c in recorded["checks"]}
-    assert len(checks) == 16 and all(passed for name, passed in checks.items() if name != "age_models.fairness_conclusive")
+    warnings = {"age_models.fairness_conclusive", "age_models.gates_conclusive"}
+    assert len(checks) == 17 and all(passed for name, passed in checks.items() if name not in warnings)
     # 707 held-out rows cannot settle a 1-year bias across 4 regions: fairness passes, flagged inconclusive
     fairness_gates = recorded["stages"]["age_models"][0]["fairness_gates"]
     assert not checks["age_models.fairness_conclusive"] and "inconclusive" in {g["verdict"] for g in fairness_gates}
     assert "fail" not in {g["verdict"] for g in fairness_gates}
+    # nor an interval's coverage within 2 points of 80% (its Wilson interval is +-3 points): a warning, not a pass
+    judged = recorded["stages"]["age_models"][0]["judged"]
+    assert not checks["age_models.gates_conclusive"] and judged["interval coverage |deviation|"]["verdict"] == "inconclusive"
+    assert judged["holdout MAE"]["verdict"] == "pass" and judged["holdout MAE"]["rows"] == 707
+    # the candidate re-scored from its registered files is the model trained: the same held-out MAE
+    assert judged["holdout MAE"]["value"] == pytest.approx(recorded["stages"]["age_models"][0]["xgboost"]["mae"], abs=1e-3)
 
     with catalog(data_layout) as con:
         rows, pids, nulls = con.execute(
@@ -66,7 +73,7 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     record = ModelRegistry(data_layout.models).metadata(champion)  # the champion's file carries its gate results
     assert {g["name"]: g["passed"] for g in record["gates"]} == {**dict.fromkeys(
         ["holdout_quality", "beats_baseline", "interval_calibration", "confidence_ranks_errors", "fairness",
-         "not_worse_than_champion"], True), "fairness_conclusive": False}  # a warning: promoted all the same
+         "not_worse_than_champion"], True), "fairness_conclusive": False, "gates_conclusive": False}  # warnings: promoted
     assert {g["attribute"] for g in record["fairness_gates"]} == {"gender", "region", "age_band"}
 
     models = recorded["stages"]["age_models"][0]
@@ -75,7 +82,10 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)
     assert "ML_PREDICTION" in summary and "Accuracy against ground truth" in summary
-    assert "Checks: 15/16 passed; warnings: age_models.fairness_conclusive" in summary
+    assert "Checks: 15/17 passed; warnings: age_models.fairness_conclusive, age_models.gates_conclusive" in summary
+    coverage = next(line for line in summary.splitlines() if "gates      interval coverage" in line)
+    low, high = judged["interval coverage |deviation|"]["interval"]
+    assert f"[{low}, {high}] <= 0.02: inconclusive  (n=707)" in coverage  # the interval beside the figure
     region = next(line for line in summary.splitlines() if line.startswith("  fairness   region"))
     low, high = next(g for g in fairness_gates if g["attribute"] == "region")["abs_bias_interval"]
     assert f"[{low}, {high}] <= 1.0" in region and region.endswith(": inconclusive")  # the interval beside the figure

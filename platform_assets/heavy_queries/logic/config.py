@@ -32,6 +32,7 @@ LOCAL = HeavyThresholds(cpu_ms=1_000, peak_memory_bytes=512 * 2**20)
 
 QUERY_TYPES = ("SELECT", "INSERT", "CREATE_TABLE_AS_SELECT", "EXPLAIN", "SHOW", "DESCRIBE", "SET_SESSION", "USE")
 ZERO_COST_CATEGORIES = ("show", "describe", "explain", "set", "use", "constant_select", "metadata_lookup")
+READS_NO_TABLE = ("show", "describe", "explain", "set", "use", "constant_select")  # zero-cost by definition
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,15 @@ class ModelConfig:
     xgb_params: dict = field(default_factory=lambda: {
         "max_depth": 6, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.5, "min_child_weight": 1.0,
         "tree_method": "hist", "objective": "binary:logistic", "eval_metric": "aucpr"})
+    monotone_increasing: tuple[str, ...] = ("log_total_rows", "log_max_rows", "log_second_rows", "log_top2_rows_product",
+                                            "n_large_tables", "scale_factor_hint")  # more rows read is never lighter
     cost_fn: float = 100.0
+    cold_start: bool = True  # a fingerprint without history gets its own threshold (pipeline._cold_start_threshold)
     cost_fp: float = 1.0
     min_recall: float = 0.98
     max_fnr: float = 0.02
     zero_cost_categories: tuple[str, ...] = ZERO_COST_CATEGORIES
+    zero_cost_by_definition: tuple[str, ...] = READS_NO_TABLE  # routed unless the data show them heavy
     zero_cost_max_rate: float = 0.01
     confidence_level: float = 0.95
     onnx_tolerance: float = 1e-5

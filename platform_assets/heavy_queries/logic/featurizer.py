@@ -260,7 +260,7 @@ def base_features(sql: str, query_type: str | None, source: str | None, schema: 
 @dataclass
 class _TextRow:
     """What a query's text (with its type, source and schema) gives, computed once per distinct text:
-    the base features, the TF-IDF columns and values, the fingerprint history is keyed by."""
+    the base features, the TF-IDF columns and values, the fingerprint (text and schema) history is keyed by."""
 
     base: np.ndarray  # float32, len(BASE_FEATURES)
     tfidf_columns: np.ndarray  # int64 positions in the vocabulary
@@ -311,21 +311,25 @@ class Featurizer:
             if len(self._cache) >= BASE_CACHE_SIZE:
                 self.clear_cache()
             sql = as_text(sql)
-            parsed, columns, values, fp = self._text(sql)
+            parsed, columns, values = self._text(sql)
             base = np.asarray(_assemble(parsed, sql, query_type, source, schema, self.catalog_stats), dtype=np.float32)
-            row = self._cache[key] = _TextRow(base, columns, values, fp)
+            row = self._cache[key] = _TextRow(base, columns, values, fingerprint(sql, schema))
         return row
 
     def _text(self, sql: str) -> tuple:
-        """(parsed, TF-IDF columns, TF-IDF values, fingerprint) of one text (as_text already applied), remembered."""
+        """(parsed, TF-IDF columns, TF-IDF values) of one text (as_text already applied), remembered."""
         text = self._texts.get(sql)
         if text is None:
             if len(self._texts) >= BASE_CACHE_SIZE:
                 self.clear_cache()
             columns, values = self.tfidf(sql)
-            text = self._texts[sql] = (_parse(sql), np.asarray(columns, dtype=np.int64), values.astype(np.float32),
-                                       fingerprint(sql))
+            text = self._texts[sql] = (_parse(sql), np.asarray(columns, dtype=np.int64), values.astype(np.float32))
         return text
+
+    def tables_read(self, sql) -> str:
+        """The distinct table names a query reads, sorted and joined by "|": its shape without the words,
+        which groups a template's instances (the cold-start threshold's folds)."""
+        return "|".join(sorted({name for _, name in self._text(as_text(sql))[0][1]}))
 
     def unparsed(self, sql) -> str | None:
         """Why a query's text is not read (one of UNPARSED), or None: such a query is routed heavy without the model."""
@@ -361,11 +365,13 @@ class Featurizer:
         out[0, n_numeric + text.tfidf_columns] = text.tfidf_values
         return out
 
-    def featurize_frame(self, frame: pl.DataFrame, states: dict[date, HistoryState]) -> np.ndarray:
+    def featurize_frame(self, frame: pl.DataFrame, states: dict[date, HistoryState],
+                        unseen_fingerprints: bool = False) -> np.ndarray:
         """Rows of a labelled frame (query, user, source, schema, query_type, day) as a float32 matrix,
         each with the history state of its own day (`states`, from history.states_by_day): the training path.
         Text rows are computed once per distinct (text, type, source, schema) and history once per distinct
-        (day, user, fingerprint, source), then scattered to the rows."""
+        (day, user, fingerprint, source), then scattered to the rows. `unseen_fingerprints`: every row as if
+        its fingerprint had no history (cold start), what the cold-start threshold is chosen on."""
         n_base, n_numeric = len(BASE_FEATURES), self.n_numeric
         out = np.zeros((len(frame), n_numeric + len(self.vocabulary)), dtype=np.float32)
         if frame.is_empty():
@@ -379,7 +385,8 @@ class Featurizer:
             tfidf[i, t.tfidf_columns] = t.tfidf_values
         out[:, n_numeric:] = tfidf[text_id]
         keyed = rows.select("day", "user", "source").with_columns(
-            pl.Series("fingerprint", [t.fingerprint for t in texts], dtype=pl.String).gather(text_id))
+            pl.Series("fingerprint", ["" if unseen_fingerprints else t.fingerprint for t in texts], dtype=pl.String)
+            .gather(text_id))
         history_id, keys = _distinct_ids(keyed, ["day", "user", "source", "fingerprint"])
         history = np.array([states[day].features(str(user), fp, (source or "").lower(), day)
                             for day, user, source, fp in keys.iter_rows()], dtype=np.float32)

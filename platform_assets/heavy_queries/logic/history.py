@@ -28,6 +28,7 @@ HISTORY_FEATURES = [
     "source_runs_per_day_log", "source_mean_log_cpu", "source_heavy_rate",
     "cold_user", "cold_fingerprint",
 ]
+FINGERPRINT_FEATURES = [name for name in HISTORY_FEATURES if name.startswith("fp_")] + ["cold_fingerprint"]
 WINDOW_DAYS = 14
 COLD_DAYS = WINDOW_DAYS + 1
 PRIOR_RUNS = 5.0
@@ -46,8 +47,10 @@ def normalize_sql(sql: str) -> str:
     return _SPACE.sub(" ", text).strip().rstrip(";").strip()
 
 
-def fingerprint(sql: str) -> str:
-    return hashlib.sha1(normalize_sql(sql).encode()).hexdigest()[:16]
+def fingerprint(sql: str, schema: str | None = None) -> str:
+    """The query's shape on its schema: the same template on a 10x larger schema is another workload, whose
+    history says what that one costs."""
+    return hashlib.sha1(f"{normalize_sql(sql)}\x00{(schema or '').strip().lower()}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -151,11 +154,12 @@ def _prepared(labelled: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_fingerprints(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with a `fingerprint` column (computed once per distinct text)."""
-    texts = frame["query"].unique().to_list()
-    mapping = pl.DataFrame({"query": texts, "fingerprint": [fingerprint(t) for t in texts]},
-                           schema={"query": frame.schema["query"], "fingerprint": pl.String})
-    return frame.join(mapping, on="query", how="left", maintain_order="left")
+    """`frame` with a `fingerprint` column (computed once per distinct text and schema; no schema column: none)."""
+    keys = ["query", "schema"] if "schema" in frame.columns else ["query"]
+    distinct = frame.select(keys).unique()
+    prints = [fingerprint(*key) for key in distinct.iter_rows()]
+    mapping = distinct.with_columns(pl.Series("fingerprint", prints, dtype=pl.String))
+    return frame.join(mapping, on=keys, how="left", maintain_order="left", nulls_equal=True)
 
 
 def states_by_day(labelled: pl.DataFrame, days: list[date]) -> dict[date, HistoryState]:

@@ -9,11 +9,14 @@ of the delivery: `usable_rows_gate` blocks a window in which a day lost more tha
 `max_defect_share` of its rows to them. A file that is not Parquet or lacks a column is a
 `ContractError` naming the file (and the column).
 
-Zero-cost categories are routed light without the model only once the data show them light: a
-category is validated when the upper bound of the Wilson interval of its heavy rate is below the
-limit (1%), so a category seen a handful of times is not trusted on its point rate of 0 (it is
-then scored by the model, which is safe). It is too heavy, and the gate fails, when the lower
-bound is at or above the limit: the rule itself is wrong (a costly statement in a cheap category).
+Zero-cost categories are routed light without the model. A statement that reads no table data
+(SHOW, DESCRIBE, EXPLAIN without ANALYZE, SET, USE, a SELECT without FROM: `by_definition`) is
+routed unless the data show it heavy; a catalog lookup (information_schema, system) reads tables
+that can be large, so it is routed only once the data show it light. Judged on the Wilson
+interval of a category's heavy rate against the limit (1%): validated when the upper bound is
+below it; too heavy, and the gate fails, when the lower bound is at or above it (the rule itself
+is wrong: a costly statement in a cheap category); in between, or unseen, the data cannot tell:
+a by-definition category is routed then, a catalog lookup is left to the model (which is safe).
 """
 
 from __future__ import annotations
@@ -167,9 +170,10 @@ def wilson_interval(successes: int, rows: int, confidence_level: float = 0.95) -
 
 def zero_cost_gate(labelled: pl.DataFrame, config: ModelConfig) -> GateResult:
     """Per configured category (rows of `labelled`, each counting `n` times when it has that column):
-    validated (Wilson upper bound below `zero_cost_max_rate`), too_heavy
-    (lower bound at or above it), insufficient_data (in between) or no_data. `metadata["validated"]`
-    are the categories to route without the model; the gate fails when one is too heavy."""
+    validated (Wilson upper bound below `zero_cost_max_rate`), too_heavy (lower bound at or above it),
+    insufficient_data (in between) or no_data. `metadata["routed"]` are the categories to route without
+    the model: the validated ones and, unless too heavy, those in `zero_cost_by_definition`; the gate
+    fails when one is too heavy."""
     weighted = "n" in labelled.columns
     seen = labelled.filter(pl.col("zero_cost_category").is_not_null()).group_by("zero_cost_category").agg(
         (pl.col("n").sum() if weighted else pl.len()).alias("rows"),
@@ -182,12 +186,16 @@ def zero_cost_gate(labelled: pl.DataFrame, config: ModelConfig) -> GateResult:
         limit = config.zero_cost_max_rate
         verdict = ("no_data" if row["rows"] == 0 else "validated" if high < limit else "too_heavy" if low >= limit
                    else "insufficient_data")
+        by_definition = category in config.zero_cost_by_definition
         report.append({"category": category, "rows": int(row["rows"]), "heavy": int(row["heavy"]),
                        "heavy_rate": round(row["heavy"] / row["rows"], 5) if row["rows"] else None,
-                       "interval": [round(low, 5), round(high, 5)], "verdict": verdict})
+                       "interval": [round(low, 5), round(high, 5)], "verdict": verdict, "by_definition": by_definition,
+                       "routed": verdict == "validated" or (by_definition and verdict != "too_heavy")})
     failed = [r["category"] for r in report if r["verdict"] == "too_heavy"]
     return GateResult("zero_cost_categories", not failed, {
         "max_heavy_rate": config.zero_cost_max_rate, "confidence_level": config.confidence_level,
-        "judged_on": "Wilson interval: upper bound to route, lower bound to fail", "categories": report, "too_heavy": failed,
+        "judged_on": "Wilson interval: upper bound to route (a statement reading no table data is routed unless the "
+                     "lower bound reaches the limit), lower bound to fail", "categories": report, "too_heavy": failed,
         "validated": [r["category"] for r in report if r["verdict"] == "validated"],
+        "routed": [r["category"] for r in report if r["routed"]],
     })

@@ -66,15 +66,16 @@ def onnx_parity_gate(onnx_bytes: bytes, model: TrainedModel, X: np.ndarray, thre
                                len(onnx_bytes))
 
 
-def onnx_parity_verdict(native: np.ndarray, served: np.ndarray, threshold: float, tolerance: float,
+def onnx_parity_verdict(native: np.ndarray, served: np.ndarray, threshold: float | np.ndarray, tolerance: float,
                         onnx_bytes: int) -> GateResult:
-    """The parity gate from XGBoost's and ONNX's probabilities of the same rows (gathered chunk by chunk)."""
+    """The parity gate from XGBoost's and ONNX's probabilities of the same rows (gathered chunk by chunk), decisions
+    at `threshold` (one, or one per row)."""
     diff = np.abs(np.asarray(native, dtype=np.float64) - np.asarray(served, dtype=np.float64))
     flips = int(((native >= threshold) != (served >= threshold)).sum())
     max_diff = float(diff.max()) if len(diff) else 0.0
     return GateResult("onnx_parity", bool(max_diff <= tolerance and flips == 0), {
         "rows": int(len(diff)), "max_abs_diff": max_diff, "tolerance": tolerance, "decisions_differing": flips,
-        "threshold": threshold, "onnx_bytes": onnx_bytes,
+        "thresholds": sorted({float(t) for t in np.unique(threshold)}), "onnx_bytes": onnx_bytes,
     })
 
 

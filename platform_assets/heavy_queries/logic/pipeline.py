@@ -180,7 +180,7 @@ def build_window(layout: DataLayout, day: date, config: ModelConfig) -> tuple[di
                 splits[split]["days_with_data"] += 1
         zero_cost_verdict = zero_cost_gate(pl.concat(zero_cost) if zero_cost else pl.DataFrame(
             schema={"zero_cost_category": pl.String, "heavy": pl.Boolean, "n": pl.UInt32}), config)
-        routed = zero_cost_verdict.metadata["validated"]
+        routed = zero_cost_verdict.metadata["routed"]
         modelled = [counts for category, counts in train.items() if category not in routed]
         small_counts = np.zeros(1, dtype=np.int64)
         for counts, _ in modelled:
@@ -245,6 +245,7 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     """Featurizer fitted on training days only; matrices of sample / validation / test; parity. Read a day
     and a batch at a time, matrices written in chunks; the history states replay and serving need kept."""
     from platform_assets.heavy_queries.logic.featurizer import DocumentCounts, featurizer_from_counts, parity_gate, parity_report, vocabulary_gate
+    from platform_assets.heavy_queries.logic.history import FINGERPRINT_FEATURES
     from platform_assets.heavy_queries.logic.splits import split_days, split_of
 
     directory = _window_dir(layout, day)
@@ -260,11 +261,15 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
     sample = sample.with_columns(featurizer.unparsed_reasons(sample["query"]))
     unparsed = {"sample": _unparsed_counts(sample), "validation": {}, "test": {}}
     sample = sample.filter(pl.col("unparsed").is_null())  # served heavy whatever the model says: nothing to learn from
+    tables = {sql: featurizer.tables_read(sql) for sql in sample["query"].unique().to_list()}
+    sample = sample.with_columns(pl.col("query").replace_strict(tables, return_dtype=pl.String).alias("tables_read"))
+    fingerprint_columns = [featurizer.feature_names.index(name) for name in FINGERPRINT_FEATURES]
     sizes = {name: _count_rows(directory, [d for d, s in splits.items() if s == name], routed) for name in ("validation", "test")}
     parity_rows, test_states, kept_states = [], {}, {}
     replayed = set(window_days(day, config)[-config.replay_days:]) | {day + timedelta(days=1)}
     with atomic_dir(layout.table(JOB, "query_features", day.isoformat())) as tmp:
         writers = {"sample": MatrixWriter(tmp / "sample_X.npy", sample.height, len(featurizer.feature_names)),
+                   "unseen": MatrixWriter(tmp / "sample_unseen_fingerprint.npy", sample.height, len(fingerprint_columns)),
                    **{name: MatrixWriter(tmp / f"{name}_X.npy", n, len(featurizer.feature_names)) for name, n in sizes.items()}}
         row_writers: dict[str, pq.ParquetWriter] = {}
         for d, state in _rolling_states(layout, day, config):
@@ -277,6 +282,7 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
             if split == "train":
                 rows = sample.filter(pl.col("day") == d)
                 writers["sample"].write(featurizer.featurize_frame(rows, states))
+                writers["unseen"].write(featurizer.featurize_frame(rows, states, unseen_fingerprints=True)[:, fingerprint_columns])
             elif split in ("validation", "test"):
                 for batch in iter_batches(day_file(directory, d)):
                     rows = batch.filter(_model_rows(routed))
@@ -296,7 +302,8 @@ def build_features(layout: DataLayout, day: date, config: ModelConfig) -> tuple[
             if name not in row_writers:
                 pl.DataFrame(schema={"query_id": pl.String, "heavy": pl.Boolean, "zero_cost_category": pl.String,
                                      "unparsed": pl.String}).write_parquet(tmp / f"{name}_rows.parquet")
-        sample.select("query_id", "heavy", "zero_cost_category", "unparsed").write_parquet(tmp / "sample_rows.parquet")
+        sample.select("query_id", "heavy", "zero_cost_category", "unparsed", "tables_read", "keep_probability").write_parquet(
+            tmp / "sample_rows.parquet")
         parity = parity_report(featurizer, pl.concat(parity_rows), test_states)
         gates = [vocabulary_gate(featurizer, documents), parity_gate(parity)]
         (tmp / "featurizer.json").write_text(featurizer.to_json())
@@ -351,7 +358,7 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     from platform_assets.heavy_queries.logic.featurizer import Featurizer
     from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME, export_onnx, model_files, onnx_parity_verdict, promotable, session, onnx_probabilities
     from platform_assets.heavy_queries.logic.replay import training_drift_reference
-    from platform_assets.heavy_queries.logic.threshold import choose_threshold, compliance_gate
+    from platform_assets.heavy_queries.logic.threshold import choose_threshold, compliance_gate, decision_thresholds
     from platform_assets.heavy_queries.logic.training import classification_metrics, train_model
 
     directory = _features_dir(layout, day)
@@ -359,16 +366,20 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     with (directory / "sample_X.npy").open("rb") as handle:
         X_sample = np.load(handle)
     sample, valid, test = (_rows(layout, day, name) for name in ("sample", "validation", "test"))
-    model = train_model(X_sample, sample["heavy"].to_numpy(), config)
+    model = train_model(X_sample, sample["heavy"].to_numpy(), config, featurizer.feature_names)
     p_valid = np.concatenate([model.predict(X) for X in iter_matrix(directory / "validation_X.npy")] or [np.zeros(0)])
     threshold = choose_threshold(valid["heavy"].to_numpy(), _served(valid, p_valid), config.cost_fn, config.cost_fp)
+    cold_threshold = _cold_start_threshold(directory, featurizer, X_sample, sample, model, threshold["threshold"], config)
     onnx = export_onnx(model, X_sample.shape[1])
     served_by = session(onnx)
-    native, by_onnx = [], []
+    native, by_onnx, cold = [], [], []
+    cold_column = featurizer.feature_names.index("cold_fingerprint")
     for X in iter_matrix(directory / "test_X.npy"):
         native.append(model.predict(X))
         by_onnx.append(onnx_probabilities(served_by, X))
+        cold.append(X[:, cold_column] == 1)
     native, by_onnx = np.concatenate(native or [np.zeros(0)]), np.concatenate(by_onnx or [np.zeros(0)])
+    cold = np.concatenate(cold or [np.zeros(0, dtype=bool)])
     p_test = _served(test, native)
     window = _window_dir(layout, day)
     test_days = window_days(day, config)[-config.test_days:]
@@ -377,23 +388,41 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, day: date, c
     routed_heavy = np.concatenate([read_columns(day_file(window, d), ["zero_cost_category", "heavy"])
                                    .filter(~_model_rows(routed))["heavy"].to_numpy() for d in test_days])
     compliance = compliance_gate(np.concatenate([test["heavy"].to_numpy(), routed_heavy]),
-                                 np.concatenate([p_test, np.zeros(len(routed_heavy))]), threshold["threshold"], config)
-    parity = onnx_parity_verdict(native, by_onnx, threshold["threshold"], config.onnx_tolerance, len(onnx))
+                                 np.concatenate([p_test, np.zeros(len(routed_heavy))]), threshold["threshold"], config,
+                                 np.concatenate([cold, np.zeros(len(routed_heavy), dtype=bool)]), cold_threshold["threshold"])
+    parity = onnx_parity_verdict(native, by_onnx, decision_thresholds(cold, threshold["threshold"], cold_threshold["threshold"]),
+                                 config.onnx_tolerance, len(onnx))
     featurizer.history = _states(layout, day)[day + timedelta(days=1)]
     reference = training_drift_reference(featurizer, X_sample, model.predict(X_sample))
     gates = [compliance, parity]
     verdict = promotable(gates)
     test_metrics = {**compliance.metadata, "auc": classification_metrics(test["heavy"].to_numpy(), p_test)["auc"]}
     ref = registry.register(JOB, MODEL_NAME, day.isoformat(),
-                            model_files(model, featurizer, onnx, threshold, reference, {"config": asdict(config)}),
-                            {"threshold": threshold["threshold"], "cv": model.cv, "test": test_metrics,
+                            model_files(model, featurizer, onnx, threshold, reference,
+                                        {"config": asdict(config), "cold_threshold": cold_threshold}),
+                            {"threshold": threshold["threshold"], "cold_threshold": cold_threshold["threshold"], "cv": model.cv,
+                             "test": test_metrics,
                              "compliance": compliance.metadata, "onnx_parity": parity.metadata, "gates": verdict["gates"]})
     promoted = bool(verdict["promote"]) and registry.promote(JOB, {MODEL_NAME: ref}, f"trained on the window ending {day}; "
                                                                                     "every gate passed")
     return {"version": str(ref), "promoted": promoted, "failed_gates": verdict["failed"], "rounds": model.rounds,
             "heavy_in_sample": int(sample["heavy"].sum()),
-            "training_seconds": model.seconds, "cv": model.cv, "threshold": threshold, "test": test_metrics,
+            "training_seconds": model.seconds, "cv": model.cv, "threshold": threshold, "cold_threshold": cold_threshold,
+            "test": test_metrics,
             "rows_in": len(sample)}, gates
+
+
+def _cold_start_threshold(directory: Location, featurizer, X_sample: np.ndarray, sample: pl.DataFrame, model,
+                          threshold: float, config: ModelConfig) -> dict:
+    """training.cold_start_threshold on the sample, with its rows' fingerprint history as if unseen (build_features)."""
+    from platform_assets.heavy_queries.logic.history import FINGERPRINT_FEATURES
+    from platform_assets.heavy_queries.logic.training import cold_start_threshold
+
+    with (directory / "sample_unseen_fingerprint.npy").open("rb") as handle:
+        unseen = np.load(handle)
+    return cold_start_threshold(X_sample, sample["heavy"].to_numpy(), sample["tables_read"].to_numpy(), unseen,
+                                [featurizer.feature_names.index(name) for name in FINGERPRINT_FEATURES],
+                                1.0 / sample["keep_probability"].to_numpy(), model, threshold, config)
 
 
 def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config: ModelConfig) -> dict:

@@ -21,7 +21,7 @@ from platform_assets.heavy_queries.logic.featurizer import Featurizer
 from platform_assets.heavy_queries.logic.history import HistoryState, states_by_day
 from platform_assets.heavy_queries.logic.labels import wilson_interval
 from platform_assets.heavy_queries.logic.serving import LoadedModel, score_with_features
-from platform_assets.heavy_queries.logic.threshold import confusion
+from platform_assets.heavy_queries.logic.threshold import outcome
 from platform_core import drift
 from platform_core.reports import markdown_table
 from platform_core.storage import Location, atomic_dir
@@ -77,9 +77,9 @@ def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFram
     columns = [j for j, name in enumerate(names) if name in reference["features"]]
     features = _Histograms([reference["features"][names[j]] for j in columns])
     score = _Histograms([reference["prediction"]])
-    rows, heavy_all, probability_all, unparsed_all = [], [], [], 0
+    rows, heavy_all, decided_all, unparsed_all = [], [], [], 0
     for day in days:
-        heavy, probability, model_scored, zero_cost, unparsed = [], [], [], 0, 0
+        heavy, decided, model_scored, zero_cost, unparsed = [], [], [], 0, 0
         for batch in batches(day):
             scored, X, by_model = score_with_features(batch, model, {day: states[day]})
             write(scored.select(SCORED_COLUMNS))
@@ -87,14 +87,14 @@ def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFram
             features.add(X[:, columns])
             score.add(p[by_model][:, None])
             heavy.append(scored["heavy"].to_numpy())
-            probability.append(p)
+            decided.append(scored["heavy_predicted"].to_numpy())
             model_scored.append(p[by_model])
             zero_cost += int(scored["zero_cost_routed"].is_not_null().sum())
             unparsed += int(scored["unparsed"].is_not_null().sum())
         if not heavy or not sum(map(len, heavy)):
             continue
-        heavy, probability = np.concatenate(heavy), np.concatenate(probability)
-        figures = confusion(heavy, probability, model.threshold)
+        heavy, decided = np.concatenate(heavy), np.concatenate(decided)
+        figures = outcome(heavy, decided)  # each query decided at its own threshold (cold start or not)
         low, high = wilson_interval(figures["tp"], figures["heavy"]) if figures["heavy"] else (None, None)
         rows.append({"day": day, "rows": figures["rows"], "heavy": figures["heavy"], "tp": figures["tp"], "fn": figures["fn"],
                      "fp": figures["fp"], "recall": figures["recall"], "recall_low": low, "recall_high": high,
@@ -102,15 +102,14 @@ def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFram
                      "zero_cost_share": round(zero_cost / len(heavy), 5), "unparsed": unparsed,
                      "score_psi": drift.psi(reference["prediction"], np.concatenate(model_scored))})
         heavy_all.append(heavy)
-        probability_all.append(probability)
+        decided_all.append(decided)
         unparsed_all += unparsed
     daily = pl.DataFrame(rows)
     drift_rows = sorted([{"name": names[j], "kind": "feature", "psi": features.psi(i)} for i, j in enumerate(columns)]
                         + [{"name": "score", "kind": "prediction", "psi": score.psi(0)}], key=lambda r: -r["psi"])
-    overall = confusion(np.concatenate(heavy_all or [np.zeros(0, bool)]), np.concatenate(probability_all or [np.zeros(0)]),
-                        model.threshold)
+    overall = outcome(np.concatenate(heavy_all or [np.zeros(0, bool)]), np.concatenate(decided_all or [np.zeros(0, bool)]))
     figures = {"days": len(daily), "first_day": days[0].isoformat(), "last_day": days[-1].isoformat(),
-               "model_version": model.model_version, "threshold": model.threshold,
+               "model_version": model.model_version, "threshold": model.threshold, "cold_threshold": model.cold_threshold,
                **{k: overall[k] for k in ("rows", "heavy", "tp", "fn", "fp", "recall", "fnr", "precision", "routed_share")},
                "unparsed_routed_heavy": unparsed_all,
                "min_daily_recall": daily["recall"].min() if len(daily) else None,
@@ -181,7 +180,9 @@ def write_report(directory, daily: pl.DataFrame, drift_rows: list[dict], figures
     pl.DataFrame(drift_rows).write_parquet(directory / "drift.parquet")
     plots = _plots(daily, drift_rows, directory)
     lines = [f"# heavy_queries replay {figures['first_day']} .. {figures['last_day']}", "",
-             f"Model `{figures['model_version']}`, threshold {figures['threshold']:.6f}. Over the window: recall "
+             f"Model `{figures['model_version']}`, threshold {figures['threshold']:.6f} (cold start "
+             f"{figures['cold_threshold'] if figures['cold_threshold'] is not None else figures['threshold']:.6f}). "
+             "Over the window: recall "
              f"{figures['recall']}, FNR {figures['fnr']}, precision {figures['precision']}, routed share "
              f"{figures['routed_share']}; score PSI {figures['score_psi']}.", "", "## Per day", "",
              markdown_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}

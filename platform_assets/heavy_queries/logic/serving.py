@@ -4,7 +4,8 @@ A model is a registry entry (model.onnx, featurizer.json, model.json, checked ag
 recorded in its metadata.json), read from a registry by reference or from its directory. Loaded
 models (featurizer and onnxruntime session, one intra-op thread) are cached per version, so a
 service pays the load once. A query in a validated zero-cost category is answered by the rule,
-without the model, with probability 0; an unparsed one (featurizer.UNPARSED: too long, or the reader
+without the model, with probability 0; a query whose fingerprint has no history is decided at the model's
+cold-start threshold (threshold.py); an unparsed one (featurizer.UNPARSED: too long, or the reader
 failed on it) is routed heavy without the model, with probability 1 (fail-safe for recall). A model
 that cannot be loaded (missing, truncated or tampered files) is a `ModelLoadError` naming the file.
 """
@@ -23,6 +24,7 @@ import polars as pl
 from platform_assets.heavy_queries.logic.featurizer import Featurizer, as_text
 from platform_assets.heavy_queries.logic.history import HistoryState
 from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME, onnx_probabilities, session
+from platform_assets.heavy_queries.logic.threshold import decision_thresholds
 from platform_core.registry import ModelIntegrityError, ModelRef, ModelRegistry, sha256
 
 JOB = "heavy_queries"
@@ -40,6 +42,12 @@ class LoadedModel:
     threshold: float
     model_version: str
     description: dict
+    cold_threshold: float | None = None  # for a fingerprint without history; None: `threshold` for every query
+
+    def thresholds(self, X: np.ndarray) -> np.ndarray:
+        """The threshold of each featurized row: the cold-start one where its fingerprint has no history."""
+        cold = X[:, self.featurizer.feature_names.index("cold_fingerprint")] == 1
+        return decision_thresholds(cold, self.threshold, self.threshold if self.cold_threshold is None else self.cold_threshold)
 
 
 def _parsed(where, name: str, read):
@@ -56,9 +64,11 @@ def _parsed(where, name: str, read):
 def _loaded(files: dict[str, bytes], version: str, where) -> LoadedModel:
     description = _parsed(where, "model.json", lambda: json.loads(files["model.json"]))
     threshold = _parsed(where, "model.json", lambda: float(description["threshold"]["threshold"]))
+    cold = _parsed(where, "model.json", lambda: float(description["cold_threshold"]["threshold"])
+                   if "cold_threshold" in description else None)
     featurizer = _parsed(where, "featurizer.json", lambda: Featurizer.from_json(files["featurizer.json"].decode()))
     return LoadedModel(featurizer, _parsed(where, "model.onnx", lambda: session(files["model.onnx"])), threshold, version,
-                       description)
+                       description, cold)
 
 
 @lru_cache(maxsize=8)
@@ -100,11 +110,13 @@ def load_model(model_dir: str | Path | None = None, registry: ModelRegistry | No
 def classify(sql: str, user: str | None = None, source: str | None = None, schema: str | None = None,
              query_type: str | None = None, model_dir: str | Path | None = None, registry: ModelRegistry | None = None,
              ref: ModelRef | str | None = None, model: LoadedModel | None = None, day: date | None = None) -> dict:
-    """{"heavy", "probability", "threshold", "model_version", "zero_cost_category", "unparsed"} for one query
-    (any text, str or bytes)."""
+    """{"heavy", "probability", "threshold", "cold_start", "model_version", "zero_cost_category", "unparsed"} for
+    one query (any text, str or bytes); `threshold` is the one applied (cold start: the query's fingerprint has no
+    history, so the cold-start threshold)."""
     model = model or load_model(model_dir, registry, ref)
     unparsed = model.featurizer.unparsed(sql)
     category = None if unparsed else model.featurizer.route(as_text(sql), query_type)
+    threshold, cold_start = model.threshold, False
     if unparsed:
         probability = 1.0
     elif category is not None:
@@ -112,7 +124,9 @@ def classify(sql: str, user: str | None = None, source: str | None = None, schem
     else:
         row = model.featurizer.featurize_one(sql, user, source, schema, query_type, day)
         probability = float(onnx_probabilities(model.session, row)[0])
-    return {"heavy": probability >= model.threshold, "probability": probability, "threshold": model.threshold,
+        threshold = float(model.thresholds(row)[0])
+        cold_start = bool(row[0, model.featurizer.feature_names.index("cold_fingerprint")] == 1)
+    return {"heavy": probability >= threshold, "probability": probability, "threshold": threshold, "cold_start": cold_start,
             "model_version": model.model_version, "zero_cost_category": category, "unparsed": unparsed}
 
 
@@ -134,13 +148,15 @@ def score_with_features(frame: pl.DataFrame, model: LoadedModel,
     heavy_routed = unparsed.is_not_null().to_numpy()
     routed = np.array([c is not None for c in categories], dtype=bool) | heavy_routed
     probability = np.where(heavy_routed, 1.0, 0.0)
+    threshold = np.full(len(frame), model.threshold)
     X = np.zeros((0, len(featurizer.feature_names)), dtype=np.float32)
     if (~routed).any():
         scored = frame.filter(pl.Series(~routed))
         states = states or {day: featurizer.history for day in scored["day"].unique().to_list()}
         X = featurizer.featurize_frame(scored, states)
         probability[~routed] = onnx_probabilities(model.session, X)
+        threshold[~routed] = model.thresholds(X)
     return frame.with_columns(
-        pl.Series("probability", probability), pl.Series("heavy_predicted", probability >= model.threshold),
+        pl.Series("probability", probability), pl.Series("heavy_predicted", probability >= threshold),
         pl.Series("zero_cost_routed", categories, dtype=pl.String), unparsed,
         pl.lit(model.model_version).alias("model_version")), X, ~routed

@@ -45,10 +45,13 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     lines += [f"CV (5-fold stratified, early stopping): AUC {cv['auc']['mean']:.4f} ± {cv['auc']['std']:.4f}, PR-AUC "
               f"{cv['pr_auc']['mean']:.4f}, {model['rounds']} rounds, {model['training_seconds']:.1f}s",
               f"Threshold {threshold['threshold']:.6f} at FN:FP cost {threshold['cost_fn']:.0f}:{threshold['cost_fp']:.0f} "
-              f"(validation days; expected cost {threshold['cost_per_1000_queries']} per 1,000 queries)",
+              f"(validation days; expected cost {threshold['cost_per_1000_queries']} per 1,000 queries); cold start "
+              f"(fingerprint without history) {model['cold_threshold']['threshold']:.6f} "
+              f"({model['cold_threshold']['chosen_on']})",
               f"Test days ({test['rows']:,} queries, {test['heavy']} heavy): recall {_pct(test['recall'])} (interval "
               f"{test.get('recall_interval')}), FNR {_pct(test['fnr'])}, precision {_pct(test['precision'])}, routed "
-              f"{_pct(test['routed_share'])}, AUC {test['auc']}",
+              f"{_pct(test['routed_share'])}, AUC {test['auc']}; of them cold start {test['cold_start']['rows']:,} "
+              f"queries, {test['cold_start']['heavy']} heavy, {test['cold_start']['tp']} caught",
               f"Compliance (recall >= 98%, FNR <= 2%): {'PASS' if 'compliance_recall' not in model['failed_gates'] else 'FAIL'}; "
               f"ONNX parity: {'PASS' if 'onnx_parity' not in model['failed_gates'] else 'FAIL'}",
               f"Model {model['version']}: {'promoted to champion' if model['promoted'] else 'kept in the registry, not promoted'}"]

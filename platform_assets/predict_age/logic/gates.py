@@ -1,29 +1,55 @@
 """predict_age's gates as plain functions: the model gates that decide promotion and the
-final-table checks that quarterly and daily tables share."""
+final-table checks that quarterly and daily tables share.
+
+A model gate on a held-out figure judges it by its 95% interval (platform_core/verdicts.py): pass
+within the limit, fail beyond it, inconclusive when the interval straddles it (a warning by
+default, `<gate>_inconclusive: block` to block), and `gates_conclusive` names each open figure and
+about how many held-out rows would settle it. Intervals: held-out MAE, the mean of per-row |error|
+(normal, central limit); a share (within 5 years, interval coverage), Wilson; the candidate
+against the champion, the mean of per-row |candidate error| - |champion error| on the same rows
+(paired, normal), against `champion_tolerance` x the champion's MAE. holdout_quality's two
+figures share its 95% (Bonferroni).
+"""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import polars as pl
 from scipy.stats import spearmanr
 
+from platform_assets.predict_age.logic.features import NameEncoder
+from platform_assets.predict_age.logic.models import booster_from_bytes
+from platform_assets.predict_age.logic.prediction import PointModel
 from platform_core.fairness import FairnessThresholds, comparisons, evaluate_gate
 from platform_core.gates import GateResult
+from platform_core.metrics import mean_interval, wilson_interval
 from platform_core.reports import markdown_table
-from platform_core.verdicts import INCONCLUSIVE, worst
+from platform_core.storage import Location
+from platform_core.verdicts import (
+    INCONCLUSIVE, conclusive_gate, judged, open_reason, passes, per_comparison_level, proportion_within, worst)
 
 MODEL_GATES = {
-    "holdout_quality": "XGBoost held-out MAE and share within 5 years meet the configured floors.",
+    "holdout_quality": "XGBoost held-out MAE and share within 5 years meet the configured floors, judged by their "
+                       "intervals; an inconclusive verdict fails only when quality_inconclusive is block.",
     "beats_baseline": "XGBoost beats the Ridge baseline on held-out MAE.",
-    "interval_calibration": "The calibrated interval covers its nominal share of held-out rows, within the tolerance.",
+    "interval_calibration": "The calibrated interval's held-out coverage is within the tolerance of its nominal share "
+                            "(Wilson interval); an inconclusive verdict fails only when calibration_inconclusive is block.",
     "confidence_ranks_errors": "Held-out MAE falls as confidence rises: decile MAE strongly anti-correlated with confidence.",
     "fairness": "Per-group MAE ratio and |bias| across gender, region and age band not confidently beyond the configured "
                 "thresholds (intervals held jointly over every comparison); an inconclusive verdict fails only when "
                 "fairness_inconclusive is block.",
     "fairness_conclusive": "The held-out rows settle every fairness comparison (warning: names each open group, its rows "
                            "and about how many would resolve a difference of the limit's size).",
-    "not_worse_than_champion": "Held-out MAE no worse than the current champion's on the same rows, beyond the tolerance.",
+    "not_worse_than_champion": "Held-out MAE no worse than the current champion's on the same rows, beyond the tolerance "
+                               "(paired interval of the per-row difference); an inconclusive verdict holds back promotion "
+                               "only when champion_inconclusive is block.",
+    "gates_conclusive": "The held-out rows settle every judged figure of holdout_quality, interval_calibration and "
+                        "not_worse_than_champion (warning: names each open figure, its interval, its rows and about how "
+                        "many would settle it).",
 }
-WARNINGS = ("fairness_conclusive",)  # say what a run could not tell; never block nor hold back promotion
+WARNINGS = ("fairness_conclusive", "gates_conclusive")  # say what a run could not tell; never block nor hold back promotion
 FINAL_TABLE_GATES = {
     "row_count_matches_source": "One row per distinct source pid.",
     "pid_unique": "No pid appears twice.",
@@ -77,10 +103,11 @@ def fairness_table(gates: list[dict]) -> list[dict]:
              "reason": g["reason"]} for g in gates]
 
 
-def inconclusive_warnings(gates: list[dict]) -> list[str]:
-    """A line per attribute the held-out rows could not settle, naming what is missing."""
-    return [f"fairness of {g['attribute']} is inconclusive: {g['reason']} (fairness_inconclusive: {g['inconclusive']})"
-            for g in gates if g["verdict"] == INCONCLUSIVE]
+def inconclusive_warnings(gates: list[dict], figures: dict[str, dict]) -> list[str]:
+    """A line per attribute and judged figure the held-out rows could not settle, naming what is missing."""
+    return ([f"fairness of {g['attribute']} is inconclusive: {g['reason']} (fairness_inconclusive: {g['inconclusive']})"
+             for g in gates if g["verdict"] == INCONCLUSIVE]
+            + [open_reason(label, j) for label, j in figures.items() if j["verdict"] == INCONCLUSIVE])
 
 
 def decile_correlation(deciles: list[dict]) -> float:
@@ -92,12 +119,55 @@ def decile_correlation(deciles: list[dict]) -> float:
     return float(spearmanr(np.arange(len(mae)), mae).statistic)
 
 
-def model_gates(ev: dict, config) -> tuple[list[GateResult], list[dict]]:
-    """The model gates of a quarter's evaluation (`train_age_models`), and the per-attribute
-    fairness verdicts. `config` carries the thresholds (PredictAgeConfig's fields)."""
-    coverage, nominal = ev["interval"]["coverage"], config.interval_coverage
-    # the configured tolerance, widened to the 99% binomial band when the test split is small
-    allowed = max(config.interval_tolerance, 2.576 * float(np.sqrt(nominal * (1 - nominal) / ev["test_rows"])))
+CONFIDENCE_LEVEL = 0.95  # of each judged model gate (module docstring)
+
+
+def held_out_errors(training_path: Location, candidate_files: dict[str, bytes], candidate_metadata: dict,
+                    champion: PointModel | None, nthread: int) -> dict[str, np.ndarray]:
+    """Per-row |error| on the test split of the candidate as registered (its files) and of the
+    current champion, on the same rows: what the judged gates need beyond the recorded figures."""
+    test = pl.read_parquet(str(training_path)).filter(pl.col("split") == "test")  # read as train_age_models reads it
+    rule = candidate_metadata["default_rule"]
+    candidate = PointModel(None, booster_from_bytes(candidate_files["model.ubj"], nthread), candidate_metadata["best_iteration"],
+                           NameEncoder.from_json(json.loads(candidate_files["name_encoder.json"])),
+                           candidate_metadata["features"], rule["age"], rule["confidence"])
+    y = test["existing_age"].to_numpy().astype(np.float64)
+    return {"candidate": np.abs(y - candidate.predict(test)),
+            **({"champion": np.abs(y - champion.predict(test))} if champion is not None else {})}
+
+
+def judged_figures(ev: dict, errors: dict[str, np.ndarray], config) -> dict[str, dict]:
+    """Each held-out figure a model gate compares with a limit, judged by its interval (module docstring)."""
+    candidate, rows = errors["candidate"], len(errors["candidate"])
+    level = per_comparison_level(CONFIDENCE_LEVEL, 2)  # holdout_quality's two figures
+    mae, low, high = mean_interval(candidate, level)
+    within = int((candidate <= 5).sum())
+    (share_low,), (share_high,) = wilson_interval(np.array([within]), np.array([rows]), level)
+    coverage = ev["interval"]["coverage"]
+    figures = {
+        "holdout MAE": judged(mae, low, high, config.max_holdout_mae, rows, config.quality_inconclusive),
+        "holdout within 5 y": judged(within / rows, share_low, share_high, config.min_holdout_within_5, rows,
+                                     config.quality_inconclusive, at_least=True),
+        "interval coverage |deviation|": proportion_within(round(coverage * ev["test_rows"]), ev["test_rows"],
+                                                           config.interval_coverage, config.interval_tolerance,
+                                                           config.calibration_inconclusive, CONFIDENCE_LEVEL),
+    }
+    if "champion" in errors:
+        difference, low, high = mean_interval(candidate - errors["champion"], CONFIDENCE_LEVEL)
+        figures["MAE minus the champion's"] = judged(difference, low, high,
+                                                     round(config.champion_tolerance * float(errors["champion"].mean()), 4),
+                                                     rows, config.champion_inconclusive)
+    return figures
+
+
+def model_gates(ev: dict, errors: dict[str, np.ndarray], config) -> tuple[list[GateResult], list[dict], dict[str, dict]]:
+    """The model gates of a quarter's evaluation (`train_age_models`) and its held-out errors
+    (`held_out_errors`), the per-attribute fairness verdicts and the judged figures. `config`
+    carries the thresholds (PredictAgeConfig's fields)."""
+    figures = judged_figures(ev, errors, config)
+    quality = worst([figures["holdout MAE"]["verdict"], figures["holdout within 5 y"]["verdict"]])
+    calibration = figures["interval coverage |deviation|"]
+    champion = figures.get("MAE minus the champion's")
     deciles = ev["confidence_deciles"]
     correlation = decile_correlation(deciles)
     shared = {"min_rows": config.fairness_min_group_rows, "confidence_level": config.fairness_confidence_level,
@@ -108,14 +178,15 @@ def model_gates(ev: dict, config) -> tuple[list[GateResult], list[dict]]:
     fairness_verdict = worst([g["verdict"] for g in fairness])
     xgb, champion_mae = ev["xgboost"], ev.get("champion", {}).get("mae")
     gates = [
-        GateResult("holdout_quality", xgb["mae"] <= config.max_holdout_mae and xgb["within_5"] >= config.min_holdout_within_5,
-                   {"mae": xgb["mae"], "within_5": xgb["within_5"], "max_mae": config.max_holdout_mae,
-                    "min_within_5": config.min_holdout_within_5}),
+        GateResult("holdout_quality", passes(quality, config.quality_inconclusive),
+                   {"verdict": quality, "mae": xgb["mae"], "within_5": xgb["within_5"], "max_mae": config.max_holdout_mae,
+                    "min_within_5": config.min_holdout_within_5, "mae_judged": figures["holdout MAE"],
+                    "within_5_judged": figures["holdout within 5 y"], "inconclusive": config.quality_inconclusive}),
         GateResult("beats_baseline", xgb["mae"] < ev["ridge"]["mae"],
                    {"xgboost_mae": xgb["mae"], "ridge_mae": ev["ridge"]["mae"]}),
-        GateResult("interval_calibration", abs(coverage - nominal) <= allowed,
-                   {"coverage": coverage, "nominal": nominal, "allowed_deviation": round(allowed, 4),
-                    "mean_width": ev["interval"]["mean_width"]}),
+        GateResult("interval_calibration", passes(calibration["verdict"], config.calibration_inconclusive),
+                   {**calibration, "coverage": ev["interval"]["coverage"], "nominal": config.interval_coverage,
+                    "tolerance": config.interval_tolerance, "mean_width": ev["interval"]["mean_width"]}),
         GateResult("confidence_ranks_errors", correlation <= -0.6 and deciles[-1]["mae"] < deciles[0]["mae"],
                    {"spearman": round(correlation, 4), "lowest_decile_mae": deciles[0]["mae"],
                     "highest_decile_mae": deciles[-1]["mae"]}),
@@ -126,13 +197,13 @@ def model_gates(ev: dict, config) -> tuple[list[GateResult], list[dict]]:
         GateResult("fairness_conclusive", fairness_verdict != INCONCLUSIVE,
                    {"verdict": fairness_verdict, "open": markdown_table([
                        {"attribute": g["attribute"], **o} for g in fairness for o in g["open_groups"]])}, blocking=False),
-        GateResult("not_worse_than_champion",
-                   champion_mae is None or xgb["mae"] <= champion_mae * (1 + config.champion_tolerance),
-                   {"candidate_mae": xgb["mae"], "champion_mae": champion_mae,
+        GateResult("not_worse_than_champion", champion is None or passes(champion["verdict"], config.champion_inconclusive),
+                   {**(champion or {"verdict": "no champion yet"}), "candidate_mae": xgb["mae"], "champion_mae": champion_mae,
                     "champion": ev.get("champion", {}).get("version", "none yet"), "tolerance": config.champion_tolerance},
                    blocking=False),  # decides promotion; downstream goes on with the current champion
+        conclusive_gate("gates_conclusive", figures),
     ]
-    return gates, fairness
+    return gates, fairness, figures
 
 
 def final_table_gates(f: dict) -> list[GateResult]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from platform_assets.predict_age.logic.gates import with_interval
 from platform_core.periods import Quarter
 from platform_core.summary import check_line, stage_table
-from platform_core.verdicts import SHOWN
+from platform_core.verdicts import SHOWN, judged_lines
 
 SOURCES = ["EXISTING_APPROX_AGE", "EXISTING_BIRTH_YEAR", "ML_PREDICTION", "DEFAULT_RULE"]
 
@@ -32,6 +32,12 @@ def _fairness_lines(gates: list[dict]) -> list[str]:
             lines.append("             open (rows -> about how many would settle it): "
                          + ", ".join(_open_group(o) for o in g["open_groups"]))
     return lines
+
+
+def _judged_lines(figures: dict[str, dict]) -> list[str]:
+    """Each judged model-gate figure beside its interval and limit, and what an open one is missing."""
+    head = "  gates      (95% intervals; pass: within the limit, FAIL: beyond it, inconclusive: straddles it)"
+    return [head, *judged_lines(figures, "  gates      ")] if figures else []
 
 
 def _open_group(o: dict) -> str:
@@ -63,6 +69,7 @@ def format_summary(recorded: dict, catalog: Path) -> str:
               f"mean width {interval['mean_width']:.2f} y",
               f"  {'champion' if models['promoted'] else 'candidate':<10} {', '.join(models['versions'].values())} "
               + ("(promoted: True)" if models["promoted"] else "(not promoted: the batches use the current champion)")]
+    lines += _judged_lines(models.get("judged", {}))
     lines += _fairness_lines(models.get("fairness_gates", []))
     missing = stages.get("missing_rows_evaluation") or [{}]
     if "xgboost" in missing[0]:
