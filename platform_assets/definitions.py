@@ -1,32 +1,39 @@
-"""The one Definitions object of the platform, merged from the job folders in JOBS.
+"""The one Definitions object of the platform, merged from the job folders it discovers.
 
-Adding a job: a folder under platform_assets/ exporting `job` (platform_assets/job.py) and one
-line below. Resources are bound here, once: the shared warehouse and each job's settings; and so
-is the retry of transient failures, for every job's steps (common.with_step_retries).
+A job is a folder under platform_assets/ whose `definitions` module exports `job`
+(platform_assets/job.py); adding one edits no file here. Resources are bound here, once: the shared
+warehouse and each job's settings; and so is the retry of transient failures, for every job's
+steps (common.with_step_retries).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
+
 import dagster as dg
 
 from platform_assets.common import STEP_RETRY, with_step_retries
-from platform_assets.engagement import definitions as engagement
-from platform_assets.heavy_queries import definitions as heavy_queries
 from platform_assets.job import PlatformJob
-from platform_assets.predict_age import definitions as predict_age
-from platform_assets.readmission import definitions as readmission
 from platform_assets.sensors import run_failure_alert
-from platform_assets.wait_times import definitions as wait_times
 from resources import Warehouse
 from resources.environment import platform_environment
 
-JOBS: list[PlatformJob] = [
-    predict_age.job,
-    engagement.job,
-    readmission.job,
-    wait_times.job,
-    heavy_queries.job,
-]
+
+def discover_jobs(folder: Path = Path(__file__).parent, package: str = __package__) -> list[PlatformJob]:
+    """Every sub-package of `folder` with a `definitions` module exporting `job`, by name."""
+    jobs = []
+    for sub in sorted(m.name for m in pkgutil.iter_modules([str(folder)]) if m.ispkg):
+        if (folder / sub / "definitions.py").exists():
+            job = getattr(importlib.import_module(f"{package}.{sub}.definitions"), "job", None)
+            if not isinstance(job, PlatformJob) or job.name != sub:
+                raise TypeError(f"{package}.{sub}.definitions must export job = PlatformJob(name={sub!r}, ...)")
+            jobs.append(job)
+    return jobs
+
+
+JOBS: list[PlatformJob] = discover_jobs()
 
 
 def build_definitions(warehouse: Warehouse, configs: dict[str, dg.ConfigurableResource] | None = None,

@@ -1,7 +1,7 @@
 """What a job folder hands the platform: its definitions and what `make run JOB=<job>` needs.
 
-Adding a job is a folder under platform_assets/ exporting `job = PlatformJob(...)`, and one line
-in `platform_assets/definitions.py`'s JOBS list.
+Adding a job is a folder under platform_assets/ whose `definitions` module exports
+`job = PlatformJob(name=<the folder's name>, ...)`; definitions.py discovers it.
 """
 
 from __future__ import annotations

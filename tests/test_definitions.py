@@ -1,10 +1,16 @@
 """One Definitions merged from the job folders: every job loads, its names are its own, and a
-new job is a folder plus one entry in the job list."""
+new job is a folder, discovered."""
+
+import shutil
+from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 
-from platform_assets.definitions import JOBS, build_definitions, defs
+import platform_assets
+
+from platform_assets.definitions import JOBS, build_definitions, defs, discover_jobs
 from platform_assets.predict_age.partitions import PREDICT_AGE_BATCHES
 from platform_assets.run import run_partition
 from platform_core.registry import ModelRegistry
@@ -27,7 +33,8 @@ def names_of(job_defs: dg.Definitions) -> dict[str, set[str]]:
 
 def test_every_job_loads_and_its_names_are_prefixed_and_disjoint():
     dg.Definitions.validate_loadable(defs)
-    assert [j.name for j in JOBS] == ["predict_age", "engagement", "readmission", "wait_times", "heavy_queries"]
+    assert {j.name for j in JOBS} == {p.parent.name for p in Path(platform_assets.__file__).parent.glob("*/definitions.py")}
+    assert {"predict_age", "engagement", "readmission", "wait_times", "heavy_queries"} <= {j.name for j in JOBS}
     seen: dict[str, set[str]] = {}
     for job in JOBS:
         for kind, names in names_of(build_definitions(Warehouse(), jobs=[job])).items():
@@ -89,3 +96,23 @@ def test_settings_that_are_set_resolve_where_the_run_executes(monkeypatch):
     assert PredictAgeConfig.from_env().fairness_max_abs_bias == 1.5  # Dagster has no float EnvVar: the value
     assert EngagementConfig.from_env().search == "grid"
     assert Warehouse().data_dir == "data" and PredictAgeConfig().seed == 7  # unset: the local defaults
+
+
+def test_a_job_folder_is_discovered_without_editing_a_shared_file(tmp_path, monkeypatch):
+    """The toy job copied into a fresh package is found by its folder alone; a folder whose
+    definitions export no job is refused by name."""
+    package = tmp_path / "more_jobs"
+    (package / "toy_job").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "toy_job" / "__init__.py").write_text("")
+    shutil.copy(Path(toy_job.__file__), package / "toy_job" / "definitions.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    found = discover_jobs(package, "more_jobs")
+    assert [j.name for j in found] == ["toy_job"] and found[0].defs.assets
+
+    (package / "empty").mkdir()
+    (package / "empty" / "__init__.py").write_text("")
+    (package / "empty" / "definitions.py").write_text("import dagster as dg\ndefs = dg.Definitions()\n")
+    with pytest.raises(TypeError, match="more_jobs.empty.definitions must export job"):
+        discover_jobs(package, "more_jobs")
+

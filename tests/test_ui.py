@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from platform_assets.definitions import JOBS
 from platform_core.registry import ModelRegistry
 from tests.conftest import QUARTER
 from tests.instances import dagster_home
@@ -104,8 +105,7 @@ def test_ui_lists_assets_checks_partitions_and_runs_a_quarter(dagster_dev, data_
         metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type } } } }
         assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""")["assetNodes"]
     by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-    assert {n["groupName"] for n in nodes} == {"predict_age", "predict_age_daily", "engagement", "readmission", "wait_times",
-                                               "heavy_queries"}
+    assert {n["groupName"] for n in nodes} == {j.name for j in JOBS} | {"predict_age_daily"}
     schemas = {k: {c["name"] for e in n["metadataEntries"] if e["label"] == "dagster/column_schema" for c in e["schema"]["columns"]}
                for k, n in by_key.items()}
     assert {"pid", "predicted_age", "confidence_score", "prediction_source"} <= schemas["predict_age/final_results"]
