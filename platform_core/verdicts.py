@@ -98,7 +98,7 @@ def judged(value: float, low: float, high: float, limit: float, rows: int, incon
            "rows": rows, "inconclusive": inconclusive}
     if outcome == INCONCLUSIVE:
         out["rows_needed"] = rows_to_settle(rows, float((high - low) / 2 if half_width is None else half_width),
-                                            float(abs(value - limit)))
+                                            abs(out["value"] - limit))  # on the limit as shown: None
     return out
 
 

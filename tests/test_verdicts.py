@@ -70,6 +70,7 @@ def test_a_floor_is_judged_three_ways_and_an_open_figure_names_the_rows_that_wou
     open_ = judged(0.72, 0.66, 0.78, 0.7, 100, "warn", at_least=True)
     assert open_["verdict"] == "inconclusive" and open_["rows_needed"] == 900  # half-width 0.06 -> 0.02: 9x the rows
     assert rows_to_settle(100, 0.06, 0.0) is None and "rows_needed" not in judged(0.8, 0.75, 0.85, 0.7, 100, "warn", True)
+    assert judged(0.02 + 1e-12, 0.0, 0.09, 0.02, 150, "warn")["rows_needed"] is None  # on the limit: no sample settles it
     warning = conclusive_gate("gates_conclusive", {"R²": open_, "RMSE": judged(0.1, 0.09, 0.11, 0.12, 100, "warn")})
     assert not warning.passed and not warning.blocking and [o["figure"] for o in warning.metadata["open"]] == ["R²"]
     assert "R² 0.72 [0.66, 0.78] straddles the limit 0.7 on 100 rows; about 900 would settle it" in warning.metadata["reason"]
