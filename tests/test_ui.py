@@ -140,7 +140,7 @@ def test_ui_lists_assets_checks_partitions_and_runs_a_quarter(dagster_dev, data_
     executions = {c["name"]: c["executionForLatestMaterialization"] for c in checks}
     assert {"holdout_quality", "fairness", "interval_calibration", "fairness_conclusive"} <= set(executions)
     assert all(e["runId"] == run_id for e in executions.values())
-    # every blocking check passed; a non-blocking one may fail only as a warning (fairness_conclusive at 20,000 rows)
+    # every blocking check passed; a non-blocking one may fail only as a warning (fairness_conclusive, gates_conclusive at 20,000 rows)
     assert all(executions[c["name"]]["evaluation"]["success"] for c in checks if c["blocking"])
     assert all(e["evaluation"]["success"] or e["evaluation"]["severity"] == "WARN" for e in executions.values())
     assert ModelRegistry(data_layout.models).champion_history("predict_age")

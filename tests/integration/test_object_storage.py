@@ -73,7 +73,7 @@ def test_quarter_on_object_storage_matches_local_disk(s3_home, data_layout, inst
         checks = [r.event_log_entry.dagster_event.event_specific_data for run in runs
                   for r in s3_instance.get_records_for_run(run.dagster_run.run_id,
                                                            of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records]
-        assert len(checks) == 16 and all(c.passed for c in checks if c.check_name != "fairness_conclusive")  # a warning
+        assert len(checks) == 17 and all(c.passed or c.severity == dg.AssetCheckSeverity.WARN for c in checks)  # warnings may fail
         versions = latest_metadata(s3_instance, key("age_models"), QUARTER.partition_key)["versions"]
     assert versions == on_disk["stages"]["age_models"][0]["versions"]  # byte-identical models, same registry entries
 

@@ -55,8 +55,8 @@ def test_partitioned_runs_against_postgres_instance_storage(postgres_url, s3_end
         checks = fresh.get_records_for_run(prepare.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
         names = {r.event_log_entry.dagster_event.event_specific_data.check_name for r in checks}
         assert {"holdout_quality", "fairness", "usable_age_rate"} <= names
-        assert all(r.event_log_entry.dagster_event.event_specific_data.passed for r in checks
-                   if r.event_log_entry.dagster_event.event_specific_data.check_name != "fairness_conclusive")  # a warning
+        assert all(c.passed or c.severity == dg.AssetCheckSeverity.WARN  # warnings may fail at this size
+                   for c in (r.event_log_entry.dagster_event.event_specific_data for r in checks))
         materialized = fresh.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey(["predict_age", "prediction_batches"])), limit=10).records
         assert len(materialized) == 4
