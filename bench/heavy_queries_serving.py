@@ -130,7 +130,7 @@ def _run_pipeline(layout: DataLayout, registry: ModelRegistry, config: ModelConf
                                                                "zero_cost_routed")}},
         "query_features": {**t_features, **{k: features[k] for k in ("features", "vocabulary")},
                            "gates": {g.name: g.passed for g in feature_gates}},
-        "heavy_query_model": {**t_model, **{k: model[k] for k in ("version", "promoted", "failed_gates", "rounds",
+        "heavy_query_model": {**t_model, **{k: model[k] for k in ("version", "promoted", "failed_gates", "rounds", "cold_threshold",
                                                                   "training_seconds", "cv", "threshold", "test")},
                               "gates": {g.name: g.passed for g in model_gates}},
     }

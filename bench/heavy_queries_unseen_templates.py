@@ -1,17 +1,19 @@
 """heavy_queries: recall on query templates the model never saw, against the same rows when seen.
 
-    python bench/heavy_queries_unseen_templates.py --corpus-cache /tmp/hqx/fresh [--groups 5]
+    python bench/heavy_queries_unseen_templates.py --corpus-cache /tmp/hqx/fresh --seeds 7 31337 424242 [--groups 5]
 
 On the measured corpus' log every test-day text also ran on training days, so the pipeline's test
-figures measure recognising known texts at new costs. Here the TPC templates are dealt into
-`--groups` groups (seeded); for each group, every query of its templates is removed from the
-labelled log before the test days (so neither the sample, the TF-IDF vocabulary, the historical
-features nor the threshold ever see them) and the assets' own stages run again on that log
-(pipeline.build_window -> build_features -> train_and_register, in a scratch data root). Judged
-on the test days at the model's own 100:1 threshold: recall of the held-out templates' heavy
-queries (unseen) against the full-log model's recall on the same queries (seen), pooled over the
-groups with Wilson intervals; and the compliance verdict of each held-out model on all test days.
-Writes bench/results/<time>-heavy-queries-unseen-templates.{json,md}.
+figures measure recognising known texts at new costs. Here, for each seed, the log is generated with
+that seed and the TPC templates dealt into `--groups` groups with it; for each group, every query of its
+templates is removed from the labelled log before the test days (so neither the sample, the TF-IDF
+vocabulary, the historical features nor the thresholds ever see them) and the assets' own stages run
+again on that log (pipeline.build_window -> build_features -> train_and_register, in a scratch data
+root). Judged on the test days (the window's last 7, which no model or threshold saw) as each model
+decides, at its own 100:1 thresholds (the cold-start one for a row whose fingerprint has no history):
+recall of the held-out templates' heavy queries (unseen), with precision and routed share, against the
+full-log model on the same queries (seen), pooled over the groups with Wilson intervals; the compliance
+verdict of each held-out model on all test days; and the issue's obvious cases scored by the full-log
+model. Writes bench/results/<time>-heavy-queries-unseen-templates.{json,md}: per seed, and the range.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import sys
 import tempfile
@@ -45,6 +48,16 @@ from platform_core.reports import markdown_table
 from platform_core.storage import atomic_dir, atomic_file, current, write_json
 
 LABELLED = "labelled.parquet"
+# the issue's obvious cases, scored by the full-log champion on the TPC-DS SF 1 schema as a new analyst sends them
+OBVIOUS = {
+    "many-to-many join of two fact tables (store_sales x catalog_sales on customer)":
+        "select ss.ss_customer_sk, sum(ss.ss_net_paid), sum(cs.cs_net_paid) from store_sales ss join catalog_sales cs "
+        "on ss.ss_customer_sk = cs.cs_bill_customer_sk group by ss.ss_customer_sk",
+    "full scan of the largest table with a sort": "select * from store_sales order by ss_net_paid desc",
+    "cross join": "select count(*) from store_sales cross join catalog_sales",
+    "SHOW TABLES": "SHOW TABLES", "DESCRIBE": "DESCRIBE store_sales", "EXPLAIN": "EXPLAIN select * from store_sales",
+    "SELECT 1": "SELECT 1",
+}
 SET_ASIDE = "set_aside.parquet"
 
 
@@ -99,20 +112,49 @@ def main() -> None:
     parser.add_argument("--corpus-cache", type=Path, required=True, help="a built measured corpus cache root")
     parser.add_argument("--groups", type=int, default=5)
     parser.add_argument("--rows-per-day", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 31337, 424242])
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="heavy_queries_unseen_"))
-    try:
-        results = _measure(args, root)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    runs = []
+    for seed in args.seeds:
+        root = Path(tempfile.mkdtemp(prefix="heavy_queries_unseen_"))
+        try:
+            runs.append(_measure(argparse.Namespace(**{**vars(args), "seed": seed}), root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = ROOT / "bench" / "results" / f"{stamp}-heavy-queries-unseen-templates"
+    results = {"command": " ".join(["python", "bench/heavy_queries_unseen_templates.py", *sys.argv[1:]]),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
+               "range": _range(runs), "runs": runs}
     write_json(out.with_suffix(".json"), results)
-    text = _markdown(results, stamp)
+    text = "\n".join([_range_markdown(results, stamp), *(_markdown(r, stamp) for r in runs)])
     with atomic_file(out.with_suffix(".md")) as tmp:
         tmp.write_text(text)
     sys.stdout.write(text)
+
+
+def _range(runs: list[dict]) -> dict:
+    """Over the seeds: the lowest and highest pooled recall on unseen templates, the lowest interval bound,
+    and the range of precision and routed share that recall costs."""
+    pooled = [r["pooled"]["unseen"] for r in runs]
+    return {"seeds": [r["seed"] for r in runs], "recall": [min(p["recall"] for p in pooled), max(p["recall"] for p in pooled)],
+            "lowest_interval_bound": min(p["recall_interval"][0] for p in pooled),
+            "precision": [min(p["precision"] for p in pooled), max(p["precision"] for p in pooled)],
+            "routed_share": [min(p["routed_share"] for p in pooled), max(p["routed_share"] for p in pooled)]}
+
+
+def _range_markdown(results: dict, stamp: str) -> str:
+    rows = [{"seed": r["seed"], "heavy unseen": r["pooled"]["unseen"]["heavy"], "recall unseen": r["pooled"]["unseen"]["recall"],
+             "95% interval": r["pooled"]["unseen"]["recall_interval"], "precision": r["pooled"]["unseen"]["precision"],
+             "routed share": r["pooled"]["unseen"]["routed_share"],
+             "seen (full model)": r["pooled"]["seen_by_full_model"]["recall"],
+             "heavy share of the log": r["data"]["log_figures"]["heavy_rate"]} for r in results["runs"]]
+    span = results["range"]
+    return "\n".join([f"# heavy_queries: recall on unseen templates over {len(rows)} seeds ({stamp})", "",
+                      f"`{results['command']}`; {results['machine']}.", "", markdown_table(rows), "",
+                      f"Range: recall {span['recall'][0]}-{span['recall'][1]} (lowest 95% bound {span['lowest_interval_bound']}), "
+                      f"precision {span['precision'][0]}-{span['precision'][1]}, routed share "
+                      f"{span['routed_share'][0]}-{span['routed_share'][1]}.", ""])
 
 
 def _measure(args: argparse.Namespace, root: Path) -> dict:
@@ -129,6 +171,12 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
     seen_rows = _test_predictions(full, registry, stages["heavy_query_model"]["version"], day)
     seen_rows = seen_rows.join(truth, on="query_id", how="left")
 
+    from platform_assets.heavy_queries.logic.serving import classify
+
+    obvious = {name: {k: v for k, v in classify(sql, user="analyst_new", source="superset", schema="tpcds_sf1",
+                                                registry=registry, ref=stages["heavy_query_model"]["version"]).items()
+                        if k != "model_version"}
+               for name, sql in OBVIOUS.items()}
     templates = sorted(truth["template"].unique().to_list())
     order = np.random.default_rng(args.seed).permutation(len(templates))
     groups = [sorted(templates[i] for i in order[g::args.groups]) for g in range(args.groups)]
@@ -137,7 +185,7 @@ def _measure(args: argparse.Namespace, root: Path) -> dict:
                "full_log": {"threshold": stages["heavy_query_model"]["threshold"]["threshold"],
                             "cold_threshold": stages["heavy_query_model"]["cold_threshold"],
                             "test": stages["heavy_query_model"]["test"],
-                            "seconds": stages["heavy_query_model"]["seconds"]}, "groups": []}
+                            "seconds": stages["heavy_query_model"]["seconds"], "obvious_cases": obvious}, "groups": []}
     unseen_all, seen_all = [], []
     for g, group in enumerate(groups):
         started = time.perf_counter()

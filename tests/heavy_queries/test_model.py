@@ -85,3 +85,39 @@ def test_training_refuses_too_few_heavy_rows():
     y[:3] = 1
     with pytest.raises(ValueError, match="too few for 5-fold"):
         train_model(X, y, small_config())
+
+
+def test_weights_count_a_row_that_many_times():
+    rng = np.random.default_rng(5)
+    y = rng.random(300) < 0.1
+    p = np.round(rng.random(300) * (1 + y), 3)
+    weights = rng.integers(1, 4, 300)
+    weighted = choose_threshold(y, p, weights=weights)
+    repeated = choose_threshold(np.repeat(y, weights), np.repeat(p, weights))
+    assert weighted["threshold"] == repeated["threshold"] and weighted["expected_cost"] == repeated["expected_cost"]
+
+
+def test_cold_start_threshold_is_chosen_out_of_fold_and_never_above_the_warm_one():
+    w = world()
+    cold = w.cold_threshold
+    assert cold["cold_start"] and cold["groups"] >= 5 and "out-of-fold" in cold["chosen_on"]
+    assert cold["threshold"] == min(cold["out_of_fold_threshold"], w.threshold["threshold"])
+    assert 0 < cold["out_of_fold_recall"] <= 1 and 0 < cold["out_of_fold_routed_share"] <= 1
+    # decided at their own thresholds, the test rows without fingerprint history are judged apart
+    cold_rows = w.X_test[:, w.featurizer.feature_names.index("cold_fingerprint")] == 1
+    gate = compliance_gate(w.test["heavy"].to_numpy(), w.model.predict(w.X_test), w.threshold["threshold"], w.config,
+                           cold_rows, cold["threshold"])
+    assert gate.metadata["cold_start"]["rows"] == int(cold_rows.sum())
+    assert gate.metadata["cold_threshold"] == cold["threshold"] <= gate.metadata["threshold"]
+
+
+def test_more_rows_read_never_lowers_the_probability():
+    """The monotone constraints: the same query against ever larger tables is never scored lighter."""
+    w = world()
+    assert "monotone_constraints" in w.model.params
+    X = np.repeat(w.X_test[:50], 8, axis=0)
+    columns = [w.featurizer.feature_names.index(name) for name in w.config.monotone_increasing]
+    for step in range(8):
+        X[step::8, columns] += np.float32(2.0 * step)
+    p = w.model.predict(X).reshape(50, 8)
+    assert (np.diff(p, axis=1) >= -1e-7).all() and (p[:, -1] > p[:, 0]).any()

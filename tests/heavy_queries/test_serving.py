@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -75,7 +76,9 @@ def test_replay_reports_daily_metrics_drift_and_plots(tmp_path):
     model = load_model(registry=w.registry, ref=w.ref)
     daily, drift_rows, figures, scored = replay(w.labelled, model, days=14)
     assert scored.height == figures["rows"] and scored["probability"].is_between(0, 1).all()
-    assert (scored["heavy_predicted"] == (scored["probability"] >= model.threshold)).all()
+    thresholds = np.where(scored["cold_start"].to_numpy(), model.cold_threshold, model.threshold)
+    assert model.cold_threshold <= model.threshold
+    assert (scored["heavy_predicted"] == (scored["probability"] >= thresholds)).all()
     assert daily.height == 14 and daily["day"].is_sorted()
     assert daily["rows"].sum() == figures["rows"] == w.labelled.filter(pl.col("day") >= daily["day"].min()).height
     assert daily["tp"].sum() + daily["fn"].sum() == figures["heavy"]
@@ -116,3 +119,40 @@ def test_batch_routes_each_distinct_text_once_and_scores_the_rest(monkeypatch):
     model_rows = scored.filter(pl.col("zero_cost_routed").is_null())
     assert model_rows.height == 12 and model_rows["probability"].head(6).to_list() == model_rows["probability"].tail(6).to_list()
     assert (model_rows["probability"] > 0).all()
+
+
+OBVIOUSLY_HEAVY = {
+    "many-to-many join of two fact tables on customer":
+        "select ss.ss_customer_sk, sum(ss.ss_net_paid), sum(cs.cs_net_paid) from store_sales ss join catalog_sales cs "
+        "on ss.ss_customer_sk = cs.cs_bill_customer_sk group by ss.ss_customer_sk",
+    "full scan of the largest table with a sort": "select * from store_sales order by ss_net_paid desc",
+    "cross join": "select count(*) from store_sales cross join catalog_sales",
+}
+ZERO_COST = {"SHOW TABLES": "show", "DESCRIBE store_sales": "describe", "EXPLAIN select * from store_sales": "explain",
+             "SELECT 1": "constant_select"}
+
+
+@pytest.mark.parametrize("name", OBVIOUSLY_HEAVY)
+def test_an_obviously_heavy_query_never_seen_is_heavy(name):
+    w = world()
+    out = classify(OBVIOUSLY_HEAVY[name], user="analyst_new", source="superset", schema="tpcds_sf1", registry=w.registry,
+                   ref=w.ref)
+    assert out["cold_start"] and out["threshold"] == w.cold_threshold["threshold"]  # no history: the cold-start threshold
+    assert out["heavy"], f"{name}: p={out['probability']:.4f} < {out['threshold']:.4f}"
+
+
+@pytest.mark.parametrize("sql", ZERO_COST)
+def test_metadata_statements_are_routed_as_zero_cost(sql):
+    w = world()
+    out = classify(sql, user="analyst_new", source="superset", schema="tpcds_sf1", registry=w.registry, ref=w.ref)
+    assert out["zero_cost_category"] == ZERO_COST[sql] and out["probability"] == 0.0 and not out["heavy"]
+
+
+def test_a_shape_with_history_is_decided_at_the_warm_threshold():
+    w = world()
+    r = w.labelled.filter(pl.col("zero_cost_category").is_null()).sort("day").row(-1, named=True)
+    out = classify(r["query"], user=r["user"], source=r["source"], schema=r["schema"], registry=w.registry, ref=w.ref)
+    assert not out["cold_start"] and out["threshold"] == w.threshold["threshold"]
+    elsewhere = classify(r["query"], user=r["user"], source=r["source"], schema="tpcds_sf_new", registry=w.registry,
+                         ref=w.ref)
+    assert elsewhere["cold_start"]  # the same text on a schema it never ran on has no history there

@@ -32,7 +32,7 @@ SCORED_SCHEMA = pa.schema([
     ("source", pa.string()), ("catalog", pa.string()), ("schema", pa.string()), ("query_type", pa.string()),
     ("query", pa.string()), ("cpu_time_ms", pa.int64()), ("wall_time_ms", pa.int64()), ("peak_memory_bytes", pa.int64()),
     ("error_type", pa.string()), ("heavy", pa.bool_()), ("heavy_reason", pa.string()), ("probability", pa.float64()),
-    ("heavy_predicted", pa.bool_()), ("zero_cost_routed", pa.string()), ("unparsed", pa.string()),
+    ("heavy_predicted", pa.bool_()), ("cold_start", pa.bool_()), ("zero_cost_routed", pa.string()), ("unparsed", pa.string()),
     ("model_version", pa.string())])
 SCORED_COLUMNS = tuple(SCORED_SCHEMA.names)
 

@@ -131,8 +131,8 @@ def classify(sql: str, user: str | None = None, source: str | None = None, schem
 
 
 def score_batch(frame: pl.DataFrame, model: LoadedModel, states: dict[date, HistoryState] | None = None) -> pl.DataFrame:
-    """`frame` (query, user, source, schema, query_type, day) with probability, heavy_predicted,
-    zero_cost_routed, unparsed (routed heavy) and model_version. History from `states` per day
+    """`frame` (query, user, source, schema, query_type, day) with probability, heavy_predicted, cold_start
+    (decided at the cold-start threshold), zero_cost_routed, unparsed (routed heavy) and model_version. History from `states` per day
     (history.states_by_day), or the model's stored state for every day."""
     return score_with_features(frame, model, states)[0]
 
@@ -149,6 +149,7 @@ def score_with_features(frame: pl.DataFrame, model: LoadedModel,
     routed = np.array([c is not None for c in categories], dtype=bool) | heavy_routed
     probability = np.where(heavy_routed, 1.0, 0.0)
     threshold = np.full(len(frame), model.threshold)
+    cold_start = np.zeros(len(frame), dtype=bool)
     X = np.zeros((0, len(featurizer.feature_names)), dtype=np.float32)
     if (~routed).any():
         scored = frame.filter(pl.Series(~routed))
@@ -156,7 +157,9 @@ def score_with_features(frame: pl.DataFrame, model: LoadedModel,
         X = featurizer.featurize_frame(scored, states)
         probability[~routed] = onnx_probabilities(model.session, X)
         threshold[~routed] = model.thresholds(X)
+        cold_start[~routed] = X[:, featurizer.feature_names.index("cold_fingerprint")] == 1
     return frame.with_columns(
         pl.Series("probability", probability), pl.Series("heavy_predicted", probability >= threshold),
+        pl.Series("cold_start", cold_start),
         pl.Series("zero_cost_routed", categories, dtype=pl.String), unparsed,
         pl.lit(model.model_version).alias("model_version")), X, ~routed
