@@ -65,7 +65,7 @@ run: setup
 ## run the test suite (installs Debian's chromium for the dashboard's browser test when absent)
 test: setup
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 ## integration tests against real servers started by the tests (PostgreSQL, installed when absent; SeaweedFS's S3 API)
 test-integration: setup
