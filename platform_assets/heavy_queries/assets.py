@@ -130,7 +130,8 @@ def heavy_query_model(context: dg.AssetExecutionContext, warehouse: Warehouse, h
 @dg.asset(key=key("query_replay"), **DAILY, deps=[key("heavy_query_model")], kinds={"parquet", "duckdb"},
           pool=CATALOG_POOL,
           description="The champion replayed over the window's last 14 days: per-day recall, FNR, precision and routed "
-                      "share, PSI drift of features and score; report.md with plots. Catalog views "
+                      "share, the overall figures judged on the days its model and threshold never saw (its test days "
+                      "and later); PSI drift of features and score; report.md with plots. Catalog views "
                       "heavy_queries_scored_<YYYY_MM_DD> (every replayed query, scored) and heavy_queries_replay_<YYYY_MM_DD> "
                       "(per day).")
 def query_replay(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_queries: HeavyQueriesConfig) -> dg.MaterializeResult:
@@ -144,7 +145,7 @@ def query_replay(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_
         warehouse.publish_views(views)
     daily = figures.pop("daily")
     return dg.MaterializeResult(metadata={
-        **stage_metadata(context.partition_key, figures["rows"], figures["rows"], timing["duration_s"]),
+        **stage_metadata(context.partition_key, figures["scored_rows"], figures["scored_rows"], timing["duration_s"]),
         **figures, "per_day": table_preview(daily), "catalog_views": list(views),
         "dagster/table_name": next(iter(views))})
 

@@ -128,15 +128,19 @@ def test_a_window_end_to_end(window):
     replay = recorded["stages"]["query_replay"][0]
     assert replay["rows"] > 0 and replay["model_version"] == model["version"]
     assert len(replay["per_day"]) == 14
+    # judged on the 7 test days only: the 7 validation days chose the threshold, so they are in sample
+    assert replay["judged_days"] == ["2025-10-08", "2025-10-14"] and replay["in_sample_days"] == 7
 
     # the replay is published: both views answer `make query`'s read-only connection
     layout = DataLayout.at(root / "data")
     assert replay["catalog_views"] == ["heavy_queries_scored_2025_10_14", "heavy_queries_replay_2025_10_14"]
     with duck.read_catalog(layout.catalog) as con:
-        scored = con.execute("SELECT count(*), count(DISTINCT day), sum(heavy_predicted::INT) FROM "
-                             "heavy_queries_scored_2025_10_14").fetchone()
-        tp = con.execute("SELECT sum(tp) FROM heavy_queries_replay_2025_10_14").fetchone()[0]
-    assert scored[:2] == (replay["rows"], 14) and scored[2] == replay["tp"] + replay["fp"] and tp == replay["tp"]
+        scored = con.execute("SELECT count(*), count(DISTINCT day) FROM heavy_queries_scored_2025_10_14").fetchone()
+        routed = con.execute("SELECT count(*), sum(heavy_predicted::INT) FROM heavy_queries_scored_2025_10_14 "
+                             "WHERE day >= DATE '2025-10-08'").fetchone()
+        tp = con.execute("SELECT sum(tp) FROM heavy_queries_replay_2025_10_14 WHERE NOT in_sample").fetchone()[0]
+    assert scored == (replay["scored_rows"], 14) and routed == (replay["rows"], replay["tp"] + replay["fp"])
+    assert tp == replay["tp"]
 
     summary = format_summary(recorded, layout)
     share = recorded["stages"]["query_window"][0]["heavy_share"]

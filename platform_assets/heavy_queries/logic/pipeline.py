@@ -427,10 +427,12 @@ def _cold_start_threshold(directory: Location, featurizer, X_sample: np.ndarray,
 
 def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config: ModelConfig) -> dict:
     """The champion over the window's last `replay_days` days, a day and a batch at a time: every scored
-    batch appended to scored.parquet as it is made."""
+    batch appended to scored.parquet as it is made. Its overall figures are judged on the days after the
+    champion's validation days (its test days and later), which neither its model nor its threshold saw."""
     from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME
     from platform_assets.heavy_queries.logic.replay import SCORED_SCHEMA, replay_days, write_report
     from platform_assets.heavy_queries.logic.serving import load_model
+    from platform_assets.heavy_queries.logic.splits import split_days
 
     try:
         ref = registry.champion(JOB)[MODEL_NAME]
@@ -438,13 +440,16 @@ def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config
         raise NoChampionError(f"{exc}: no heavy_queries model has passed every gate yet, so there is nothing to replay") from None
     window = _window_dir(layout, day)
     days = window_days(day, config)[-config.replay_days:]
+    trained_on = date.fromisoformat(ref.version[:10])  # the last day of the champion's own window
+    unseen_from = split_days(trained_on, config.train_days, config.validation_days, config.test_days)["test"][0]
     with atomic_dir(layout.table(JOB, "query_replay", day.isoformat())) as tmp:
         with pq.ParquetWriter(tmp / "scored.parquet", SCORED_SCHEMA) as writer:
             daily, drift_rows, figures = replay_days(
                 days, lambda d: iter_batches(day_file(window, d)), _states(layout, day),
-                load_model(registry=registry, ref=ref), lambda scored: writer.write_table(scored.to_arrow().cast(SCORED_SCHEMA)))
+                load_model(registry=registry, ref=ref), lambda scored: writer.write_table(scored.to_arrow().cast(SCORED_SCHEMA)),
+                unseen_from)
         write_report(tmp, daily, drift_rows, figures)
-    return figures | {"daily": daily.to_dicts(), "scored_rows": figures["rows"]}
+    return figures | {"daily": daily.to_dicts(), "scored_rows": int(daily["rows"].sum()) if len(daily) else 0}
 
 
 def replay_views(layout: DataLayout, day: date) -> dict[str, Location]:

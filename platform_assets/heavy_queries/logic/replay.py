@@ -3,7 +3,8 @@
 Each replayed day is featurized with the history of the days before it (the state a daily
 refresh would have served) and scored through ONNX; zero-cost rules route their categories light, unparsed texts go heavy.
 Per day: recall, FNR, precision and the routed share (queries sent to the heavy queue), with the
-Wilson interval of the recall. Drift: PSI (platform_core.drift) of every numeric feature and of
+Wilson interval of the recall; the overall figures are judged only on days that neither the model
+nor its threshold saw (the champion's test days and later), the others marked in_sample. Drift: PSI (platform_core.drift) of every numeric feature and of
 the score against the training reference stored with the model, over the whole window and per day
 for the score. The report is Markdown with PNG plots (matplotlib, Agg).
 """
@@ -67,10 +68,13 @@ class _Histograms:
 
 
 def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFrame]], states: dict[date, HistoryState],
-                model: LoadedModel, write: Callable[[pl.DataFrame], None]) -> tuple[pl.DataFrame, list[dict], dict]:
+                model: LoadedModel, write: Callable[[pl.DataFrame], None],
+                unseen_from: date | None = None) -> tuple[pl.DataFrame, list[dict], dict]:
     """(per-day table, drift rows, figures) of the champion over `days`, each read as `batches(day)` (the
     filtered log with `heavy`, `day` and `zero_cost_category`, in time order) and featurized with `states[day]`;
-    every scored batch (SCORED_COLUMNS) goes to `write` as it is made, so memory is a batch's."""
+    every scored batch (SCORED_COLUMNS) goes to `write` as it is made, so memory is a batch's. The overall
+    recall, FNR, precision and routed share are judged on the days from `unseen_from` (those neither the
+    model nor its threshold saw; every day when None); earlier days are listed with `in_sample` true."""
     reference = model.description["drift_reference"]
     featurizer = model.featurizer
     names = featurizer.feature_names[:featurizer.n_numeric]
@@ -96,23 +100,28 @@ def replay_days(days: list[date], batches: Callable[[date], Iterable[pl.DataFram
         heavy, decided = np.concatenate(heavy), np.concatenate(decided)
         figures = outcome(heavy, decided)  # each query decided at its own threshold (cold start or not)
         low, high = wilson_interval(figures["tp"], figures["heavy"]) if figures["heavy"] else (None, None)
-        rows.append({"day": day, "rows": figures["rows"], "heavy": figures["heavy"], "tp": figures["tp"], "fn": figures["fn"],
+        in_sample = unseen_from is not None and day < unseen_from
+        rows.append({"day": day, "in_sample": in_sample, "rows": figures["rows"], "heavy": figures["heavy"], "tp": figures["tp"], "fn": figures["fn"],
                      "fp": figures["fp"], "recall": figures["recall"], "recall_low": low, "recall_high": high,
                      "fnr": figures["fnr"], "precision": figures["precision"], "routed_share": figures["routed_share"],
                      "zero_cost_share": round(zero_cost / len(heavy), 5), "unparsed": unparsed,
                      "score_psi": drift.psi(reference["prediction"], np.concatenate(model_scored))})
-        heavy_all.append(heavy)
-        decided_all.append(decided)
+        if not in_sample:
+            heavy_all.append(heavy)
+            decided_all.append(decided)
         unparsed_all += unparsed
     daily = pl.DataFrame(rows)
     drift_rows = sorted([{"name": names[j], "kind": "feature", "psi": features.psi(i)} for i, j in enumerate(columns)]
                         + [{"name": "score", "kind": "prediction", "psi": score.psi(0)}], key=lambda r: -r["psi"])
     overall = outcome(np.concatenate(heavy_all or [np.zeros(0, bool)]), np.concatenate(decided_all or [np.zeros(0, bool)]))
+    judged = daily.filter(~pl.col("in_sample")) if len(daily) else daily
     figures = {"days": len(daily), "first_day": days[0].isoformat(), "last_day": days[-1].isoformat(),
+               "judged_days": [judged["day"].min().isoformat(), judged["day"].max().isoformat()] if len(judged) else None,
+               "in_sample_days": daily.height - judged.height,
                "model_version": model.model_version, "threshold": model.threshold, "cold_threshold": model.cold_threshold,
                **{k: overall[k] for k in ("rows", "heavy", "tp", "fn", "fp", "recall", "fnr", "precision", "routed_share")},
                "unparsed_routed_heavy": unparsed_all,
-               "min_daily_recall": daily["recall"].min() if len(daily) else None,
+               "min_daily_recall": judged["recall"].min() if len(judged) else None,
                "score_psi": next(r["psi"] for r in drift_rows if r["kind"] == "prediction"),
                "features_drifting": [r["name"] for r in drift_rows if r["kind"] == "feature" and r["psi"] > PSI_DRIFT]}
     return daily, drift_rows, figures
@@ -182,7 +191,8 @@ def write_report(directory, daily: pl.DataFrame, drift_rows: list[dict], figures
     lines = [f"# heavy_queries replay {figures['first_day']} .. {figures['last_day']}", "",
              f"Model `{figures['model_version']}`, threshold {figures['threshold']:.6f} (cold start "
              f"{figures['cold_threshold'] if figures['cold_threshold'] is not None else figures['threshold']:.6f}). "
-             "Over the window: recall "
+             f"Judged on {figures['judged_days']} ({figures['in_sample_days']} earlier days are in sample: the model or "
+             "its threshold saw them): recall "
              f"{figures['recall']}, FNR {figures['fnr']}, precision {figures['precision']}, routed share "
              f"{figures['routed_share']}; score PSI {figures['score_psi']}.", "", "## Per day", "",
              markdown_table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}

@@ -58,7 +58,9 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
     replay = stages.get("query_replay", [])
     if replay:
         r = replay[0]
-        lines += [f"Replay {r['first_day']}..{r['last_day']} with {r['model_version']}: recall {_pct(r['recall'])}, FNR "
+        judged = r["judged_days"] or ["-", "-"]
+        lines += [f"Replay {r['first_day']}..{r['last_day']} with {r['model_version']}, judged on {judged[0]}..{judged[1]} "
+                  f"(days its model and threshold never saw): recall {_pct(r['recall'])}, FNR "
                   f"{_pct(r['fnr'])}, precision {_pct(r['precision'])}, routed {_pct(r['routed_share'])} "
                   f"({r['unparsed_routed_heavy']:,} unparsed); lowest daily "
                   f"recall {_pct(r['min_daily_recall'])}; score PSI {r['score_psi']:.4f}"
