@@ -61,7 +61,7 @@ class ModelConfig:
     monotone_increasing: tuple[str, ...] = ("log_total_rows", "log_max_rows", "log_second_rows", "log_top2_rows_product",
                                             "n_large_tables", "scale_factor_hint")  # more rows read is never lighter
     cost_fn: float = 100.0
-    cold_start: bool = True  # a fingerprint without history gets its own threshold (pipeline._cold_start_threshold)
+    cold_start: bool = True  # a fingerprint without history gets its own threshold (training.cold_start_threshold)
     cost_fp: float = 1.0
     min_recall: float = 0.98
     max_fnr: float = 0.02

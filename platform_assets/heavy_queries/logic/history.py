@@ -1,4 +1,5 @@
-"""Historical features: what earlier days say about a query's user, its normalized text and its client.
+"""Historical features: what earlier days say about a query's user, its normalized text on its schema (the
+fingerprint) and its client.
 
 A `HistoryState` is built from the labelled log of the `WINDOW_DAYS` days strictly before
 `as_of`, so a query is never described by its own run or by anything after it, and a count means

@@ -9,7 +9,7 @@ A query whose fingerprint has no history (a shape never seen: the cold start) ge
 threshold when the model is less sure of it: the same cost minimized on out-of-fold predictions
 of the training sample, each fold's model trained without the held-out rows' group of tables and
 those rows' fingerprint history made unseen, rows weighed by 1 / their keep probability
-(pipeline._cold_start_threshold). It is never above the warm one: an uncertain prediction leans heavy.
+(training.cold_start_threshold). It is never above the warm one: an uncertain prediction leans heavy.
 
 The compliance gate judges the test days at those thresholds as the seed states it: recall >= 98%
 and FNR <= 2% on the point figures (the two are the same condition, FNR = 1 - recall; both are
