@@ -10,7 +10,6 @@ import botocore.config
 import dagster as dg
 import duckdb
 import polars as pl
-import psycopg2
 import pytest
 
 from platform_assets.common import RUN_RETRY_TAG, STEP_RETRY
@@ -45,12 +44,17 @@ def raised(action) -> BaseException:
     raise AssertionError("nothing raised")
 
 
+def test_a_database_that_does_not_answer_is_transient():
+    psycopg2 = pytest.importorskip("psycopg2", reason="the PostgreSQL client comes with the deploy and integration extras")
+    port = closed_port()
+    assert is_transient(raised(lambda: psycopg2.connect(host="127.0.0.1", port=port, connect_timeout=1)))
+
+
 def test_connection_and_timeout_errors_are_transient_and_user_errors_are_not(tmp_path):
     port = closed_port()
     s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="k",
                       aws_secret_access_key="s", config=botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=1))
     assert is_transient(raised(lambda: s3.list_objects_v2(Bucket="platform")))  # EndpointConnectionError
-    assert is_transient(raised(lambda: psycopg2.connect(host="127.0.0.1", port=port, connect_timeout=1)))
     assert is_transient(raised(lambda: socket.create_connection(("127.0.0.1", port), timeout=1)))
     assert is_transient(TimeoutError("read timed out"))
 
