@@ -37,7 +37,7 @@ from platform_core.gates import GateResult
 from platform_core.metrics import mean_interval, wilson_interval
 from platform_core.verdicts import (
     DEFAULT_INCONCLUSIVE, INCONCLUSIVE, PASS, Inconclusive, conclusive_gate, critical_value, judged, passes,
-    per_comparison_level, proportion_within, rows_to_resolve, verdict, worst)
+    per_comparison_level, proportion_within, rows_to_resolve, rows_to_settle, verdict, worst)
 
 MAX_DP_DIFFERENCE = 0.1
 MAX_EO_DIFFERENCE = 0.1
@@ -102,9 +102,10 @@ def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, level: fl
     for low, high in combinations(gated.iter_rows(named=True), 2):  # sorted by rate: high's is not below low's
         lower, upper = newcombe_interval(high[hits], high[rows], low[hits], low[rows], level)
         bounds.append((max(lower, 0.0), max(upper, -lower)))  # of |gap|
-        if lower <= limit < upper:
+        if lower <= limit < upper:  # open: about the rows for this pair's interval to clear the limit from its gap
             smaller = min((high, low), key=lambda g: g[rows])
-            opened.setdefault(smaller["group"], smaller)
+            settle = rows_to_settle(smaller[rows], (upper - lower) / 2, abs(limit - (high["rate"] - low["rate"])))
+            opened.setdefault(smaller["group"], {**smaller, "settle": settle})
     interval = (max(b[0] for b in bounds), max(b[1] for b in bounds))
     outcome = worst([verdict(*interval, limit)] + [INCONCLUSIVE] * bool(opened))
     low, high = gated.row(0, named=True), gated.row(-1, named=True)
@@ -114,7 +115,10 @@ def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, level: fl
 
 
 def _open(groups: list[dict], gated: pl.DataFrame, hits: str, rows: str, limit: float, z: float, min_group_rows: int) -> list[dict]:
-    """Each open group's rows and about how many would resolve a gap of the limit's size against the largest group."""
+    """Each open group's rows and about how many would settle it: for a gated pair whose interval
+    straddles the limit, enough to clear the limit from the pair's gap (None: the gap sits on the
+    limit); for a group too small to gate, enough to resolve a gap of the limit's size against the
+    largest group."""
     if gated.is_empty():
         return [{"group": g["group"], "rows": g[rows], "rows_needed": min_group_rows} for g in groups]
     largest = gated.sort(rows).row(-1, named=True)
@@ -122,16 +126,17 @@ def _open(groups: list[dict], gated: pl.DataFrame, hits: str, rows: str, limit: 
     out = []
     for g in sorted(groups, key=lambda g: g[rows]):
         own = (g[hits] + 1) / (g[rows] + 2)
-        needed = rows_to_resolve(own * (1 - own), limit, z, other * (1 - other), largest[rows])
-        out.append({"group": g["group"], "rows": g[rows], "rows_needed": max(needed, min_group_rows), "against": largest["group"]})
+        needed = (g["settle"] if "settle" in g
+                  else max(rows_to_resolve(own * (1 - own), limit, z, other * (1 - other), largest[rows]), min_group_rows))
+        out.append({"group": g["group"], "rows": g[rows], "rows_needed": needed, "against": largest["group"]})
     return out
 
 
 def _reason(outcome: str, name: str, gap: dict, limit: float) -> str:
     if outcome == INCONCLUSIVE:
         return (f"cannot tell whether every {name} gap is within {limit}: " + "; ".join(
-            f"group {g['group']} has {g['rows']:,} rows" + (f"; about {g['rows_needed']:,} are needed to resolve a gap of {limit}"
-                                                              if g["rows_needed"] > g["rows"] else ", but its gap lies close to the limit")
+            f"group {g['group']} has {g['rows']:,} rows" + (f"; about {g['rows_needed']:,} would settle it against {limit}"
+                                                              if g["rows_needed"] else ", and its gap sits on the limit")
             for g in gap["open_groups"]))
     low, high = gap["interval"]
     return f"largest {name} gap {gap['difference']} ({' vs '.join(gap['groups']) or 'no pair'}) [{low}, {high}]: {outcome}"
