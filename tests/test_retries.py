@@ -77,6 +77,21 @@ def test_connection_and_timeout_errors_are_transient_and_user_errors_are_not(tmp
     assert not is_transient(raised(contract_over_a_flaky_link))
     assert not is_transient(ZeroDivisionError())
 
+    def bug_while_handling_a_dropped_connection():
+        try:
+            raise ConnectionError("reset")
+        except ConnectionError:
+            raise RuntimeError("a bug in the handler")
+    assert not is_transient(raised(bug_while_handling_a_dropped_connection))  # not raised *from* it
+
+    def http(status: int) -> duckdb.HTTPException:
+        error = duckdb.HTTPException(f"HTTP {status}")
+        error.status_code = status
+        return error
+    assert is_transient(http(503)) and is_transient(http(429))
+    assert not is_transient(http(404)) and not is_transient(http(403))  # a missing object or bad credentials stay so
+    assert not is_transient(duckdb.IOException("IO Error: Could not write file: No space left on device"))
+
 
 def final_hash(layout: DataLayout):
     with duckdb.connect(str(layout.catalog), read_only=True) as con:
