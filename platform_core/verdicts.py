@@ -88,17 +88,17 @@ def rows_to_settle(rows: int, half_width: float, distance: float) -> int | None:
 
 
 def judged(value: float, low: float, high: float, limit: float, rows: int, inconclusive: Inconclusive,
-           at_least: bool = False, half_width: float | None = None, digits: int = 4) -> dict:
+           at_least: bool = False, digits: int = 4) -> dict:
     """One figure judged by its interval against `limit` (at most, or `at_least`): what a gate's
-    metadata and its summary line carry. `half_width` is the interval's own when [low, high] is
-    derived from another (|coverage - nominal| from the coverage's interval)."""
+    metadata and its summary line carry. An open figure's rows needed come from the side of its
+    interval that faces the limit (Wilson and Newcombe intervals are not symmetric)."""
     outcome = (verdict_at_least if at_least else verdict)(low, high, limit)
     out = {"verdict": outcome, "value": round(float(value), digits),
            "interval": [round(float(low), digits), round(float(high), digits)], "limit": limit, "at_least": at_least,
            "rows": rows, "inconclusive": inconclusive}
     if outcome == INCONCLUSIVE:
-        out["rows_needed"] = rows_to_settle(rows, float((high - low) / 2 if half_width is None else half_width),
-                                            abs(out["value"] - limit))  # on the limit as shown: None
+        facing = high - value if value <= limit else value - low
+        out["rows_needed"] = rows_to_settle(rows, float(facing), abs(out["value"] - limit))  # on the limit as shown: None
     return out
 
 
@@ -111,8 +111,7 @@ def proportion_within(hits: int, rows: int, target: float, tolerance: float, inc
     (lo,), (hi,) = wilson_interval(np.array([hits]), np.array([rows]), confidence_level)
     share = hits / rows
     low = max(lo - target, target - hi, 0.0)
-    out = judged(abs(share - target), low, max(abs(lo - target), abs(hi - target)), tolerance, rows, inconclusive,
-                 half_width=(hi - lo) / 2)
+    out = judged(abs(share - target), low, max(abs(lo - target), abs(hi - target)), tolerance, rows, inconclusive)
     return {**out, "share": round(share, 4), "share_interval": [round(float(lo), 4), round(float(hi), 4)],
             "target": round(target, 4)}
 

@@ -104,7 +104,8 @@ def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, level: fl
         bounds.append((max(lower, 0.0), max(upper, -lower)))  # of |gap|
         if lower <= limit < upper:  # open: about the rows for this pair's interval to clear the limit from its gap
             smaller = min((high, low), key=lambda g: g[rows])
-            settle = rows_to_settle(smaller[rows], (upper - lower) / 2, abs(limit - (high["rate"] - low["rate"])))
+            gap = high["rate"] - low["rate"]
+            settle = rows_to_settle(smaller[rows], upper - gap if gap <= limit else gap - lower, abs(limit - gap))
             opened.setdefault(smaller["group"], {**smaller, "settle": settle})
     interval = (max(b[0] for b in bounds), max(b[1] for b in bounds))
     outcome = worst([verdict(*interval, limit)] + [INCONCLUSIVE] * bool(opened))
