@@ -183,9 +183,20 @@ MODEL_CHECKS = check_specs(key("readmission_models"), {
                          "inspection and never promoted.",
     "equal_opportunity_conclusive": "The champion's recall gaps are each confidently within or beyond the limit. A warning: "
                                     "when an interval straddles the limit it names the group, its positives and about how "
-                                    "many positives would resolve a gap of the limit's size.",
-    "champion_near_best_auc": "The champion's OOT AUC is within 0.03 of the best AUC achievable from the true probabilities.",
-}, None, warn_only=("equal_opportunity_conclusive", "champion_near_best_auc"))
+                                    "many positives would settle it.",
+    "champion_calibrated": "On the OOT window, which chose nothing, the champion's observed readmission rate in every decile "
+                           "of its probabilities is within quality.calibration_tolerance of the mean predicted (Wilson "
+                           "intervals held jointly over the deciles). A warning: the job publishes the champion's "
+                           "probabilities as they are; an open decile fails it when quality.inconclusive is block.",
+    "champion_near_best_auc": "The champion's OOT AUC is within quality.max_auc_gap of the best AUC achievable from the "
+                              "synthetic world's true probabilities on the same rows (paired DeLong interval).",
+    "not_worse_than_champion": "The champion's OOT AUC is not below the champion it replaced, scored on the same rows, by "
+                               "more than quality.champion_tolerance (paired DeLong interval); passes when nothing was "
+                               "replaced.",
+    "gates_conclusive": "Every judged figure of the champion on OOT was settled: a warning naming each open figure, its "
+                        "interval, its rows and about how many rows would settle it.",
+}, None, warn_only=("equal_opportunity_conclusive", "champion_calibrated", "champion_near_best_auc", "not_worse_than_champion",
+               "gates_conclusive"))
 
 
 @dg.asset(key=key("readmission_models"), **COMMON, deps=[key("training_prerequisites")], check_specs=MODEL_CHECKS,
@@ -200,6 +211,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
     from platform_assets.readmission.logic.evaluation import open_groups_text
     from platform_assets.readmission.logic.model_config import load_model_config
     from platform_assets.readmission.logic.model_run import inconclusive_warnings, run_label, train_and_register
+    from platform_assets.readmission.logic.quality import quality_gates, quality_metadata
 
     config = load_model_config(readmission.config_file)
     run = train_and_register(warehouse.layout(), warehouse.registry(), config, run_label(config), readmission.nthread,
@@ -209,7 +221,6 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
     metrics = run.evaluation["metrics"]
     champion_oot = next((m for m in metrics if m["algorithm"] == champion_algorithm and m["window"] == "oot"), None)
     gates = run.evaluation["gates"]
-    gap = champion_oot and champion_oot.get("auc_gap")
     fairness = gates[champion_algorithm] if overall else None
     for line in inconclusive_warnings(run, config):
         context.log.warning(line)
@@ -223,6 +234,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                         "low": g.metadata["interval"][0], "high": g.metadata["interval"][1],
                         "pair": g.metadata["pair"],
                         "reason": g.metadata["reason"]} for a, g in gates.items()]),
+                  **quality_metadata(run.quality),
                   "fairness_open_groups": open_groups_text(fairness.metadata["open_groups"]) if fairness else "",
                   "model_card": md(run.card), "report_dir": run.report_dir},
         check_results=check_results(MODEL_CHECKS, [
@@ -234,9 +246,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                        {"champion": overall or "none", "reason": fairness.metadata["reason"] if fairness else "no champion",
                         "open_groups": markdown_table(fairness.metadata["open_groups"] if fairness else [])},
                        blocking=False),
-            GateResult("champion_near_best_auc", gap is not None and gap <= 0.03,
-                       {"champion_oot_auc": champion_oot and champion_oot["auc_roc"], "gap": gap, "limit": 0.03},
-                       blocking=False),
+            *quality_gates(run.quality, config.quality.inconclusive, champion_oot and champion_oot["auc_roc"]),
         ]))
 
 

@@ -46,7 +46,8 @@ WINDOWS = {"train": {"start": date(2007, 1, 1), "end": date(2007, 12, 31)},
            "oot": {"start": date(2008, 7, 1), "end": date(2008, 12, 31)}}
 REGISTRY_FIELDS = {"files", "job", "model", "version", "created_at"}  # what the registry adds to the seed's fields
 WARNINGS = {"readmission_models.champion_near_best_auc", "readmission_models.equal_opportunity_conclusive",
-            "training_prerequisites.no_month_set_aside"}
+            "readmission_models.champion_calibrated", "readmission_models.not_worse_than_champion",
+            "readmission_models.gates_conclusive", "training_prerequisites.no_month_set_aside"}
 JOB_FROM_FIRST = dataclasses.replace(readmission.job, history_start=f"{FIRST}-01")
 
 

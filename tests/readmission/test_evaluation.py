@@ -51,8 +51,13 @@ def test_small_groups_say_inconclusive_naming_the_group_and_the_positives_that_w
     low, high = both_small.metadata["interval"]
     assert low <= 0.10 < high
     (open_group,) = both_small.metadata["open_groups"]
-    assert open_group["positives"] == 60 and 120 <= open_group["positives_needed"] <= 260  # each group: ~190 at recall 0.5
-    assert "about" in both_small.metadata["reason"] and "would resolve a gap of 0.1" in both_small.metadata["reason"]
+    # the positives that would shrink the interval (as 1/sqrt(n)) until it clears the limit from the gap seen
+    gap = both_small.metadata["gap"]
+    facing = high - gap if gap <= 0.10 else gap - low
+    assert open_group["positives"] == 60 and open_group["positives_needed"] > 60
+    assert open_group["positives_needed"] == pytest.approx(60 * (facing / abs(0.10 - gap)) ** 2, rel=0.02)
+    assert f"-> ~{open_group['positives_needed']:,} (against" in both_small.metadata["reason"]
+    assert "would settle it" in both_small.metadata["reason"] and "enough" not in both_small.metadata["reason"]
 
     # a group under min_group_positives beside a large one: inconclusive, ~96 positives needed at recall 0.5
     rates = _drawn(rng, {"A": (20_000, recalls[0]), "Asian": (12, recalls[1])})

@@ -29,7 +29,8 @@ from platform_assets.readmission.logic.schema import LABEL, PROTECTED, TRUE_PROB
 from platform_core.gates import GateResult
 from platform_core.reports import Markdown, markdown_table
 from platform_core.storage import Location, atomic_file
-from platform_core.verdicts import FAIL, INCONCLUSIVE, Inconclusive, critical_value, passes, rows_to_resolve, verdict, worst
+from platform_core.verdicts import (FAIL, INCONCLUSIVE, Inconclusive, critical_value, passes, rows_to_resolve,
+                                     rows_to_settle, verdict, worst)
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
 
@@ -138,28 +139,39 @@ def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: floa
         high, low = (a, b) if a["recall"] >= b["recall"] else (b, a)
         lower, upper = _agresti_caffo(high["true_positives"], high["positives"], low["true_positives"], low["positives"], z)
         too_small = min(high["positives"], low["positives"]) < min_group_positives
-        pairs.append({"between": [high["group"], low["group"]], "difference": _r(high["recall"] - low["recall"]),
-                      "interval": [_r(lower), _r(upper)], "judged": not too_small,
-                      "verdict": INCONCLUSIVE if too_small else verdict(lower, max(upper, -lower), limit)})
+        gap = high["recall"] - low["recall"]
+        outcome = INCONCLUSIVE if too_small else verdict(lower, max(upper, -lower), limit)
+        pairs.append({"between": [high["group"], low["group"]], "difference": _r(gap),
+                      "interval": [_r(lower), _r(upper)], "judged": not too_small, "verdict": outcome,
+                      # open though both groups are big enough: the positives that would clear the limit from this gap
+                      "settle": rows_to_settle(min(high["positives"], low["positives"]),
+                                               upper - gap if gap <= limit else gap - lower, abs(limit - gap))
+                      if outcome == INCONCLUSIVE and not too_small else None})
     outcome = worst([p["verdict"] for p in pairs] + [INCONCLUSIVE] * (len(measured) < len(groups) and len(groups) > 1))
     # shown: the pair behind the verdict, judged pairs first (a group of 2 positives has a gap of 1 and says nothing)
     key = (lambda p: (p["judged"], p["interval"][0] if outcome == FAIL else p["difference"]))
     deciding = max([p for p in pairs if p["verdict"] == outcome] or pairs, key=key, default=None)
-    # open: every group under min_group_positives and the smaller group of each inconclusive pair, each
-    # with the positives it would need against the group with the most
+    # open: every group under min_group_positives, with the positives it would need to resolve a gap of
+    # the limit's size against the group with the most; and the smaller group of each judged pair that
+    # straddles the limit, with the positives that would clear the limit from the pair's gap
     by_name = {g["group"]: g for g in groups}
-    opened = {g["group"] for g in groups if g["positives"] < min_group_positives and len(groups) > 1}
-    opened |= {min(p["between"], key=lambda name: by_name[name]["positives"]) for p in pairs if p["verdict"] == INCONCLUSIVE}
     ranked = sorted(groups, key=lambda g: -g["positives"])
     pooled = _adjusted(sum(g["true_positives"] for g in groups), sum(g["positives"] for g in groups))
-    open_groups = []
-    for group in (g for g in ranked if g["group"] in opened):
-        other = ranked[0] if group is not ranked[0] else ranked[1]
-        own = _adjusted(group["true_positives"], group["positives"]) if group["positives"] else pooled
-        open_groups.append({"attribute": attribute, "group": group["group"], "positives": group["positives"],
-                            "positives_needed": _positives_needed(own, _adjusted(other["true_positives"], other["positives"]),
-                                                                  max(other["positives"], 1), limit, z),
-                            "against": other["group"]})
+    needed: dict[str, tuple[int | None, str]] = {}
+    for p in pairs:
+        if p["verdict"] == INCONCLUSIVE and p["judged"]:
+            smaller = min(p["between"], key=lambda name: by_name[name]["positives"])
+            needed.setdefault(smaller, (p["settle"], next(n for n in p["between"] if n != smaller)))
+    for group in groups:
+        if group["positives"] < min_group_positives and len(groups) > 1:
+            other = ranked[0] if group is not ranked[0] else ranked[1]
+            own = _adjusted(group["true_positives"], group["positives"]) if group["positives"] else pooled
+            needed[group["group"]] = (max(_positives_needed(own, _adjusted(other["true_positives"], other["positives"]),
+                                                            max(other["positives"], 1), limit, z), min_group_positives),
+                                      other["group"])
+    open_groups = [{"attribute": attribute, "group": g["group"], "positives": g["positives"],
+                    "positives_needed": needed[g["group"]][0], "against": needed[g["group"]][1]}
+                   for g in ranked if g["group"] in needed]
     return {"attribute": attribute, "verdict": outcome, "groups_judged": sum(g["positives"] >= min_group_positives for g in groups),
             "groups_too_small": sum(g["positives"] < min_group_positives for g in groups),
             "largest_difference": max((p["difference"] for p in pairs), default=0.0),
@@ -168,15 +180,15 @@ def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: floa
 
 
 def open_groups_text(groups: list[dict]) -> str:
-    """`race: Asian 4 -> ~190, Other 2 -> ~195 (against Caucasian); gender: Male 225 (enough: close to the limit)`:
-    per attribute, each open group's positives and about how many would resolve a gap of the limit's size."""
+    """`race: Asian 4 -> ~190 (against Caucasian), Hispanic 212 -> ~1,460 (against AfricanAmerican); gender:
+    Male 225 (its gap sits on the limit)`: per attribute, each open group's positives and about how
+    many would settle it."""
     parts = []
     for attribute in dict.fromkeys(g["attribute"] for g in groups):
-        listed = [g for g in groups if g["attribute"] == attribute]
         parts.append(f"{attribute}: " + ", ".join(
-            f"{g['group']} {g['positives']:,} (enough: the gap lies close to the limit)" if g["positives_needed"] <= g["positives"]
-            else f"{g['group']} {g['positives']:,} -> ~{g['positives_needed']:,}" for g in listed)
-            + f" (against {listed[0]['against']})")
+            f"{g['group']} {g['positives']:,} " + (f"-> ~{g['positives_needed']:,} (against {g['against']})"
+                                                  if g["positives_needed"] else f"(its gap against {g['against']} sits on the limit)")
+            for g in groups if g["attribute"] == attribute))
     return "; ".join(parts)
 
 
@@ -204,7 +216,7 @@ def equal_opportunity_gate(rates: list[dict], max_difference: float, confidence_
             for a in per_attribute if a["verdict"] == FAIL))
     elif outcome == INCONCLUSIVE:
         reason = (f"cannot tell whether every recall gap is within {max_difference}; positives per open group -> about "
-                  f"how many would resolve a gap of {max_difference}: {open_groups_text(open_groups)}")
+                  f"how many would settle it: {open_groups_text(open_groups)}")
     else:
         reason = f"every recall gap is confidently within {max_difference}"
     return GateResult(name, passes(outcome, inconclusive), {
@@ -258,7 +270,7 @@ def performance(evaluation: dict, algorithm: str) -> dict:
 
 
 def model_card(evaluation: dict, training: dict, champion: str | None, comparison: list[dict], config: ModelConfig,
-               label: str) -> Markdown:
+               label: str, oot_quality: dict[str, dict] | None = None) -> Markdown:
     """What a person reads about a run's models: windows, metrics, gap to the best AUC, fairness."""
     windows = [{"window": n, "start": str(w.start), "end": str(w.end)} for n, w in config.windows.items()]
     metrics = [{k: v for k, v in row.items() if k != "threshold"} for row in evaluation["metrics"]]
@@ -277,6 +289,12 @@ def model_card(evaluation: dict, training: dict, champion: str | None, compariso
         "## Tuning on the train window (grouped by patient)", markdown_table(tuned),
         "## Test and OOT metrics at each model's decision threshold", markdown_table(metrics),
         f"Decision threshold policy: {config.threshold.policy}, chosen on out-of-fold training predictions.",
+        "## The champion on the OOT window, which chose nothing (pass / fail / inconclusive by the interval)",
+        markdown_table([{"figure": name, "value": j["value"], "interval": j["interval"], "limit": j["limit"], "rows": j["rows"],
+                         "verdict": j["verdict"]} for name, j in (oot_quality or {}).items()]),
+        "Calibration by decile of the champion's OOT probabilities (observed rate's interval held jointly over the "
+        "deciles; true_rate: the world's mean true probability)",
+        markdown_table((oot_quality or {}).get("calibration", {}).get("deciles", [])),
         "## Equal-opportunity gate (test window)", markdown_table(gates),
         "## Recall and false-positive rate by group, champion, test window", markdown_table(champion_rates),
         "Calibration: see calibration.png.",

@@ -98,6 +98,15 @@ class Champion(_Strict):
     inconclusive: Literal["warn", "block"] = "warn"  # warn: a contender that cannot be told apart qualifies, flagged
 
 
+class Quality(_Strict):
+    """The overall champion judged on the OOT window (logic/quality.py)."""
+    calibration_tolerance: float = Field(default=0.05, gt=0, lt=1)  # |observed - mean predicted| per decile
+    max_auc_gap: float = Field(default=0.03, gt=0, lt=1)  # best achievable AUC (true probabilities) minus the champion's
+    champion_tolerance: float = Field(default=0.01, ge=0, lt=1)  # OOT AUC the new champion may lose against the one it replaces
+    confidence_level: float = Field(default=0.95, gt=0.5, lt=1)
+    inconclusive: Literal["warn", "block"] = "warn"  # an open figure: a warning, or a failure
+
+
 class RiskBand(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     upper: float = Field(gt=0, le=1)
@@ -111,6 +120,7 @@ class ModelConfig(_Strict):
     threshold: Threshold = Threshold()
     fairness: Fairness
     champion: Champion = Champion()
+    quality: Quality = Quality()
     risk_bands: list[RiskBand] = Field(min_length=1)
 
     @field_validator("algorithms")

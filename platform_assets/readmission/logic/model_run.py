@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Callable
 
+import numpy as np
 import polars as pl
 
-from platform_assets.readmission.logic.artifacts import load_registered, promote_champions, register_models
+from platform_assets.readmission.logic import quality
+from platform_assets.readmission.logic.artifacts import OVERALL_SLOT, load_registered, promote_champions, register_models
 from platform_assets.readmission.logic.evaluation import calibration_png, evaluate_models, model_card
 from platform_assets.readmission.logic.model_config import ModelConfig
 from platform_assets.readmission.logic.monitoring import training_reference
@@ -21,7 +24,7 @@ from platform_assets.readmission.logic.schema import JOB, LABEL, TRUE_PROBABILIT
 from platform_assets.readmission.logic.training import train_all
 from platform_core.periods import month_label
 from platform_core.progress import Log
-from platform_core.registry import ModelRef, ModelRegistry
+from platform_core.registry import ModelRef, ModelRegistry, NoChampionError
 from platform_core.reports import Markdown
 from platform_core.storage import DataLayout, atomic_dir
 from platform_core.verdicts import INCONCLUSIVE
@@ -34,7 +37,8 @@ class ModelRun:
     training: dict  # leakage proof, per-algorithm tuning figures
     evaluation: dict  # metrics, calibration, fairness rows, gates, best achievable AUC
     versions: dict[str, str]  # algorithm -> registered version
-    champions: dict  # per_algorithm -> version or None, overall -> version or None, overall_comparison -> rows
+    champions: dict  # per_algorithm -> version or None, overall -> version or None, overall_comparison -> rows, previous
+    quality: dict  # the overall champion's judged figures on OOT: calibration, auc_gap, auc_loss_against_previous
     card: Markdown
     report_dir: str
     seconds: float
@@ -67,18 +71,55 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, config: Mode
         model = trained[ref.model].model if refs.get(ref.model) == ref else load_registered(registry, ref, n_jobs)
         return model.predict_proba(frames["test"])
 
+    previous = _overall_champion(registry)
     champions = promote_champions(registry, JOB, refs, evaluation["gates"], test_probability, frames["test"][LABEL].to_numpy(),
                                   config)
     overall = champions["overall"]
-    card = model_card(evaluation, training, overall and overall.model, champions["overall_comparison"], config, label)
+    oot_figures = champion_quality(frames["oot"], overall, previous, config, truth,
+                               lambda ref: (trained[ref.model].model if refs.get(ref.model) == ref
+                                            else load_registered(registry, ref, n_jobs)).predict_proba(frames["oot"])
+                               ) if overall else {}
+    card = model_card(evaluation, training, overall and overall.model, champions["overall_comparison"], config, label,
+                      oot_figures)
     target = layout.table(JOB, "model_reports", label)
     with atomic_dir(target) as tmp:
         calibration_png(evaluation["calibration"], tmp / "calibration.png")
         (tmp / "model_card.md").write_text(card + "\n")
     return ModelRun(label, samples, {**training, "counts": counts}, evaluation, {a: str(r) for a, r in refs.items()},
                     {"per_algorithm": {a: r and str(r) for a, r in champions["per_algorithm"].items()},
-                     "overall": overall and str(overall), "overall_comparison": champions["overall_comparison"]},
-                    card, str(target), round(time.perf_counter() - start, 2))
+                     "overall": overall and str(overall), "overall_comparison": champions["overall_comparison"],
+                     "previous": previous and str(previous)},
+                    oot_figures, card, str(target), round(time.perf_counter() - start, 2))
+
+
+def _overall_champion(registry: ModelRegistry) -> ModelRef | None:
+    try:
+        (ref,) = registry.champion(JOB, OVERALL_SLOT).values()
+        return ref
+    except NoChampionError:
+        return None
+
+
+def champion_quality(oot: pl.DataFrame, champion: ModelRef, previous: ModelRef | None, config: ModelConfig,
+                     truth: pl.DataFrame | None, oot_probability: Callable[[ModelRef], np.ndarray]) -> dict[str, dict]:
+    """The overall champion's judged figures on the OOT window (logic/quality.py): calibration; its
+    AUC gap to the true probabilities when the world's truth is there; its AUC loss against the
+    champion it replaced, scored on the same rows, when there was one."""
+    q = config.quality
+    y, probability = oot[LABEL].to_numpy().astype(np.int8), oot_probability(champion)
+    true_p = None
+    if truth is not None:
+        joined = oot.select("encounter_id").join(truth, on="encounter_id", how="left")[TRUE_PROBABILITY]
+        true_p = joined.to_numpy() if joined.null_count() == 0 else None
+    figures = {"calibration": quality.calibration(y, probability, q.calibration_tolerance, q.confidence_level,
+                                                  q.inconclusive, true_p)}
+    if true_p is not None:
+        figures["auc_gap"] = quality.auc_gap(y, probability, true_p, q.max_auc_gap, q.confidence_level, q.inconclusive)
+    if previous is not None and previous != champion:
+        figures["auc_loss_against_previous"] = {
+            **quality.auc_loss(y, probability, oot_probability(previous), q.champion_tolerance, q.confidence_level,
+                               q.inconclusive), "previous": str(previous)}
+    return figures
 
 
 def run_label(config: ModelConfig) -> str:

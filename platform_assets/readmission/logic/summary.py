@@ -5,13 +5,27 @@ from __future__ import annotations
 from platform_core.periods import month_label, parse_month
 from platform_core.storage import DataLayout
 from platform_core.summary import check_line, stage_table
-from platform_core.verdicts import SHOWN
+from platform_core.verdicts import SHOWN, judged_lines
 
 COMPARISON = {"pass": "not worse", "fail": "worse", "inconclusive": "inconclusive"}
 
 
 def _f(value, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _oot_quality(model: dict) -> list[str]:
+    """The champion judged on OOT, each figure beside its interval, and calibration against truth."""
+    figures, deciles = model.get("oot_quality") or {}, model.get("oot_calibration") or []
+    if not figures:
+        return []
+    lines = ["Champion on the OOT window, which chose nothing (pass / FAIL / inconclusive by the 95% interval; "
+             "calibration held jointly over the deciles):", *judged_lines(figures)]
+    if deciles and "true_rate" in deciles[0]:
+        worst = max(deciles, key=lambda d: abs(d["true_rate"] - d["mean_predicted"]))
+        lines.append(f"  against truth: largest |mean true probability - mean predicted| over the deciles "
+                     f"{abs(worst['true_rate'] - worst['mean_predicted']):.4f} (decile {worst['decile']})")
+    return lines
 
 
 def format_summary(recorded: dict, layout: DataLayout) -> str:
@@ -40,6 +54,7 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
               *(f"  {c['algorithm']:<20} test AUC {c['test_auc']:.4f}, minus the best {c['minus_best']:+.4f} "
                 f"[{c['low']:+.4f}, {c['high']:+.4f}]  {COMPARISON[c['verdict']]}{'' if c['qualifies'] else ', does not qualify'}"
                 for c in model["champions"].get("overall_comparison", [])),
+              *_oot_quality(model),
               "", "Fairness on the test window (equal opportunity: the deciding recall gap and its interval, held jointly "
                   "over every pair of groups compared; pass: within the limit, FAIL: beyond it, inconclusive: straddles it)"]
     for f in model["fairness"]:
@@ -47,7 +62,7 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
                      f"{SHOWN[f['verdict']]}{' (blocks)' if f['verdict'] == 'inconclusive' and not f['passed'] else ''}  "
                      f"{f['pair']}" + (f"  {f['reason']}" if f["verdict"] == "fail" else ""))
     if model.get("fairness_open_groups"):
-        lines.append(f"  the champion's open groups: positives -> about how many would resolve a gap of the limit's size "
+        lines.append(f"  the champion's open groups: positives -> about how many would settle each "
                      f"(equal_opportunity_conclusive)\n    " + model["fairness_open_groups"].replace("; ", "\n    "))
     scores = stages.get("readmission_scores", [])
     if scores:
