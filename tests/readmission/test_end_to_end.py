@@ -132,6 +132,12 @@ def test_a_month_end_to_end(trained):
     assert stages["encounters_silver"][0]["months"] == 25 and stages["encounters_silver"][0]["rows_in"] > 0
     assert f"Set aside (refused deliveries, no data for them; training went on without them): 1 month(s)\n  {CORRUPT}  " \
         f"{reason}" in readmission.job.summary(recorded, layout)
+    # the champion judged on OOT: every figure beside its interval and verdict, in the metadata and the summary
+    quality = recorded["stages"]["readmission_models"][0]["oot_quality"]
+    assert {"calibration (worst OOT decile)", "best achievable AUC - champion's"} <= set(quality)
+    assert all(q["verdict"] in ("pass", "fail", "inconclusive") and q["interval"][0] <= q["value"] <= q["interval"][1]
+               for q in quality.values())
+    assert "Champion on the OOT window, which chose nothing" in readmission.job.summary(recorded, layout)
 
     registry = ModelRegistry(layout.models)
     versions = registered(layout)

@@ -77,3 +77,29 @@ def test_gates_warn_name_open_figures_and_pass_what_cannot_be_judged():
     assert not gates["gates_conclusive"].passed and "calibration (worst OOT decile)" in gates["gates_conclusive"].metadata["reason"]
     blocked = {g.name: g for g in quality.quality_gates(figures, "block", None)}
     assert not blocked["champion_calibrated"].passed
+
+
+def test_champion_quality_compares_with_the_champion_it_replaced_on_the_same_rows():
+    import polars as pl
+
+    from platform_assets.readmission.logic.model_config import load_model_config
+    from platform_assets.readmission.logic.model_run import champion_quality
+    from platform_assets.readmission.logic.schema import LABEL, TRUE_PROBABILITY
+    from platform_core.registry import ModelRef
+
+    rng = np.random.default_rng(5)
+    y, p = _world(rng, 50_000)
+    oot = pl.DataFrame({"encounter_id": np.arange(len(y)), LABEL: y})
+    truth = pl.DataFrame({"encounter_id": np.arange(len(y)), TRUE_PROBABILITY: p})
+    new, old = ModelRef("readmission", "xgboost", "2008-12-new"), ModelRef("readmission", "logistic_regression", "2008-12-old")
+    scored = {new: p * np.exp(0.8 * rng.standard_normal(len(p))), old: p}  # the new champion is clearly worse
+    config = load_model_config(quality.__file__.replace("logic/quality.py", "model_config.yaml"))
+
+    figures = champion_quality(oot, new, old, config, truth, scored.__getitem__)
+    assert set(figures) == {"calibration", "auc_gap", "auc_loss_against_previous"}
+    assert figures["auc_loss_against_previous"]["verdict"] == "fail" and figures["auc_loss_against_previous"]["previous"] == str(old)
+    assert figures["auc_gap"]["verdict"] == "fail"
+    gates = {g.name: g for g in quality.quality_gates(figures, "warn", None)}
+    assert not gates["not_worse_than_champion"].passed and not gates["champion_near_best_auc"].passed
+    # the champion kept (nothing replaced) and no truth: only calibration is judged
+    assert set(champion_quality(oot, old, old, config, None, scored.__getitem__)) == {"calibration"}
