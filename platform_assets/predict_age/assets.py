@@ -33,7 +33,6 @@ from platform_assets.predict_age.logic.gates import (
     MODEL_GATES,
     WARNINGS,
     final_table_gates,
-    held_out_errors,
     inconclusive_warnings,
     model_gates,
     usable_age_gate,
@@ -186,9 +185,7 @@ def age_models(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_
             champion=champion, scoring_population=scoring_population_sample(current(layout.table(JOB, "staging_features", quarter))),
         )
     ev = trained.evaluation
-    errors = held_out_errors(training_path, trained.files["xgboost"], trained.metadata["xgboost"], champion,
-                             predict_age.xgb_nthread)
-    gates, fairness, judged = model_gates(ev, errors, predict_age)
+    gates, fairness, judged = model_gates(ev, trained.held_out, predict_age)
     gate_record = {"gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness_gates": fairness}
     refs = {name: registry.register(JOB, name, quarter.label, trained.files[name], {**trained.metadata[name], **gate_record})
             for name in trained.files}

@@ -30,7 +30,9 @@ def evaluation(rows: int, seed: int, west_bias: float = 0.0) -> dict:
 
 
 def gates_of(ev: dict, **config) -> tuple[dict, list[dict]]:
-    gates, fairness, _ = model_gates(ev, {"candidate": np.full(ev["test_rows"], 4.0)}, PredictAgeConfig(**config))
+    rows = ev["test_rows"]
+    errors = {"candidate": np.full(rows, 4.0), "ridge": np.full(rows, 5.0), "confidence": np.linspace(0, 1, rows)}
+    gates, fairness, _ = model_gates(ev, errors, PredictAgeConfig(**config))
     return {g.name: g for g in gates}, fairness
 
 

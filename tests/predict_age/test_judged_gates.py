@@ -11,19 +11,23 @@ from platform_assets.predict_age.logic.gates import model_gates
 from platform_assets.predict_age.logic.summary import _judged_lines
 
 
-def held_out(rows: int, seed: int, coverage: float = 0.8, candidate_scale: float = 1.0, error_sd: float = 5.0):
-    """A recorded evaluation and per-row |errors|: both models share most of each row's error (the
-    person is hard to place for either), each adds its own; the candidate's scaled by `candidate_scale`.
-    The interval covers each row with probability `coverage`."""
+def held_out(rows: int, seed: int, coverage: float = 0.8, candidate_scale: float = 1.0, error_sd: float = 5.0,
+             ridge_scale: float = 1.3, confidence_signal: float = 1.0):
+    """A recorded evaluation and per-row |errors|: the models share most of each row's error (the
+    person is hard to place for any), each adds its own; the candidate's scaled by `candidate_scale`,
+    Ridge's by `ridge_scale`. The interval covers each row with probability `coverage`; the
+    confidence falls with the row's shared difficulty times `confidence_signal` (0: noise)."""
     rng = np.random.default_rng(seed)
     shared = rng.normal(0, error_sd, rows)
     candidate = np.abs(candidate_scale * (shared + rng.normal(0, 1, rows)))
     champion = np.abs(shared + rng.normal(0, 1, rows))
+    ridge = np.abs(ridge_scale * (shared + rng.normal(0, 1, rows)))
+    confidence = 1 / (1 + np.exp(confidence_signal * np.abs(shared) / error_sd + rng.normal(0, 1, rows)))
     ev = {"fairness": [], "xgboost": {"mae": round(float(candidate.mean()), 4), "within_5": float((candidate <= 5).mean())},
           "ridge": {"mae": 9.0}, "test_rows": rows, "champion": {"version": "xgboost/v1", "mae": round(float(champion.mean()), 4)},
           "interval": {"coverage": round(float((rng.random(rows) < coverage).mean()), 4), "mean_width": 13.0},
           "confidence_deciles": [{"mae": 6 - d / 2} for d in range(10)]}
-    return ev, {"candidate": candidate, "champion": champion}
+    return ev, {"candidate": candidate, "champion": champion, "ridge": ridge, "confidence": confidence}
 
 
 def gates_of(ev, errors, **config):
@@ -31,7 +35,7 @@ def gates_of(ev, errors, **config):
     return {g.name: g for g in gates}, figures
 
 
-JUDGED = ("holdout_quality", "interval_calibration", "not_worse_than_champion")
+JUDGED = ("holdout_quality", "beats_baseline", "interval_calibration", "confidence_ranks_errors", "not_worse_than_champion")
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -58,6 +62,11 @@ def test_planted_problems_of_the_gates_size_fail(rows, seed):
     gates, figures = gates_of(*held_out(rows, seed, error_sd=10.0, candidate_scale=1.0))
     assert figures["holdout MAE"]["verdict"] == "fail" and not gates["holdout_quality"].passed
     assert gates["holdout_quality"].metadata["mae_judged"]["interval"][0] > 6.0
+
+    # a candidate no better than Ridge, a confidence that is noise: fail and cannot tell, never pass
+    gates, figures = gates_of(*held_out(rows, seed, ridge_scale=0.9, confidence_signal=0.0))
+    assert figures["MAE minus Ridge's"]["verdict"] == "fail" and not gates["beats_baseline"].passed
+    assert figures["MAE, most - least confident"]["verdict"] != "pass"
 
 
 @pytest.mark.parametrize("seed", [1, 2])

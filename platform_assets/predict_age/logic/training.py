@@ -100,6 +100,9 @@ class TrainedModels:
     files: dict[str, dict[str, bytes]]
     metadata: dict[str, dict]
     evaluation: dict = field(default_factory=dict)
+    # per test row, the same rows for each: |error| of the candidate (XGBoost), of the Ridge baseline and
+    # of the current champion (when there is one), and the candidate's confidence: what the judged gates read
+    held_out: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _fingerprint(frame: pl.DataFrame) -> str:
@@ -215,4 +218,7 @@ def train_age_models(training_path: Location, *, sensitive_as_features: bool, in
                          "conformal_factor": round(factor, 6), "nominal_coverage": interval_coverage},
         },
         evaluation=evaluation,
+        held_out={"candidate": np.abs(y_test - test_pred["xgboost"]).astype(np.float64),
+                  "ridge": np.abs(y_test - test_pred["ridge"]).astype(np.float64), "confidence": confidence,
+                  **({"champion": np.abs(y_test - champion_pred).astype(np.float64)} if champion is not None else {})},
     )
