@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from platform_assets.engagement.logic.model import fit_pipeline, regression_metrics, split, tune  # noqa: E402
+from platform_assets.engagement.logic.model import fit_pipeline, regression_metrics, search_rows, split, tune  # noqa: E402
 from platform_assets.engagement.logic.scoring import feature_matrix  # noqa: E402
 from platform_assets.engagement.logic.world import LABEL, generate_month  # noqa: E402
 
@@ -33,8 +33,9 @@ MONTH = dt.date(2025, 1, 1)
 CALIBRATION_SHARE = 0.15  # as train()'s default
 
 
-def run_method(method: str, X: np.ndarray, y: np.ndarray, fit_rows, test_rows, seed: int) -> dict:
-    result = tune(X[fit_rows], y[fit_rows], method, seed=seed, n_jobs=2)
+def run_method(method: str, X: np.ndarray, y: np.ndarray, fit_rows, test_rows, seed: int, search_max_rows: int | None) -> dict:
+    tuned_on = search_rows(fit_rows, search_max_rows, seed)
+    result = {**tune(X[tuned_on], y[tuned_on], method, seed=seed, n_jobs=2), "search_rows": int(len(tuned_on))}
     start = time.perf_counter()
     pipeline = fit_pipeline(X[fit_rows], y[fit_rows], 45, result["best_params"], seed, nthread=2)
     refit_seconds = time.perf_counter() - start
@@ -48,6 +49,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--methods", default="grid,halving,early_stopping,halving_early_stopping")
+    parser.add_argument("--search-max-rows", type=int, default=None,
+                        help="tune on at most this many of the training rows, as train() does; refit on all of them")
     parser.add_argument("--include", type=Path, action="append", default=[], help="earlier result JSON whose methods join the table")
     args = parser.parse_args()
 
@@ -60,8 +63,8 @@ def main() -> None:
 
     results = []
     for method in args.methods.split(","):
-        print(f"{method}: searching on {len(fit_rows):,} rows ...", flush=True)
-        results.append({**run_method(method, X, y, fit_rows, test_rows, args.seed), "run": "this",
+        print(f"{method}: searching on {min(len(fit_rows), args.search_max_rows or len(fit_rows)):,} of {len(fit_rows):,} rows ...", flush=True)
+        results.append({**run_method(method, X, y, fit_rows, test_rows, args.seed, args.search_max_rows), "run": "this",
                         "load_average_after": [round(v, 2) for v in os.getloadavg()]})
     for path in args.include:
         earlier = json.loads(path.read_text())

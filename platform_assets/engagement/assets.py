@@ -96,7 +96,9 @@ MODEL_CHECKS = check_specs(key("engagement_model"), {
                               "(intervals as for demographic parity)." for a in PROTECTED},
     "fairness_conclusive": "The test rows settle every fairness comparison (warning: names each open group, its rows and "
                            "about how many would resolve a gap of the limit's size).",
-    "no_proxy_features": "No selected feature predicts a protected attribute above the configured strength (AUC).",
+    "no_proxy_features": "No selected feature predicts a protected group above the configured strength (folded one-vs-rest "
+                         "AUC), each judged by its interval held jointly over every feature and group: confidently above "
+                         "fails; an interval across the limit fails only when fairness_inconclusive is block.",
     "confidence_calibrated": "Mean confidence matches the observed share of customers in their true tier, within the "
                              "tolerance (Wilson interval); an inconclusive verdict fails only when calibration_inconclusive "
                              "is block.",
@@ -126,7 +128,8 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     labelled = table.filter(pl.col(LABEL).is_not_null()).sort(KEY)  # the folds depend on row order; the file's is not fixed
     with timed(timing):
         trained = train(labelled, k=engagement.selected_features, seed=engagement.seed, search=engagement.search,
-                        nthread=engagement.nthread, folds=engagement.folds, log=context.log.info)
+                        nthread=engagement.nthread, folds=engagement.folds, log=context.log.info,
+                        search_max_rows=engagement.search_max_rows)
     test = trained.test
     champion_pred, champion_version = None, None
     try:
@@ -146,7 +149,8 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     ]
     gates = [
         *judged_gates, *fairness_results, fairness_conclusive_gate(fairness_results), gates_conclusive(judged_gates),
-        proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows),
+        proxy_gate(test.features, test.groups, engagement.max_proxy_auc, min_group_rows=engagement.min_group_rows,
+                   inconclusive=engagement.fairness_inconclusive),
     ]
     judged = judged_figures(judged_gates)
     for line in (open_reason(label, j) for label, j in judged.items() if j["verdict"] == INCONCLUSIVE):

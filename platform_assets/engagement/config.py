@@ -19,6 +19,9 @@ class EngagementConfig(JobSettings):
                                     "per fold with its best round read off the validation curve, candidates raced by successive "
                                     "halving), early_stopping, halving (sklearn successive halving) or grid (every fit).")
     folds: int = Field(default=5, description="Cross-validation folds of the search (the seed's: 5).")
+    search_max_rows: int = Field(default=50_000, gt=1_000,
+                                 description="The search tunes on at most this many training rows (drawn at random); the "
+                                             "final model is fit on all of them.")
     seed: int = Field(default=7, description="Seed for the split, the search and the model.")
     nthread: int = Field(default=2, description="Threads for training and scoring.")
     min_labelled_rows: int = Field(default=2_000, description="Fewer labelled customers than this: the month is not trained on.")

@@ -5,7 +5,7 @@ HEAVY_QUERIES_HEAVY_PEAK_MEMORY_BYTES=10737418240)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -20,6 +20,9 @@ class HeavyQueriesConfig(JobSettings):
                                                                          "resource error.")
     min_recall: float = Field(default=0.98, description="Compliance gate: recall on the test days at the threshold.")
     max_fnr: float = Field(default=0.02, description="Compliance gate: false-negative rate on the test days.")
+    compliance_inconclusive: Literal["warn", "block"] = Field(
+        default="warn", description="Recall at or above min_recall whose 95% interval still reaches below it: warn "
+                                    "(the summary says how many heavy test queries would settle it), or block.")
     cost_fn: float = Field(default=100.0, description="Cost of a heavy query let through (the threshold's FN:FP ratio).")
     max_defect_share: float = Field(default=0.05, description="A window is blocked when one of its days lost more than "
                                                               "this share of its rows to delivery defects (missing "
@@ -33,6 +36,7 @@ class HeavyQueriesConfig(JobSettings):
         from platform_assets.heavy_queries.logic.pipeline import model_config
 
         return model_config(self.heavy_cpu_ms, self.heavy_peak_memory_bytes, min_recall=self.min_recall,
-                            max_fnr=self.max_fnr, max_defect_share=self.max_defect_share, cost_fn=self.cost_fn,
+                            max_fnr=self.max_fnr, compliance_inconclusive=self.compliance_inconclusive,
+                            max_defect_share=self.max_defect_share, cost_fn=self.cost_fn,
                             sample_ratio=self.sample_ratio, max_sample_rows=self.max_sample_rows,
                             tfidf_terms=self.tfidf_terms)

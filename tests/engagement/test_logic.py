@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
@@ -203,8 +205,29 @@ def test_proxy_gate_flags_a_planted_proxy_and_passes_the_clean_selection(trained
     rng = np.random.default_rng(1)
     planted = {**test.features, "gender_proxy": (test.groups["gender"] == "F") + rng.normal(0, 0.3, len(test.y))}
     gate = gates.proxy_gate(planted, test.groups)
-    assert not gate.passed
+    assert not gate.passed and gate.metadata["verdict"] == "fail"
     assert {row["feature"] for row in gate.metadata["flagged"]} == {"gender_proxy"}
+    assert all(row["interval"][0] > 0.75 for row in gate.metadata["flagged"])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_proxy_near_the_limit_is_told_apart_only_with_enough_rows(seed):
+    """A feature separating a group at AUC ~0.75 (the limit): 300 rows cannot tell, a warning by
+    default and a failure when blocking; a clearly weaker one (AUC ~0.6) passes at 20,000 rows."""
+    from statistics import NormalDist
+
+    rng = np.random.default_rng(seed)
+    shift = {0.75: math.sqrt(2) * NormalDist().inv_cdf(0.75), 0.6: math.sqrt(2) * NormalDist().inv_cdf(0.6)}
+
+    def drawn(rows: int, auc: float):
+        female = rng.random(rows) < 0.5
+        return {"x": rng.normal(0, 1, rows) + shift[auc] * female}, {"gender": np.where(female, "F", "M")}
+
+    near = gates.proxy_gate(*drawn(300, 0.75))
+    assert near.metadata["verdict"] == "inconclusive" and near.passed and near.metadata["open"]
+    assert not gates.proxy_gate(*drawn(300, 0.75), inconclusive="block").passed
+    weak = gates.proxy_gate(*drawn(20_000, 0.6))
+    assert weak.metadata["verdict"] == "pass" and weak.metadata["top_pairs"][0]["interval"][1] <= 0.75
 
 
 def test_confidence_is_calibrated_on_held_out_rows(trained, month):
@@ -263,3 +286,15 @@ def test_halving_early_stopping_races_candidates_on_growing_row_shares(month):
     raced = model.tune(X, y, "halving_early_stopping", seed=7, folds=2, grid=grid)
     assert (raced["candidates"], raced["fits"]) == (9, 9 * 2 + 3 * 2)  # 9 on a third of the rows, the best 3 on all
     assert 1 <= raced["best_params"]["n_estimators"] <= 40 and raced["cv_r2"] > 0.5
+
+
+def test_the_search_tunes_on_a_sample_and_the_model_fits_on_every_training_row(month, trained):
+    rows = np.arange(10, 30_010)
+    drawn = model.search_rows(rows, 5_000, seed=7)
+    assert len(drawn) == 5_000 == len(np.unique(drawn)) and np.isin(drawn, rows).all() and (np.diff(drawn) > 0).all()
+    assert np.array_equal(drawn, model.search_rows(rows, 5_000, seed=7)) and model.search_rows(rows, 40_000, 7) is rows
+
+    labelled, _, _ = month
+    sampled = model.train(labelled, seed=7, search="early_stopping", grid=TINY_GRID, folds=2, search_max_rows=4_000)
+    assert sampled.search["rows"] == 4_000 and trained.search["rows"] == 13_600  # 80% less the 15% calibration slice
+    assert sampled.metrics["r2"] > trained.metrics["r2"] - 0.02  # a smaller search, the same fit rows: about as good

@@ -121,3 +121,26 @@ def test_more_rows_read_never_lowers_the_probability():
         X[step::8, columns] += np.float32(2.0 * step)
     p = w.model.predict(X).reshape(50, 8)
     assert (np.diff(p, axis=1) >= -1e-7).all() and (p[:, -1] > p[:, 0]).any()
+
+
+@pytest.mark.parametrize("heavy", [100, 2_000])
+def test_compliance_says_pass_fail_or_cannot_tell_with_the_heavy_queries_that_would_settle_it(heavy):
+    """All heavy caught: 100 cannot show recall >= 98% (Wilson low end 0.963), 2,000 can; a recall of
+    97% fails on the seed's floor at any size, even when its interval reaches above 98%."""
+    from dataclasses import replace
+
+    from platform_assets.heavy_queries.logic.config import ModelConfig
+
+    y = np.r_[np.ones(heavy, bool), np.zeros(10 * heavy, bool)]
+    caught = np.r_[np.ones(heavy), np.zeros(10 * heavy)]
+    gate = compliance_gate(y, caught, 0.5, ModelConfig())
+    if heavy == 100:
+        assert gate.metadata["verdict"] == "inconclusive" and gate.passed  # warn, the default
+        assert gate.metadata["heavy_needed"] > 100 and "inconclusive" in gate.metadata["shown"]
+        assert not compliance_gate(y, caught, 0.5, replace(ModelConfig(), compliance_inconclusive="block")).passed
+    else:
+        assert gate.metadata["verdict"] == "pass" and gate.passed and gate.metadata["recall_interval"][0] >= 0.98
+    missed = caught.copy()
+    missed[: round(0.03 * heavy)] = 0
+    weak = compliance_gate(y, missed, 0.5, ModelConfig())
+    assert weak.metadata["verdict"] == "fail" and not weak.passed

@@ -26,6 +26,7 @@ candidate's, with its paired normal interval.
 
 from __future__ import annotations
 
+import math
 from itertools import combinations
 
 import numpy as np
@@ -36,7 +37,7 @@ from platform_assets.engagement.logic.world import KEY
 from platform_core.gates import GateResult
 from platform_core.metrics import mean_interval, wilson_interval
 from platform_core.verdicts import (
-    DEFAULT_INCONCLUSIVE, INCONCLUSIVE, PASS, Inconclusive, conclusive_gate, critical_value, judged, passes,
+    DEFAULT_INCONCLUSIVE, FAIL, INCONCLUSIVE, PASS, Inconclusive, conclusive_gate, critical_value, judged, passes,
     per_comparison_level, proportion_within, rows_to_resolve, rows_to_settle, verdict, worst)
 
 MAX_DP_DIFFERENCE = 0.1
@@ -246,20 +247,42 @@ def proxy_strengths(features: dict[str, np.ndarray] | pl.DataFrame, groups: dict
             if size < min_group_rows or size == len(values):
                 continue
             auc = (ranks[member].sum(axis=0) - size * (size + 1) / 2) / (size * (len(values) - size))
-            rows += [{"feature": name, "attribute": attribute, "group": str(group), "strength": float(max(a, 1 - a))}
-                     for name, a in zip(names, auc)]
+            rows += [{"feature": name, "attribute": attribute, "group": str(group), "strength": float(max(a, 1 - a)),
+                      "se": _auc_se(float(max(a, 1 - a)), size, len(values) - size)} for name, a in zip(names, auc)]
     return sorted(rows, key=lambda row: -row["strength"])
 
 
+def _auc_se(auc: float, positives: int, negatives: int) -> float:
+    """Hanley and McNeil's standard error of an AUC from the two classes' sizes."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    return math.sqrt(max(auc * (1 - auc) + (positives - 1) * (q1 - auc**2) + (negatives - 1) * (q2 - auc**2), 0.0)
+                     / (positives * negatives))
+
+
 def proxy_gate(features: dict[str, np.ndarray] | pl.DataFrame, groups: dict[str, np.ndarray], max_strength: float = MAX_PROXY_AUC,
-               top: int = 10, min_group_rows: int = MIN_GROUP_ROWS) -> GateResult:
-    """No selected feature is a strong proxy of a protected group (folded one-vs-rest AUC <= max_strength)."""
+               top: int = 10, min_group_rows: int = MIN_GROUP_ROWS, confidence_level: float = CONFIDENCE_LEVEL,
+               inconclusive: Inconclusive = DEFAULT_INCONCLUSIVE) -> GateResult:
+    """No selected feature is a strong proxy of a protected group: each folded one-vs-rest AUC judged
+    three ways against `max_strength` by its interval, held jointly over every feature and group
+    (Bonferroni); flagged: confidently above, open: the interval straddles the limit."""
     strengths = proxy_strengths(features, groups, min_group_rows)
-    flagged = [row for row in strengths if row["strength"] > max_strength]
-    rounded = [{**row, "strength": _round(row["strength"])} for row in strengths]
-    return GateResult("no_proxy_features", not flagged, {
-        "max_strength": max_strength, "measure": "one-vs-rest ROC AUC, folded", "flagged": rounded[: len(flagged)],
-        "top_pairs": rounded[:top],
+    z = critical_value(confidence_level, len(strengths))
+    judged_pairs = []
+    for row in strengths:
+        low, high = max(row["strength"] - z * row["se"], 0.5), min(row["strength"] + z * row["se"], 1.0)
+        judged_pairs.append({"feature": row["feature"], "attribute": row["attribute"], "group": row["group"],
+                             "strength": _round(row["strength"]), "interval": [_round(low), _round(high)],
+                             "verdict": verdict(low, high, max_strength)})
+    outcome = worst([p["verdict"] for p in judged_pairs])
+    flagged = [p for p in judged_pairs if p["verdict"] == FAIL]
+    opened = [p for p in judged_pairs if p["verdict"] == INCONCLUSIVE]
+    reason = ("; ".join(f"{p['feature']} separates {p['attribute']} {p['group']} at AUC {p['strength']} "
+                        f"[{p['interval'][0]}, {p['interval'][1]}]" for p in (flagged or opened))
+              or f"every feature's strength is confidently within {max_strength}")
+    return GateResult("no_proxy_features", passes(outcome, inconclusive), {
+        "verdict": outcome, "reason": reason, "max_strength": max_strength, "measure": "one-vs-rest ROC AUC, folded",
+        "comparisons": len(strengths), "confidence_level": confidence_level, "inconclusive": inconclusive,
+        "flagged": flagged, "open": opened, "top_pairs": judged_pairs[:top],
     })
 
 

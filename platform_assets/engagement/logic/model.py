@@ -336,17 +336,29 @@ def feature_importance(pipeline: EngagementPipeline, top: int = TOP_FEATURES) ->
     return [{"feature": name, "gain_share": round(value / total, 4)} for name, value in ranked]
 
 
+def search_rows(fit_rows: np.ndarray, max_rows: int | None, seed: int) -> np.ndarray:
+    """The rows the search tunes on: all of `fit_rows`, or `max_rows` of them drawn at random
+    (seeded). The grid's validation curves are flat past ~50,000 rows at this noise level, so a
+    bigger month buys the final fit more rows, not the search (BENCHMARKS.md)."""
+    if max_rows is None or len(fit_rows) <= max_rows:
+        return fit_rows
+    return np.sort(np.random.default_rng(seed).choice(fit_rows, max_rows, replace=False))
+
+
 def train(labelled: pl.DataFrame, k: int = 45, seed: int = 7, search: SearchMethod = DEFAULT_SEARCH, nthread: int = 2,
-          calibration_share: float = 0.15, grid: dict | None = None, folds: int = 5, log: Log | None = None) -> TrainedEngagement:
-    """Split 80/20 by quartile, tune and fit on the training split less a calibration slice, calibrate, test;
-    the search's progress goes to `log`."""
+          calibration_share: float = 0.15, grid: dict | None = None, folds: int = 5, log: Log | None = None,
+          search_max_rows: int | None = None) -> TrainedEngagement:
+    """Split 80/20 by quartile, tune on the training split less a calibration slice (at most
+    `search_max_rows` of it), fit on all of that slice's complement, calibrate, test; the
+    search's progress goes to `log`."""
     X = feature_matrix(labelled)
     y = labelled[LABEL].to_numpy().astype(np.float64)
     train_rows, test_rows = split(y, seed)
     fit_part, calibration_part = split(y[train_rows], seed + 1, calibration_share)
     fit_rows, calibration_rows = train_rows[fit_part], train_rows[calibration_part]
 
-    searched = tune(X[fit_rows], y[fit_rows], search, seed, nthread, folds, k, grid, log)
+    tuned_on = search_rows(fit_rows, search_max_rows, seed)
+    searched = {**tune(X[tuned_on], y[tuned_on], search, seed, nthread, folds, k, grid, log), "rows": int(len(tuned_on))}
     pipeline = fit_pipeline(X[fit_rows], y[fit_rows], k, searched["best_params"], seed, nthread)
     residuals = y[calibration_rows] - pipeline.predict(X[calibration_rows], nthread)
     pipeline.residual_quantiles = [float(v) for v in np.quantile(residuals, RESIDUAL_LEVELS)]

@@ -69,6 +69,7 @@ class ModelConfig:
     zero_cost_by_definition: tuple[str, ...] = READS_NO_TABLE  # routed unless the data show them heavy
     zero_cost_max_rate: float = 0.01
     confidence_level: float = 0.95
+    compliance_inconclusive: str = "warn"  # recall above the floor but its interval across it: warn, or block
     onnx_tolerance: float = 1e-5
     replay_days: int = 14
     seed: int = 7

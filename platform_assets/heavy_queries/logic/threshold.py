@@ -27,6 +27,7 @@ import polars as pl
 from platform_assets.heavy_queries.logic.config import ModelConfig
 from platform_assets.heavy_queries.logic.labels import wilson_interval
 from platform_core.gates import GateResult
+from platform_core.verdicts import FAIL, judged, passes, shown
 
 
 def confusion(y: np.ndarray, p: np.ndarray, threshold: float | np.ndarray) -> dict:
@@ -86,8 +87,11 @@ def routed_probabilities(frame: pl.DataFrame, p: np.ndarray, zero_cost_categorie
 
 def compliance_gate(y: np.ndarray, p: np.ndarray, threshold: float, config: ModelConfig, cold: np.ndarray | None = None,
                     cold_threshold: float | None = None) -> GateResult:
-    """Recall >= min_recall and FNR <= max_fnr on the test days (point figures) at `threshold`, and at
-    `cold_threshold` for the rows flagged `cold` (no history for their fingerprint), with those rows' figures."""
+    """The seed's floor, recall >= min_recall and FNR <= max_fnr on the test days at `threshold` (and
+    at `cold_threshold` for the rows flagged `cold`, no history for their fingerprint, with those
+    rows' figures), judged also by the recall's Wilson interval: at or above the floor and
+    confidently so passes; below it fails; at or above it but not confidently is inconclusive, which
+    warns (names the heavy queries that would settle it) unless `compliance_inconclusive` is block."""
     cold = np.zeros(len(p), dtype=bool) if cold is None else np.asarray(cold, dtype=bool)
     cold_threshold = threshold if cold_threshold is None else cold_threshold
     figures = {**confusion(y, p, decision_thresholds(cold, threshold, cold_threshold)), "threshold": float(threshold),
@@ -97,9 +101,15 @@ def compliance_gate(y: np.ndarray, p: np.ndarray, threshold: float, config: Mode
     if not figures["heavy"]:
         return GateResult("compliance_recall", False, {**figures, "reason": "no heavy query in the test days"})
     low, high = wilson_interval(figures["tp"], figures["heavy"], config.confidence_level)
-    passed = figures["recall"] >= config.min_recall and figures["fnr"] <= config.max_fnr
-    return GateResult("compliance_recall", bool(passed), {
-        **figures, "min_recall": config.min_recall, "max_fnr": config.max_fnr,
+    floor = figures["recall"] >= config.min_recall and figures["fnr"] <= config.max_fnr
+    recall = judged(figures["recall"], low, high, config.min_recall, figures["heavy"], config.compliance_inconclusive,
+                    at_least=True, digits=5)
+    outcome = recall["verdict"] if floor else FAIL
+    return GateResult("compliance_recall", bool(floor and passes(outcome, config.compliance_inconclusive)), {
+        **figures, "min_recall": config.min_recall, "max_fnr": config.max_fnr, "verdict": outcome,
         "recall_interval": [round(low, 5), round(high, 5)], "confidence_level": config.confidence_level,
-        "judged_on": "point recall and FNR, as the seed states the gate; the interval is reported, not gated",
+        "shown": shown({**recall, "verdict": outcome}), "heavy_needed": recall.get("rows_needed"),
+        "inconclusive": config.compliance_inconclusive,
+        "judged_on": "the seed's point floor (recall and FNR) and the recall's Wilson interval: above the floor but "
+                     "not confidently is inconclusive",
     })
