@@ -30,5 +30,8 @@ class PlatformJob:
     summary: Callable[[dict, DataLayout], str]  # what `make run` prints from the recorded run
     # Assets whose earlier partitions the requested one needs (a model trained on years of months, a daily
     # fact table): `make run` first fills their missing partitions from `history_start`, one range run each.
+    # (rows, available bytes) -> one paragraph refusing a size whose measured peak memory cannot fit
+    # (platform_core/memory.py), or None; `make run` asks before it generates or runs anything
+    memory_refusal: Callable[[int, int], str | None] | None = None
     history: dg.AssetSelection = dg.AssetSelection.assets()
     history_start: str | None = None

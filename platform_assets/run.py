@@ -273,8 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.generate_only:
             return 1
     else:
+        rows = args.rows or job.default_rows
+        if job.memory_refusal and (reason := job.memory_refusal(rows, psutil.virtual_memory().available)):
+            print(reason, file=sys.stderr)
+            return 2
         t = time.perf_counter()
-        print(f"{job.generate(layout, partition, args.rows or job.default_rows, args.seed)} in {time.perf_counter() - t:.1f}s")
+        print(f"{job.generate(layout, partition, rows, args.seed)} in {time.perf_counter() - t:.1f}s")
     if args.generate_only:
         return 0
     with dg.DagsterInstance.get() as instance:

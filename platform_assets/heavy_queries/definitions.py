@@ -1,7 +1,6 @@
 """heavy_queries' definitions and what `make run JOB=heavy_queries` needs (see README)."""
 
 import os
-import sys
 from datetime import date
 
 import dagster as dg
@@ -10,6 +9,7 @@ from platform_assets.common import container_tags
 from platform_assets.heavy_queries import assets, sensors
 from platform_assets.heavy_queries.config import HeavyQueriesConfig
 from platform_assets.heavy_queries.keys import JOB, key
+from platform_assets.heavy_queries.logic.memory import refusal
 from platform_assets.heavy_queries.logic.summary import format_summary
 from platform_assets.heavy_queries.partitions import HISTORY_START
 from platform_assets.job import PlatformJob
@@ -38,12 +38,6 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
     corpus = os.getenv("HEAVY_QUERIES_CORPUS", "default")
     if corpus not in CORPORA:
         raise ValueError(f"HEAVY_QUERIES_CORPUS={corpus!r}: expected one of {', '.join(CORPORA)}")
-    import psutil
-
-    from platform_assets.heavy_queries.logic.memory import refusal
-
-    if reason := refusal(rows, HeavyQueriesConfig.from_env().max_sample_rows, psutil.virtual_memory().available):
-        sys.exit(reason)  # before anything is generated: one paragraph, not the kernel's kill part-way
     thresholds = _thresholds_in_use()
     done = generate_world(layout, rows, seed, CORPORA[corpus], thresholds=thresholds,
                           log=lambda line: print(f"  {line}", flush=True))
@@ -69,6 +63,7 @@ job = PlatformJob(
     generate=_generate,
     default_rows=2_000,
     summary=format_summary,
+    memory_refusal=lambda rows, available: refusal(rows, HeavyQueriesConfig.from_env().max_sample_rows, available),
     history=dg.AssetSelection.assets(key("labelled_queries")),
     history_start=HISTORY_START,
 )

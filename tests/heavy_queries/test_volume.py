@@ -133,5 +133,5 @@ def test_make_run_refuses_a_size_that_cannot_fit_before_generating(tmp_path):
     done = subprocess.run([sys.executable, "-m", "platform_assets", "run"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert done.stderr.strip().count("\n") == 0 and "ROWS=100,000,000 queries a day needs about" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "heavy_queries: ROWS=100,000,000 needs about" in done.stderr
     assert not (tmp_path / "data" / "landing").exists()  # refused before anything was written

@@ -13,6 +13,8 @@ errs high.
 
 from __future__ import annotations
 
+from platform_core import memory
+
 GIB = 2**30
 BASE_BYTES = 1.0 * GIB  # the run's process with Dagster, DuckDB, polars, XGBoost and onnxruntime loaded
 PER_DAILY_QUERY_BYTES = 6_000  # each query a day: the day in Python while generated (the largest), DuckDB's day, history
@@ -26,12 +28,6 @@ def estimate_bytes(rows_per_day: int, max_sample_rows: int) -> int:
 
 def refusal(rows_per_day: int, max_sample_rows: int, available_bytes: int) -> str | None:
     """One paragraph saying why a size does not fit in `available_bytes`, or None when it does."""
-    need = estimate_bytes(rows_per_day, max_sample_rows)
-    if need <= available_bytes:
-        return None
-    fits = max(0, int((available_bytes - BASE_BYTES - PER_SAMPLE_ROW_BYTES * max_sample_rows) / PER_DAILY_QUERY_BYTES))
-    return (f"heavy_queries: ROWS={rows_per_day:,} queries a day needs about {need / GIB:.1f} GiB of memory at its peak "
-            f"(a day of the log generated and labelled, and the history rows of 14 days, grow with the queries a day; the "
-            f"training sample is capped at {max_sample_rows:,} rows) and this machine has {available_bytes / GIB:.1f} GiB available now, so the kernel "
-            f"would kill the run part-way; nothing was written. Run it with ROWS={fits // 1000 * 1000:,} or fewer, free "
-            "memory, or use a machine with more.")
+    return memory.refusal("heavy_queries", rows_per_day, lambda rows: estimate_bytes(rows, max_sample_rows), available_bytes,
+                          f"a day of the log generated and labelled, and the history rows of 14 days, grow with the "
+                          f"queries a day; the training sample is capped at {max_sample_rows:,} rows")
