@@ -144,7 +144,8 @@ def judged_figures(ev: dict, errors: dict[str, np.ndarray], config) -> dict[str,
     order = np.argsort(errors["confidence"], kind="stable")
     least, most = (candidate[part] for part in (order[: rows // 10], order[-(rows // 10):]))
     difference = float(most.mean() - least.mean())  # two disjoint deciles: Welch's interval
-    half = NormalDist().inv_cdf(0.5 + CONFIDENCE_LEVEL / 2) * math.sqrt(most.var(ddof=1) / len(most) + least.var(ddof=1) / len(least))
+    z = NormalDist().inv_cdf(0.5 + CONFIDENCE_LEVEL / 2)
+    half = z * math.sqrt(most.var(ddof=1) / len(most) + least.var(ddof=1) / len(least))
     figures["MAE, most - least confident"] = judged(difference, difference - half, difference + half, 0.0, len(most),
                                                           config.quality_inconclusive)
     if "champion" in errors:

@@ -67,18 +67,15 @@ def train_and_register(layout: DataLayout, registry: ModelRegistry, config: Mode
     refs = register_models(registry, JOB, label, trained, evaluation, config, samples,
                            dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), references)
 
-    def test_probability(ref: ModelRef):
-        model = trained[ref.model].model if refs.get(ref.model) == ref else load_registered(registry, ref, n_jobs)
-        return model.predict_proba(frames["test"])
+    def model_of(ref: ModelRef):
+        return trained[ref.model].model if refs.get(ref.model) == ref else load_registered(registry, ref, n_jobs)
 
     previous = _overall_champion(registry)
-    champions = promote_champions(registry, JOB, refs, evaluation["gates"], test_probability, frames["test"][LABEL].to_numpy(),
-                                  config)
+    champions = promote_champions(registry, JOB, refs, evaluation["gates"],
+                                  lambda ref: model_of(ref).predict_proba(frames["test"]), frames["test"][LABEL].to_numpy(), config)
     overall = champions["overall"]
     oot_figures = champion_quality(frames["oot"], overall, previous, config, truth,
-                               lambda ref: (trained[ref.model].model if refs.get(ref.model) == ref
-                                            else load_registered(registry, ref, n_jobs)).predict_proba(frames["oot"])
-                               ) if overall else {}
+                                   lambda ref: model_of(ref).predict_proba(frames["oot"])) if overall else {}
     card = model_card(evaluation, training, overall and overall.model, champions["overall_comparison"], config, label,
                       oot_figures)
     target = layout.table(JOB, "model_reports", label)
