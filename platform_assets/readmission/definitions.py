@@ -10,6 +10,7 @@ from platform_assets.readmission.keys import JOB, key
 from platform_assets.readmission.logic.summary import format_summary
 from platform_assets.readmission.logic.world import deliver_months
 from platform_assets.readmission.partitions import HISTORY_START
+from platform_core import memory
 from platform_core.periods import month_label, parse_month
 from platform_core.storage import DataLayout
 
@@ -27,6 +28,13 @@ def _generate(layout: DataLayout, partition: str, rows: int, seed: int) -> str:
             f"{done['rows_written']:,} encounters -> {done['landing_area']}")
 
 
+def _memory_refusal(rows: int, available: int) -> str | None:
+    """Measured peaks of `make run` (BENCHMARKS.md, "Every job at ten times its demo size"): 0.76 GiB
+    at 75,000 encounters, 7.06 GiB at 1,000,000, a line through them rounded up."""
+    return memory.refusal(JOB, rows, lambda n: int(0.3 * memory.GIB + 7_300 * n), available,
+                          "the train window's encounters, held by the three algorithms' searches and their folds")
+
+
 job = PlatformJob(
     name=JOB,
     defs=dg.Definitions(assets=dg.with_source_code_references(assets.assets), jobs=[monthly_job], sensors=sensors.sensors),
@@ -40,6 +48,7 @@ job = PlatformJob(
     generate=_generate,
     default_rows=75_000,
     summary=format_summary,
+    memory_refusal=_memory_refusal,
     history=history,
     history_start=HISTORY_START,
 )
