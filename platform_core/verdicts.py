@@ -87,6 +87,13 @@ def rows_to_settle(rows: int, half_width: float, distance: float) -> int | None:
     return None if distance <= 0 else max(rows, math.ceil(rows * (half_width / distance) ** 2))
 
 
+def rows_to_clear(rows: int, value: float, low: float, high: float, limit: float) -> int | None:
+    """About how many rows an interval [low, high] around `value`, straddling `limit`, needs for its
+    side facing the limit to clear it (`rows_to_settle` on that side: Wilson, Newcombe and
+    Agresti-Caffo intervals are not symmetric); None when the value sits on the limit."""
+    return rows_to_settle(rows, high - value if value <= limit else value - low, abs(limit - value))
+
+
 def judged(value: float, low: float, high: float, limit: float, rows: int, inconclusive: Inconclusive,
            at_least: bool = False, digits: int = 4) -> dict:
     """One figure judged by its interval against `limit` (at most, or `at_least`): what a gate's

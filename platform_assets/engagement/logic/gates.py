@@ -38,7 +38,7 @@ from platform_core.gates import GateResult
 from platform_core.metrics import mean_interval, wilson_interval
 from platform_core.verdicts import (
     DEFAULT_INCONCLUSIVE, FAIL, INCONCLUSIVE, PASS, Inconclusive, conclusive_gate, critical_value, judged, passes,
-    per_comparison_level, proportion_within, rows_to_resolve, rows_to_settle, verdict, worst)
+    per_comparison_level, proportion_within, rows_to_clear, rows_to_resolve, verdict, worst)
 
 MAX_DP_DIFFERENCE = 0.1
 MAX_EO_DIFFERENCE = 0.1
@@ -106,7 +106,7 @@ def _rate_gap(rates: pl.DataFrame, hits: str, rows: str, limit: float, level: fl
         if lower <= limit < upper:  # open: about the rows for this pair's interval to clear the limit from its gap
             smaller = min((high, low), key=lambda g: g[rows])
             gap = high["rate"] - low["rate"]
-            settle = rows_to_settle(smaller[rows], upper - gap if gap <= limit else gap - lower, abs(limit - gap))
+            settle = rows_to_clear(smaller[rows], gap, lower, upper, limit)
             opened.setdefault(smaller["group"], {**smaller, "settle": settle})
     interval = (max(b[0] for b in bounds), max(b[1] for b in bounds))
     outcome = worst([verdict(*interval, limit)] + [INCONCLUSIVE] * bool(opened))

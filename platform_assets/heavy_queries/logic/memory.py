@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from platform_core import memory
 
-GIB = 2**30
+GIB = memory.GIB
 BASE_BYTES = 1.0 * GIB  # the run's process with Dagster, DuckDB, polars, XGBoost and onnxruntime loaded
 PER_DAILY_QUERY_BYTES = 6_000  # each query a day: the day in Python while generated (the largest), DuckDB's day, history
 PER_SAMPLE_ROW_BYTES = 20_000  # each training row: its 845 float32 features and XGBoost's copies during 5-fold CV

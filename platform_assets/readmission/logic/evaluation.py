@@ -30,7 +30,7 @@ from platform_core.gates import GateResult
 from platform_core.reports import Markdown, markdown_table
 from platform_core.storage import Location, atomic_file
 from platform_core.verdicts import (FAIL, INCONCLUSIVE, Inconclusive, critical_value, passes, rows_to_resolve,
-                                     rows_to_settle, verdict, worst)
+                                     rows_to_clear, verdict, worst)
 
 METRICS = ("accuracy", "precision", "recall", "f1", "auc_roc")
 
@@ -144,8 +144,7 @@ def _attribute_verdict(attribute: str, groups: list[dict], limit: float, z: floa
         pairs.append({"between": [high["group"], low["group"]], "difference": _r(gap),
                       "interval": [_r(lower), _r(upper)], "judged": not too_small, "verdict": outcome,
                       # open though both groups are big enough: the positives that would clear the limit from this gap
-                      "settle": rows_to_settle(min(high["positives"], low["positives"]),
-                                               upper - gap if gap <= limit else gap - lower, abs(limit - gap))
+                      "settle": rows_to_clear(min(high["positives"], low["positives"]), gap, lower, upper, limit)
                       if outcome == INCONCLUSIVE and not too_small else None})
     outcome = worst([p["verdict"] for p in pairs] + [INCONCLUSIVE] * (len(measured) < len(groups) and len(groups) > 1))
     # shown: the pair behind the verdict, judged pairs first (a group of 2 positives has a gap of 1 and says nothing)
