@@ -226,6 +226,7 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
         context.log.warning(line)
     return dg.MaterializeResult(
         metadata={"duration_s": run.seconds, "rows_in": run.samples["train"], "samples": run.samples,
+                  "search_rows": run.training["search_rows"],
                   "versions": run.versions, "champions": run.champions, "champion": overall,
                   "metrics": table_preview(metrics), "best_achievable_auc": run.evaluation["best_achievable_auc"],
                   "tuning": {a: {k: v for k, v in t.items() if k != "best_params"} for a, t in run.training["algorithms"].items()},

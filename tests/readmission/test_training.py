@@ -272,3 +272,26 @@ def test_windows_load_from_gold_tables_with_counts(tmp_path, frames):
     assert counts["positives"] == int(frame[LABEL].sum())
     with pytest.raises(FileNotFoundError, match="no feature_store Parquet files for months 2006-01..2007-12"):
         preprocessing.load_window(layout, CONFIG.windows.test)
+
+
+def test_search_sample_keeps_whole_patients_within_the_cap_and_is_seeded():
+    frame = make_encounters(6_000, seed=5, encounters_per_patient=3.0)
+    assert training.search_sample(frame, None, 7) is frame and training.search_sample(frame, 10_000, 7) is frame
+    sample = training.search_sample(frame, 2_000, 7)
+    assert 1_900 <= len(sample) <= 2_000
+    patients = sample["patient_nbr"].unique()
+    assert len(frame.filter(pl.col("patient_nbr").is_in(patients.implode()))) == len(sample)  # every encounter of each
+    assert training.search_sample(frame, 2_000, 7).equals(sample)
+    assert not training.search_sample(frame, 2_000, 8).equals(sample)
+
+
+def test_a_capped_search_tunes_on_the_sample_and_fits_the_final_model_on_every_row(frames):
+    capped = tiny_config(max_rows=1_500)
+    train = frames["train"]
+    models, figures = training.train_all(train, capped, {"test": frames["test"], "oot": frames["oot"]}, n_jobs=2)
+    assert figures["train_rows"] == len(train) and 1_400 <= figures["search_rows"] <= 1_500
+    logistic = models["logistic_regression"]
+    assert len(logistic.oof_probability) == figures["search_rows"]
+    X, y = logistic.model.preprocessor.transform(train, "onehot"), train[LABEL].to_numpy().astype(np.int32)
+    refit = training.make_estimator("logistic_regression", capped.search.seed, **logistic.params).fit(X, y)
+    np.testing.assert_allclose(logistic.model.estimator.predict_proba(X), refit.predict_proba(X), atol=1e-9)

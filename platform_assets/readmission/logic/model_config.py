@@ -70,6 +70,7 @@ class Search(_Strict):
     scoring: Literal["roc_auc"] = "roc_auc"
     strategy: Literal["halving", "random"] = "halving"
     seed: int = 7
+    max_rows: int | None = Field(default=None, gt=1_000)  # tune on whole patients' encounters up to this many rows
 
 
 class Threshold(_Strict):

@@ -47,7 +47,9 @@ def format_summary(recorded: dict, layout: DataLayout) -> str:
                      f"{_f(m['recall']):>7} {_f(m['f1']):>7} {_f(m['auc_roc']):>7} {_f(m.get('best_achievable_auc')):>8} "
                      f"{_f(m.get('auc_gap')):>7} {_f(m['brier']):>7}")
     lines += [f"  best achievable AUC from the true probabilities: test {_f(best.get('test'))}, OOT {_f(best.get('oot'))}",
-              "  tuning: " + "; ".join(f"{a} {t['fits']} fits in {t['search_seconds']:.1f}s, CV AUC {t['cv_auc']:.4f}"
+              "  tuning" + (f" on {model['search_rows']:,} of them (whole patients drawn at random)"
+                            if model.get("search_rows", model["samples"]["train"]) < model["samples"]["train"] else "")
+              + ": " + "; ".join(f"{a} {t['fits']} fits in {t['search_seconds']:.1f}s, CV AUC {t['cv_auc']:.4f}"
                                        for a, t in model["tuning"].items()),
               f"Champion (on test AUC, never OOT; the simplest algorithm that qualifies: its shortfall against the best "
               f"not confidently beyond the margin): {model['champion'] or 'none'}",

@@ -3,7 +3,9 @@
 Each algorithm gets the seed's budget: `candidates` parameter sets drawn from its space, `folds`
 folds, ROC AUC. Folds are StratifiedGroupKFold by patient_nbr, so no patient is in two folds (the
 same person's encounters are alike; splitting them flatters the CV score); they are split once and
-shared by the three algorithms. Two strategies:
+shared by the three algorithms. Past `search.max_rows` train rows the search (and the threshold)
+tunes on a random sample of whole patients and only the final fit sees every row: a forest
+search's memory grows with the rows of its folds (7.06 GiB at 685,361 rows, BENCHMARKS.md). Two strategies:
 - `random`: the seed's plain RandomizedSearchCV, every candidate on every fold at full size, then
   out-of-fold predictions of the best candidate (one cross_val_predict) for the threshold;
 - `halving` (the default; bench/readmission_search.py measures both on the same data): each fit
@@ -92,6 +94,18 @@ def grouped_folds(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> l
     from sklearn.model_selection import StratifiedGroupKFold
 
     return list(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+
+def search_sample(train: pl.DataFrame, max_rows: int | None, seed: int) -> pl.DataFrame:
+    """The rows the search tunes on: all of `train`, or the encounters of patients drawn at random
+    (seeded) while they fit in `max_rows`, so a patient is never split and the folds stay grouped."""
+    if max_rows is None or len(train) <= max_rows:
+        return train
+    per_patient = train.group_by("patient_nbr").len().sort("patient_nbr")
+    order = np.random.default_rng(seed).permutation(len(per_patient))
+    shuffled = per_patient[order]
+    kept = shuffled.filter(shuffled["len"].cum_sum() <= max_rows)["patient_nbr"]
+    return train.filter(pl.col("patient_nbr").is_in(kept.implode()))
 
 
 def patients_in_several_folds(folds: list[tuple[np.ndarray, np.ndarray]], groups: np.ndarray) -> int:
@@ -375,33 +389,37 @@ def train_folds(train: pl.DataFrame, config: ModelConfig) -> list[tuple[np.ndarr
 
 def train_algorithm(algorithm: str, train: pl.DataFrame, preprocessor: Preprocessor, config: ModelConfig,
                     n_jobs: int = 2, strategy: str | None = None, folds: list | None = None,
-                    tick: Tick = _no_tick) -> TrainedModel:
-    """Search, the best candidate's out-of-fold predictions (kept by the search, else one
-    cross_val_predict) for the threshold, refit on all train rows. `folds`: train_folds(train, config);
-    `tick` counts the fits as they are done (planned_fits in all)."""
+                    tick: Tick = _no_tick, tuned: pl.DataFrame | None = None) -> TrainedModel:
+    """Search on `tuned` (a search_sample of `train`, default all of it), the best candidate's
+    out-of-fold predictions there (kept by the search, else one cross_val_predict) for the
+    threshold, refit on all train rows. `folds`: train_folds(tuned, config); `tick` counts the
+    fits as they are done (planned_fits in all)."""
     from sklearn.model_selection import cross_val_predict
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
     budget, seed = config.search, config.search.seed
-    X = preprocessor.transform(train, ENCODING[algorithm])
-    y = train[LABEL].to_numpy().astype(np.int32)
-    folds = train_folds(train, config) if folds is None else folds
-    found = search(algorithm, X, y, folds, strategy or budget.strategy, budget.candidates, seed, n_jobs, tick)
+    tuned = train if tuned is None else tuned
+    X_tuned = preprocessor.transform(tuned, ENCODING[algorithm])
+    y_tuned = tuned[LABEL].to_numpy().astype(np.int32)
+    folds = train_folds(tuned, config) if folds is None else folds
+    found = search(algorithm, X_tuned, y_tuned, folds, strategy or budget.strategy, budget.candidates, seed, n_jobs, tick)
     best = found.figures["best_params"]
     with threadpool_limits(1, user_api="blas"):
         oof = found.oof
         if oof is None:
-            oof = cross_val_predict(make_estimator(algorithm, seed, **best), X, y, cv=folds, n_jobs=n_jobs,
+            oof = cross_val_predict(make_estimator(algorithm, seed, **best), X_tuned, y_tuned, cv=folds, n_jobs=n_jobs,
                                     method="predict_proba")[:, 1]
             tick(len(folds))
+        X, y = ((X_tuned, y_tuned) if tuned is train
+                else (preprocessor.transform(train, ENCODING[algorithm]), train[LABEL].to_numpy().astype(np.int32)))
         estimator = make_estimator(algorithm, seed, n_jobs=n_jobs, **best).fit(X, y)
         tick(1)
-    threshold = choose_threshold(y, oof, config.threshold.policy, config.threshold.value)
+    threshold = choose_threshold(y_tuned, oof, config.threshold.policy, config.threshold.value)
     if algorithm == "xgboost":
         estimator = estimator.get_booster()
     model = ReadmissionModel(algorithm, preprocessor, estimator, threshold)
-    return TrainedModel(model, best, found.figures["cv_auc"], _auc(y, oof), found.figures,
+    return TrainedModel(model, best, found.figures["cv_auc"], _auc(y_tuned, oof), found.figures,
                         round(time.perf_counter() - start, 2), oof)
 
 
@@ -411,15 +429,18 @@ def train_all(train: pl.DataFrame, config: ModelConfig, others: dict[str, pl.Dat
     `log` (a callable taking a line) hears how far the tuning is, at most once every `every` seconds."""
     preprocessor = fit_preprocessor(train, config.windows.train)
     leakage = check_no_leakage(config, train, others, preprocessor)
-    folds = train_folds(train, config)
+    tuned = search_sample(train, config.search.max_rows, config.search.seed)
+    folds = train_folds(tuned, config)
     progress, trained = StagedProgress(log, every), {}
     for number, algorithm in enumerate(config.algorithms, 1):
         fits = planned_fits(algorithm, strategy or config.search.strategy, config.search.candidates, len(folds))
-        progress.stage(f"tuning {algorithm} ({number} of {len(config.algorithms)}, {len(train):,} rows)", fits)
-        trained[algorithm] = train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy, folds, progress.advance)
+        progress.stage(f"tuning {algorithm} ({number} of {len(config.algorithms)}, {len(tuned):,} rows)", fits)
+        trained[algorithm] = train_algorithm(algorithm, train, preprocessor, config, n_jobs, strategy, folds, progress.advance,
+                                             tuned)
     figures = {
         "leakage": leakage, "train_rows": len(train), "train_positives": int(train[LABEL].sum()),
-        "train_patients": train["patient_nbr"].n_unique(),
+        "train_patients": train["patient_nbr"].n_unique(), "search_rows": len(tuned),
+        "search_patients": tuned["patient_nbr"].n_unique(),
         "algorithms": {a: {"cv_auc": round(t.cv_auc, 4), "oof_auc": round(t.oof_auc, 4), "threshold": round(t.model.threshold, 4),
                            "fit_seconds": t.fit_seconds, "search_seconds": t.search["seconds"], "fits": t.search["fits"],
                            "best_params": t.params} for a, t in trained.items()},
