@@ -23,11 +23,12 @@ FULL_ROWS, FULL_ENTITIES = 20_000_000, 1_700
 
 
 def world_params(rows: int, seed: int):
-    """The world `make run` generates: ~20M observations over 1,700 entities at full size; smaller
-    ROWS keep the observations per entity and shrink the entity count (at least 30)."""
+    """The world `make run` generates: ~20M observations over 1,700 entities by default; other
+    ROWS keep the observations per entity and scale the entity count (at least 30). Memory stays
+    bounded at any count: DuckDB's limit, one day generated at a time, one entity per worker."""
     from platform_assets.wait_times.logic.world import WorldParams
 
-    entities = max(30, min(FULL_ENTITIES, round(FULL_ENTITIES * rows / FULL_ROWS)))
+    entities = max(30, round(FULL_ENTITIES * rows / FULL_ROWS))
     return WorldParams(seed=seed, entities=entities, start=HISTORY_START)
 
 

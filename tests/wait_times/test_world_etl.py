@@ -36,6 +36,15 @@ def test_world_is_deterministic_and_true_waits_follow_the_hours():
     assert (world.true_expected_wait([1, 2, 3], midnight) == 0).all()  # closed at midnight
 
 
+def test_rows_scale_the_entity_count_past_the_default_keeping_observations_per_entity():
+    from platform_assets.wait_times.definitions import world_params
+
+    assert [world_params(rows, 7).entities for rows in (300_000, 1_000, 20_000_000, 58_823_530)] == [30, 30, 1_700, 5_000]
+    small, large = (World(world_params(rows, 7)) for rows in (20_000_000, 58_823_530))
+    per_entity = [float(w.entity_table["rate_per_hour"].mean()) for w in (small, large)]
+    assert abs(per_entity[1] / per_entity[0] - 1) < 0.1  # the same polling rates: 2.9x the rows, not denser entities
+
+
 def _deliver(layout: DataLayout, day: date, observations: pl.DataFrame, world: World) -> None:
     tables = world.day(day)
     with write_once_dir(layout.landing(JOB, day.isoformat()), last=SUCCESS_MARKER) as tmp:
