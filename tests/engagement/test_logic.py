@@ -286,6 +286,9 @@ def test_halving_early_stopping_races_candidates_on_growing_row_shares(month):
     raced = model.tune(X, y, "halving_early_stopping", seed=7, folds=2, grid=grid)
     assert (raced["candidates"], raced["fits"]) == (9, 9 * 2 + 3 * 2)  # 9 on a third of the rows, the best 3 on all
     assert 1 <= raced["best_params"]["n_estimators"] <= 40 and raced["cv_r2"] > 0.5
+    assert model.stage_folds(5, [1 / 9, 1 / 3, 1.0]) == [2, 2, 5] and model.stage_folds(10, [1 / 9, 1 / 3, 1.0]) == [2, 4, 10]
+    five = model.tune(X, y, "halving_early_stopping", seed=7, folds=5, grid=grid)
+    assert five["fits"] == 9 * 2 + 3 * 5  # the first round on 2 of the 5 folds, the last on all of them
 
 
 def test_the_search_tunes_on_a_sample_and_the_model_fits_on_every_training_row(month, trained):

@@ -37,5 +37,5 @@ def test_the_search_reports_its_progress_through_a_callable(monkeypatch):
     assert lines[-1].startswith("hyper-parameter search done in ") and f"{result['fits']} fits" in lines[-1]
     progress = lines[1:-1]
     assert len(progress) >= 6 and all("% done (round " in line and "s left" in line for line in progress)
-    assert progress[0].startswith("hyper-parameter search: ") and "round 1/2: 9 candidates on 33% of each fold's" in progress[0]
-    assert "100% done (round 2/2: 3 candidates on 100% of each fold's training rows, 24/24 fits)" in progress[-1]
+    assert progress[0].startswith("hyper-parameter search: ") and "round 1/2: 9 candidates on 33% of the training rows of 2 folds" in progress[0]
+    assert "100% done (round 2/2: 3 candidates on 100% of the training rows of 2 folds, 24/24 fits)" in progress[-1]

@@ -15,6 +15,7 @@ from a calibration slice of the training split that the booster did not see.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from itertools import product
@@ -202,6 +203,12 @@ def _fold_curves(X, y, train_rows, valid_rows, k, combos, rounds, seed) -> np.nd
     return curves
 
 
+def stage_folds(folds: int, shares: list[float]) -> list[int]:
+    """Folds a raced round uses: in proportion to its share of the rows, at least 2 (two
+    validation folds per candidate), all of them in the last round."""
+    return [folds if share >= 1 else min(folds, max(2, math.ceil(folds * share))) for share in shares]
+
+
 def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, factor: int = 3, log: Log | None = None) -> dict:
     """Each (depth, rate, subsample, colsample) boosted once per fold up to max(n_estimators) rounds.
 
@@ -214,10 +221,12 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
 
     With `halving`, candidates are raced as in successive halving: all of them on 1/factor^2 of
     each fold's training rows, the best third on 1/factor, the best third of those on all rows
-    (36 -> 12 -> 4 for the seed's grid); validation always uses the whole fold. Progress goes to
-    `log` in fits as tasks finish (throttled); the time left assumes the fits to come take as long
-    as those done, and the deepest trees go first, so it starts high and falls (a fit on a ninth of
-    the rows costs about as much as one on all of them: validation is on the whole fold).
+    (36 -> 12 -> 4 for the seed's grid); validation always uses the whole fold. The folds grow with
+    the rows (`stage_folds`: 2, 2, 5 of 5): a fit on a ninth of the rows costs nearly as much as one
+    on all of them (a deep tree's split search costs per node, features x bins, whatever its rows),
+    so the first round's 36 candidates on every fold were most of the search (BENCHMARKS.md).
+    Progress goes to `log` in fits as tasks finish (throttled); the time left assumes the fits to
+    come take as long as those done, and the deepest trees go first, so it starts high and falls.
     """
     from joblib import Parallel, delayed
     from sklearn.model_selection import KFold
@@ -234,14 +243,16 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
     for _ in range(stages - 1):
         sizes.append(-(-sizes[-1] // factor))
     shares = [float(factor) ** (stage - stages + 1) for stage in range(stages)]
-    progress = Progress(log, "hyper-parameter search", folds * sum(sizes), PROGRESS_EVERY_S)
+    used = stage_folds(folds, shares)
+    planned = sum(size * n for size, n in zip(sizes, used))
+    progress = Progress(log, "hyper-parameter search", planned, PROGRESS_EVERY_S)
     fits = 0
     with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
-        for stage, share in enumerate(shares):
+        for stage, (share, n_folds) in enumerate(zip(shares, used)):
             depths = sorted({combos[i]["max_depth"] for i in alive}, reverse=True)
             tasks = [
                 ([i for i in alive if combos[i]["max_depth"] == depth], train_rows[: max(1, round(share * len(train_rows)))], valid_rows)
-                for depth in depths for train_rows, (_, valid_rows) in zip(shuffled, fold_rows)
+                for depth in depths for train_rows, (_, valid_rows) in zip(shuffled[:n_folds], fold_rows[:n_folds])
             ]
             outputs = parallel(
                 delayed(_fold_curves)(X, y, train_rows, valid_rows, k, [combos[i] for i in members], rounds, seed)
@@ -249,10 +260,10 @@ def _early_stopping_search(X, y, k, grid, seed, n_jobs, folds, halving: bool, fa
             )
             curves = np.zeros((len(combos), rounds))
             for output, (members, _, _) in zip(outputs, tasks):  # outputs first: the generator is run to its end
-                curves[members] += output / folds
+                curves[members] += output / n_folds
                 fits += len(members)
                 progress.advance(len(members), f"round {stage + 1}/{stages}: {len(alive)} candidates on {share:.0%} "
-                                                f"of each fold's training rows, {fits}/{folds * sum(sizes)} fits")
+                                                f"of the training rows of {n_folds} folds, {fits}/{planned} fits")
             curves[np.setdiff1d(np.arange(len(combos)), alive)] = -np.inf
             if stage < stages - 1:
                 alive = sorted(alive, key=lambda i: -curves[i].max())[: -(-len(alive) // factor)]
