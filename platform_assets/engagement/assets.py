@@ -44,10 +44,20 @@ MODEL = "pipeline"
 COMMON = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "automation_condition": GUARDED_EAGER}
 SCORE_COLUMNS = {KEY: "BIGINT", "engagement_score": "DOUBLE", "confidence": "DOUBLE", "engagement_tier": "VARCHAR",
                  "churn_probability": "DOUBLE", "churn_risk_tier": "VARCHAR", "model_version": "VARCHAR", "scored_at": "VARCHAR"}
+SCORE_DESCRIPTIONS = {
+    KEY: "Customer id; one row per customer of the month without a known engagement.",
+    "engagement_score": "The champion's predicted engagement in [0, 1], 3 decimals.",
+    "confidence": "Probability that the customer's observed engagement falls in engagement_tier (calibrated on the test split).",
+    "engagement_tier": "Low [0, 0.3), Medium [0.3, 0.5), High [0.5, 0.7), Very High [0.7, 1].",
+    "churn_probability": "1 - engagement_score.",
+    "churn_risk_tier": "Low, Medium, High or Critical: churn_probability at the engagement tiers' edges.",
+    "model_version": "Registry entry of the champion that scored the row.",
+    "scored_at": "When the month was scored, UTC, ISO 8601 text.",
+}
 
 landing_customers = dg.AssetSpec(
     key("landing_customers"), group_name=GROUP, owners=OWNERS, partitions_def=monthly_partitions, kinds={"parquet"},
-    description="A delivered month of customers in landing/engagement/<YYYY-MM>/ (read-only to the platform); "
+    description="A delivered month of customers in `landing/engagement/<YYYY-MM>/` (read-only to the platform); "
                 "each delivery is recorded by engagement_customers_sensor with its version.")
 
 
@@ -191,9 +201,9 @@ SCORE_CHECKS = check_specs(key("engagement_scores"), {
 @dg.asset(key=key("engagement_scores"), **COMMON, partitions_def=monthly_partitions, pool=CATALOG_POOL,
           deps=[key("engagement_model"), key("customers")], check_specs=SCORE_CHECKS, kinds={"parquet", "xgboost"},
           freshness_policy=freshness(days=35),
-          metadata={"dagster/column_schema": column_schema(SCORE_COLUMNS, unique=(KEY,))},
+          metadata={"dagster/column_schema": column_schema(SCORE_COLUMNS, SCORE_DESCRIPTIONS, unique=(KEY,))},
           description="Every customer without a known engagement, scored by the champion pipeline with tiers, churn risk "
-                      "and confidence; exposed in the catalog as engagement_scores_<YYYY_MM> once its checks pass.")
+                      "and confidence; exposed in the catalog as `engagement_scores_<YYYY_MM>` once its checks pass.")
 def engagement_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, engagement: EngagementConfig) -> dg.MaterializeResult:
     from platform_assets.engagement.logic.evaluation import accuracy_against_truth
     from platform_assets.engagement.logic.gates import output_checks

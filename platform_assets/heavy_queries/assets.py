@@ -11,9 +11,22 @@ from datetime import date
 
 import dagster as dg
 
-from platform_assets.common import CATALOG_POOL, GUARDED_EAGER, OWNERS, check_results, check_specs, md, stage_metadata, table_preview, timed
+from platform_assets.common import (
+    CATALOG_POOL,
+    GUARDED_EAGER,
+    OWNERS,
+    check_results,
+    check_specs,
+    column_schema,
+    freshness,
+    md,
+    stage_metadata,
+    table_preview,
+    timed,
+)
 from platform_assets.heavy_queries.config import HeavyQueriesConfig
 from platform_assets.heavy_queries.keys import JOB, key
+from platform_assets.heavy_queries.logic.scored_table import SCORED_DESCRIPTIONS, SCORED_SCHEMA
 from platform_assets.heavy_queries.partitions import daily_partitions
 from platform_core.reports import markdown_table
 from platform_core.storage import pin_published
@@ -25,7 +38,7 @@ DAILY = {"group_name": GROUP, "owners": OWNERS, "code_version": "1", "partitions
 
 landing_query_log = dg.AssetSpec(
     key("landing_query_log"), group_name=GROUP, owners=OWNERS, partitions_def=daily_partitions, kinds={"parquet"},
-    description="A delivered day of the query log in landing/heavy_queries/<YYYY-MM-DD>/ (read-only to the platform); "
+    description="A delivered day of the query log in `landing/heavy_queries/<YYYY-MM-DD>/` (read-only to the platform); "
                 "each delivery is recorded by heavy_queries_log_sensor with its version.")
 
 
@@ -128,12 +141,13 @@ def heavy_query_model(context: dg.AssetExecutionContext, warehouse: Warehouse, h
 
 
 @dg.asset(key=key("query_replay"), **DAILY, deps=[key("heavy_query_model")], kinds={"parquet", "duckdb"},
-          pool=CATALOG_POOL,
+          pool=CATALOG_POOL, freshness_policy=freshness(days=2), metadata={"dagster/column_schema": column_schema(
+              {c: str(SCORED_SCHEMA.field(c).type).upper() for c in SCORED_SCHEMA.names}, SCORED_DESCRIPTIONS)},
           description="The champion replayed over the window's last 14 days: per-day recall, FNR, precision and routed "
                       "share, the overall figures judged on the days its model and threshold never saw (its test days "
                       "and later); PSI drift of features and score; report.md with plots. Catalog views "
-                      "heavy_queries_scored_<YYYY_MM_DD> (every replayed query, scored) and heavy_queries_replay_<YYYY_MM_DD> "
-                      "(per day).")
+                      "`heavy_queries_scored_<YYYY_MM_DD>` (every replayed query, scored: the columns below) and "
+                      "`heavy_queries_replay_<YYYY_MM_DD>` (per day).")
 def query_replay(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_queries: HeavyQueriesConfig) -> dg.MaterializeResult:
     from platform_assets.heavy_queries.logic.pipeline import replay_views, replay_window
 

@@ -41,6 +41,7 @@ from platform_assets.predict_age.logic.model_report import model_card
 from platform_assets.predict_age.logic.prediction import LoadedModels, PointModel, predict_batch
 from platform_assets.predict_age.logic.publish import (
     FINAL_COLUMNS,
+    FINAL_DESCRIPTIONS,
     age_distribution_png,
     batch_file,
     build_final_results,
@@ -71,7 +72,7 @@ COMMON = {"group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION, "
 
 landing_snapshot = dg.AssetSpec(
     key("landing_snapshot"), group_name=GROUP, owners=OWNERS, partitions_def=quarterly_partitions, kinds={"parquet"},
-    description="A delivered quarterly snapshot in landing/predict_age/<quarter>/ (read-only to the platform); "
+    description="A delivered quarterly snapshot in `landing/predict_age/<quarter>/` (read-only to the platform); "
                 "each delivery is recorded by predict_age_snapshot_sensor with its version.")
 
 
@@ -269,9 +270,9 @@ FINAL_CHECKS = check_specs(key("final_results"), FINAL_TABLE_GATES, quarterly_pa
 @dg.asset(key=key("final_results"), **COMMON, partitions_def=quarterly_partitions, pool=CATALOG_POOL,
           deps=[dg.AssetDep(key("prediction_batches"), partition_mapping=by_quarter), key("staging_features")],
           check_specs=FINAL_CHECKS, kinds={"parquet", "duckdb"}, freshness_policy=freshness(days=100),
-          metadata={"dagster/column_schema": column_schema(FINAL_COLUMNS, unique=("pid",))},
+          metadata={"dagster/column_schema": column_schema(FINAL_COLUMNS, FINAL_DESCRIPTIONS, unique=("pid",))},
           description="Every pid with an age, its source and confidence; merged per bucket; "
-                      "exposed in the catalog as predict_age_final_results_<quarter> once its checks pass.")
+                      "exposed in the catalog as `predict_age_final_results_<quarter>` once its checks pass.")
 def final_results(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_age: PredictAgeConfig) -> dg.MaterializeResult:
     quarter, layout, timing = Quarter.parse(context.partition_key), warehouse.layout(), {}
     staging, target = current(layout.table(JOB, "staging_features", quarter)), layout.table(JOB, "final_results", quarter)

@@ -21,7 +21,7 @@ from platform_assets.predict_age.keys import JOB, key
 from platform_assets.predict_age.logic.daily import daily_finals, model_version_of, monitor_day, score_day
 from platform_assets.predict_age.logic.gates import FINAL_TABLE_GATES, final_table_gates
 from platform_assets.predict_age.logic.prediction import LoadedModels
-from platform_assets.predict_age.logic.publish import FINAL_COLUMNS
+from platform_assets.predict_age.logic.publish import FINAL_COLUMNS, FINAL_DESCRIPTIONS
 from platform_assets.predict_age.logic.source import build_source_snapshot
 from platform_assets.predict_age.logic.staging import build_staging_features
 from platform_assets.predict_age.partitions import daily_partitions
@@ -38,7 +38,7 @@ COMMON = {"group_name": GROUP, "owners": OWNERS, "code_version": "2", "automatio
 
 landing_daily = dg.AssetSpec(
     key("landing_daily"), group_name=GROUP, owners=OWNERS, partitions_def=daily_partitions, kinds={"parquet"},
-    description="A delivered day of new records in landing/predict_age_daily/<day>/ (read-only to the platform); "
+    description="A delivered day of new records in `landing/predict_age_daily/<day>/` (read-only to the platform); "
                 "each delivery is recorded by predict_age_daily_sensor with its version.")
 
 
@@ -66,7 +66,7 @@ DRIFT_CHECKS = check_specs(key("daily_monitoring"), {
 
 @dg.asset(key=key("daily_predictions"), **COMMON, partitions_def=daily_partitions, deps=[key("daily_arrivals")],
           pool=CATALOG_POOL, check_specs=DAILY_CHECKS, kinds={"parquet", "xgboost"}, freshness_policy=freshness(days=2),
-          metadata={"dagster/column_schema": column_schema(FINAL_COLUMNS, unique=("pid",)), "dagster/table_name": DAILY_VIEW},
+          metadata={"dagster/column_schema": column_schema(FINAL_COLUMNS, FINAL_DESCRIPTIONS, unique=("pid",)), "dagster/table_name": DAILY_VIEW},
           description=f"Arrivals scored with the champion model, in final_results' schema; catalog view {DAILY_VIEW}.")
 def daily_predictions(context: dg.AssetExecutionContext, warehouse: Warehouse, predict_age: PredictAgeConfig) -> dg.MaterializeResult:
     day, layout, timing = parse_day(context.partition_key), warehouse.layout(), {}

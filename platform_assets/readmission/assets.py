@@ -3,7 +3,7 @@
 landing_encounters (external, monthly) -> encounters_silver -> feature_store + label_store (gold, monthly)
 -> training_prerequisites (the seed's three preconditions as blocking checks) -> readmission_models
 (three algorithms tuned, evaluated, registered; champions on test AUC) -> model_comparison, and per
-month readmission_scores (catalog view readmission_scores_<YYYY_MM>) -> readmission_monitoring.
+month readmission_scores (catalog view `readmission_scores_<YYYY_MM>`) -> readmission_monitoring.
 The monthly gold assets take a range of months in one run (single-run backfills): the model reads
 ten years of them.
 """
@@ -46,7 +46,7 @@ UNPARTITIONED = {**COMMON, "automation_condition": GUARDED_EAGER}
 
 landing_encounters = dg.AssetSpec(
     key("landing_encounters"), group_name=GROUP, owners=OWNERS, partitions_def=monthly_partitions, kinds={"parquet"},
-    description="A delivered month of hospital encounters in landing/readmission/<YYYY-MM>/ (read-only to the platform); "
+    description="A delivered month of hospital encounters in `landing/readmission/<YYYY-MM>/` (read-only to the platform); "
                 "each delivery is recorded by readmission_encounters_sensor with its version.")
 
 
@@ -268,6 +268,14 @@ def model_comparison(context: dg.AssetExecutionContext, warehouse: Warehouse) ->
 
 SCORE_COLUMNS = {"encounter_id": "BIGINT", "patient_nbr": "BIGINT", "readmission_probability": "DOUBLE",
                  "risk_band": "VARCHAR", "model_version": "VARCHAR", "scored_at": "VARCHAR"}
+SCORE_DESCRIPTIONS = {
+    "encounter_id": "Encounter id; one row per encounter of the month.",
+    "patient_nbr": "Patient id (a patient has several encounters).",
+    "readmission_probability": "The champion's probability of a readmission within 30 days, in [0, 1].",
+    "risk_band": "low, medium, high or very_high: the probability against model_config.yaml's risk_bands.",
+    "model_version": "Registry entry of the overall champion that scored the row.",
+    "scored_at": "When the month was scored, UTC, ISO 8601 text.",
+}
 SCORE_CHECKS = check_specs(key("readmission_scores"), {
     "one_score_per_encounter": "As many scores as feature rows, no encounter_id twice.",
     "probabilities_valid": "Every readmission_probability in [0, 1] and every risk_band known.",
@@ -281,9 +289,9 @@ def view_name(month: str) -> str:
 @dg.asset(key=key("readmission_scores"), **MONTHLY, pool=CATALOG_POOL, check_specs=SCORE_CHECKS,
           deps=[key("feature_store"), key("readmission_models")], kinds={"parquet", "xgboost"},
           freshness_policy=freshness(days=35),
-          metadata={"dagster/column_schema": column_schema(SCORE_COLUMNS, unique=("encounter_id",))},
+          metadata={"dagster/column_schema": column_schema(SCORE_COLUMNS, SCORE_DESCRIPTIONS, unique=("encounter_id",))},
           description="The month's encounters scored by the overall champion with a risk band; exposed as the catalog "
-                      "view readmission_scores_<YYYY_MM> once its checks pass.")
+                      "view `readmission_scores_<YYYY_MM>` once its checks pass.")
 def readmission_scores(context: dg.AssetExecutionContext, warehouse: Warehouse,
                        readmission: ReadmissionConfig) -> dg.MaterializeResult:
     from platform_assets.readmission.logic.model_config import load_model_config

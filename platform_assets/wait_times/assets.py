@@ -19,12 +19,14 @@ from platform_assets.common import (
     OWNERS,
     check_results,
     check_specs,
+    column_schema,
     freshness,
     stage_metadata,
     table_preview,
 )
 from platform_assets.wait_times.config import WaitTimesConfig
 from platform_assets.wait_times.keys import JOB, key
+from platform_assets.wait_times.logic.tables import DESCRIPTIONS, SCHEMAS
 from platform_assets.wait_times.partitions import daily_partitions
 from platform_core.gates import GateResult
 from resources import Warehouse
@@ -36,7 +38,7 @@ DAILY = {**COMMON, "partitions_def": daily_partitions}
 landing_observations = dg.AssetSpec(
     key("landing_observations"), group_name=GROUP, owners=OWNERS, partitions_def=daily_partitions, kinds={"parquet"},
     description="A delivered day of wait-time observations, park hours, events and the entity list in "
-                "landing/wait_times/<YYYY-MM-DD>/ (read-only to the platform).")
+                "`landing/wait_times/<YYYY-MM-DD>/` (read-only to the platform).")
 
 
 def _day(context: dg.AssetExecutionContext) -> date:
@@ -48,6 +50,12 @@ def _progress(context: dg.AssetExecutionContext):
     from platform_assets.wait_times.logic.progress import Throttle
 
     return Throttle(context.log.info)
+
+
+def published_schema(table: str) -> dict:
+    """The published table's `dagster/column_schema`, from its schema and column descriptions."""
+    kinds = {column: str(kind).split("(")[0] for column, kind in SCHEMAS[table].items()}
+    return {"dagster/column_schema": column_schema(kinds, DESCRIPTIONS[table])}
 
 
 def view_name(table: str, day: date | None = None) -> str:
@@ -194,11 +202,11 @@ FORECAST_CHECKS = check_specs(key("forecasts"), {
 
 
 @dg.asset(key=key("forecasts"), **DAILY, deps=[key("entity_models")], check_specs=FORECAST_CHECKS, kinds={"parquet"},
-          pool=CATALOG_POOL, freshness_policy=freshness(days=2),
+          pool=CATALOG_POOL, freshness_policy=freshness(days=2), metadata=published_schema("forecasts"),
           description="Predicted posted wait per entity and 15-minute slot for the next days (from the published park "
                       "schedule): by the entity's model, or the fallback profile for an entity without one "
                       "(`forecast_source`); error against the synthetic world's true expected wait. Catalog views "
-                      "wait_times_forecasts_<YYYY_MM_DD> and wait_times_model_quality (per entity, latest).")
+                      "`wait_times_forecasts_<YYYY_MM_DD>` and `wait_times_model_quality` (per entity, latest).")
 def forecasts(context: dg.AssetExecutionContext, warehouse: Warehouse, wait_times: WaitTimesConfig) -> dg.MaterializeResult:
     from platform_assets.wait_times.logic.forecasting import coverage, error_against_truth, make_forecasts
     from platform_assets.wait_times.logic.model_quality import build_model_quality
@@ -239,8 +247,9 @@ def _publish(warehouse: Warehouse, views: dict) -> None:
 
 
 @dg.asset(key=key("wti"), **DAILY, deps=[key("forecasts")], kinds={"parquet"}, pool=CATALOG_POOL,
+          freshness_policy=freshness(days=2), metadata=published_schema("wti"),
           description="The wait time index per park and forecast day: predicted posted wait over the park's entities, "
-                      "weighted by their mean posted wait of the last 28 days. Catalog view wait_times_wti_<YYYY_MM_DD>.")
+                      "weighted by their mean posted wait of the last 28 days. Catalog view `wait_times_wti_<YYYY_MM_DD>`.")
 def wti(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     from platform_assets.wait_times.logic.status import set_step
     from platform_assets.wait_times.logic.tables import partition_dir, read_day

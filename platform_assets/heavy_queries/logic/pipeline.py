@@ -430,7 +430,8 @@ def replay_window(layout: DataLayout, registry: ModelRegistry, day: date, config
     batch appended to scored.parquet as it is made. Its overall figures are judged on the days after the
     champion's validation days (its test days and later), which neither its model nor its threshold saw."""
     from platform_assets.heavy_queries.logic.onnx_model import MODEL_NAME
-    from platform_assets.heavy_queries.logic.replay import SCORED_SCHEMA, replay_days, write_report
+    from platform_assets.heavy_queries.logic.replay import replay_days, write_report
+    from platform_assets.heavy_queries.logic.scored_table import SCORED_SCHEMA
     from platform_assets.heavy_queries.logic.serving import load_model
     from platform_assets.heavy_queries.logic.splits import split_days
 

@@ -16,26 +16,18 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from platform_assets.heavy_queries.logic.featurizer import Featurizer
 from platform_assets.heavy_queries.logic.history import HistoryState, states_by_day
 from platform_assets.heavy_queries.logic.labels import wilson_interval
 from platform_assets.heavy_queries.logic.serving import LoadedModel, score_with_features
 from platform_assets.heavy_queries.logic.threshold import outcome
+from platform_assets.heavy_queries.logic.scored_table import SCORED_COLUMNS
 from platform_core import drift
 from platform_core.reports import markdown_table
 from platform_core.storage import Location, atomic_dir
 
 PSI_DRIFT = 0.2
-SCORED_SCHEMA = pa.schema([
-    ("query_id", pa.string()), ("day", pa.date32()), ("create_time", pa.timestamp("us")), ("user", pa.string()),
-    ("source", pa.string()), ("catalog", pa.string()), ("schema", pa.string()), ("query_type", pa.string()),
-    ("query", pa.string()), ("cpu_time_ms", pa.int64()), ("wall_time_ms", pa.int64()), ("peak_memory_bytes", pa.int64()),
-    ("error_type", pa.string()), ("heavy", pa.bool_()), ("heavy_reason", pa.string()), ("probability", pa.float64()),
-    ("heavy_predicted", pa.bool_()), ("cold_start", pa.bool_()), ("zero_cost_routed", pa.string()), ("unparsed", pa.string()),
-    ("model_version", pa.string())])
-SCORED_COLUMNS = tuple(SCORED_SCHEMA.names)
 
 
 def training_drift_reference(featurizer: Featurizer, X: np.ndarray, probabilities: np.ndarray) -> dict:

@@ -20,6 +20,17 @@ FINAL_COLUMNS = {
     "pid": "BIGINT", "predicted_age": "INTEGER", "confidence_score": "DOUBLE", "prediction_source": "VARCHAR",
     "model_version": "VARCHAR", "prediction_status": "VARCHAR", "qa_timestamp": "VARCHAR",
 }
+FINAL_DESCRIPTIONS = {
+    "pid": "Person id; one row per person of the delivery.",
+    "predicted_age": "Age in whole years: the delivered one where usable, else the model's or the default rule's "
+                     "(prediction_source says which).",
+    "confidence_score": "In [0, 1]. ML rows: probability that the true age is within 5 years, from the calibrated 80% "
+                        "interval; default rows: share of training ages within 5 years of the default; existing: 1.0.",
+    "prediction_source": "EXISTING_APPROX_AGE, EXISTING_BIRTH_YEAR, ML_PREDICTION or DEFAULT_RULE.",
+    "model_version": "Registry entry that made the age (xgboost/<quarter>-<content hash>); NULL for existing values.",
+    "prediction_status": "EXISTING, PREDICTED or DEFAULTED.",
+    "qa_timestamp": "When the rows were written, UTC, ISO 8601 text (the reference schema's type).",
+}
 QA_TABLES = ["qa_by_source", "qa_age_groups", "qa_confidence", "qa_previous_quarter", "qa_spot_checks"]
 
 

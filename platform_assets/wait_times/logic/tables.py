@@ -44,6 +44,24 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
                       "last_status": pl.String, "last_reason": pl.String},
     "wti": {"park": pl.String, "forecast_date": pl.Date, "wti": pl.Float64, "entities": pl.Int32},
 }
+DESCRIPTIONS: dict[str, dict[str, str]] = {  # the published tables' columns (catalog views)
+    "forecasts": {
+        "entity_id": "Entity (ride, show) id.",
+        "park": "Park code (MK, EP, ...).",
+        "forecast_date": "Day forecast, after the run's day.",
+        "slot_start": "Start of the 15-minute slot within the park's published opening hours.",
+        "predicted_wait": "Predicted posted wait in minutes.",
+        "model_version": "Registry entry of the entity's model; NULL for the fallback.",
+        "forecast_source": "model, or fallback (the entity's recent profile) for an entity without a model.",
+    },
+    "wti": {
+        "park": "Park code (MK, EP, ...).",
+        "forecast_date": "Day forecast.",
+        "wti": "Wait time index: the park's predicted posted waits, weighted by each entity's mean posted wait of the "
+               "last 28 days.",
+        "entities": "Entities the index is made of.",
+    },
+}
 ETL_TABLES = ["fact_observations", "dim_entity", "dim_park_hours", "dim_events", "park_schedule", "posted_aggregates",
               "observation_quarantine"]
 
