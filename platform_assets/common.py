@@ -4,6 +4,7 @@ of transient failures that definitions.py applies to every step."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
 import json
@@ -109,6 +110,13 @@ def stage_metadata(partition: str, rows_in: int, rows_out: int, duration: float,
 
 def md(text: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(text)
+
+
+def png_markdown(plots: dict) -> str:
+    """Plots ({caption: PNG file, local or on the object store}) as markdown images with data URIs,
+    so the materialization shows them in the UI wherever the run wrote them."""
+    return "\n\n".join(f"![{caption}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+                       for caption, path in plots.items())
 
 
 def column_schema(columns: dict[str, str], descriptions: dict[str, str] | None = None,

@@ -20,6 +20,7 @@ from platform_assets.common import (
     column_schema,
     freshness,
     md,
+    png_markdown,
     stage_metadata,
     table_preview,
     timed,
@@ -155,12 +156,15 @@ def query_replay(context: dg.AssetExecutionContext, warehouse: Warehouse, heavy_
     with timed(timing):
         figures = replay_window(layout, warehouse.registry(), _day(context), heavy_queries.pipeline_config())
         views = replay_views(layout, _day(context))
-        pin_published(next(iter(views.values())).parent)  # kept before the views point at it
+        written = next(iter(views.values())).parent
+        pin_published(written)  # kept before the views point at it
         warehouse.publish_views(views)
     daily = figures.pop("daily")
     return dg.MaterializeResult(metadata={
         **stage_metadata(context.partition_key, figures["scored_rows"], figures["scored_rows"], timing["duration_s"]),
         **figures, "per_day": table_preview(daily), "catalog_views": list(views),
+        "plots": md(png_markdown({"recall and routed share per day": written / "recall_routed.png",
+                                  "feature and score drift (PSI)": written / "psi.png"})),
         "dagster/table_name": next(iter(views))})
 
 

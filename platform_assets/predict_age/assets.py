@@ -7,7 +7,6 @@ are computed with the data they judge and the ones that must stop downstream are
 """
 
 
-import base64
 
 import dagster as dg
 
@@ -21,6 +20,7 @@ from platform_assets.common import (
     freshness,
     latest_metadata,
     md,
+    png_markdown,
     stage_metadata,
     table_preview,
     timed,
@@ -319,13 +319,12 @@ def human_qa(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mate
         report = qa_report(quarter.label, tables, evaluation)
         plot = target.parent / f"{quarter.label}-age_groups.png"
         age_distribution_png(tables["qa_age_groups"], plot)
-    image = base64.b64encode(plot.read_bytes()).decode()
     written = current(target)
     warehouse.publish_views({f"predict_age_{name}_{quarter.label}": written / f"{name}.parquet"
                              for name in ("qa_by_source", "qa_age_groups", "qa_confidence")})
     return dg.MaterializeResult(metadata={
         "quarter": quarter.label, "duration_s": timing["duration_s"],
-        "report": md(report + f"\n![age groups](data:image/png;base64,{image})\n"),
+        "report": md(report + "\n" + png_markdown({"age groups": plot}) + "\n"),
         "plot": dg.MetadataValue.path(str(plot)),
         "truth_accuracy": tables.get("truth_accuracy", []),
         "by_source": tables["qa_by_source"],

@@ -22,6 +22,7 @@ from platform_assets.common import (
     column_schema,
     freshness,
     md,
+    png_markdown,
     stage_metadata,
     table_preview,
     timed,
@@ -237,7 +238,9 @@ def readmission_models(context: dg.AssetExecutionContext, warehouse: Warehouse,
                         "reason": g.metadata["reason"]} for a, g in gates.items()]),
                   **quality_metadata(run.quality),
                   "fairness_open_groups": open_groups_text(fairness.metadata["open_groups"]) if fairness else "",
-                  "model_card": md(run.card), "report_dir": run.report_dir},
+                  "model_card": md(run.card), "report_dir": run.report_dir,
+                  "calibration_plot": md(png_markdown({"calibration by decile, every algorithm": current(
+                      warehouse.layout().table(JOB, "model_reports", run.label)) / "calibration.png"}))},
         check_results=check_results(MODEL_CHECKS, [
             GateResult("equal_opportunity", bool(overall) and fairness.passed,
                        {"champion": overall or "none: no algorithm passed its gates",

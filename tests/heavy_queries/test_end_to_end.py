@@ -128,6 +128,7 @@ def test_a_window_end_to_end(window):
     replay = recorded["stages"]["query_replay"][0]
     assert replay["rows"] > 0 and replay["model_version"] == model["version"]
     assert len(replay["per_day"]) == 14
+    assert replay["plots"].count("](data:image/png;base64,iVBOR") == 2  # both plots embedded, shown in the UI
     # judged on the 7 test days only: the 7 validation days chose the threshold, so they are in sample
     assert replay["judged_days"] == ["2025-10-08", "2025-10-14"] and replay["in_sample_days"] == 7
 

@@ -78,6 +78,7 @@ def test_a_quarter_end_to_end(data_layout, instance, capfd):
 
     models = recorded["stages"]["age_models"][0]
     assert models["xgboost"]["mae"] < models["ridge"]["mae"]
+    assert "![age groups](data:image/png;base64,iVBOR" in recorded["stages"]["human_qa"][0]["report"]
     truth = {r["prediction_source"]: r for r in recorded["stages"]["human_qa"][0]["truth_accuracy"]}
     assert truth["ML_PREDICTION"]["mae"] < 6.0
     summary = format_summary(recorded, data_layout.catalog)

@@ -138,6 +138,8 @@ def test_a_month_end_to_end(trained):
     assert all(q["verdict"] in ("pass", "fail", "inconclusive") and q["interval"][0] <= q["value"] <= q["interval"][1]
                for q in quality.values())
     assert "Champion on the OOT window, which chose nothing" in readmission.job.summary(recorded, layout)
+    assert recorded["stages"]["readmission_models"][0]["calibration_plot"].startswith("![calibration by decile")
+    assert "data:image/png;base64,iVBOR" in recorded["stages"]["readmission_models"][0]["calibration_plot"]  # a PNG, in the UI
 
     registry = ModelRegistry(layout.models)
     versions = registered(layout)
