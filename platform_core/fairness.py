@@ -16,9 +16,9 @@ pair's ratio, over every attribute it judges), so z is the Bonferroni quantile t
 jointly at `confidence_level`: clean data fail no more often than that whatever the number of
 groups, and picking the most extreme pair after looking is allowed for. Groups under `min_rows`
 (default 30, where the normal approximation is still rough) cannot be judged: inconclusive at best.
-Age bands get their own, looser, thresholds: any regression model pulls the extremes toward the
-mean, so some band-wise bias is inherent and the gate is there to catch a model that makes it
-worse, not to pretend it away.
+A banded numeric attribute (an age band, an income band) may get its own, looser, thresholds:
+any regression model pulls the extremes toward the mean, so some band-wise bias is inherent and
+the gate is there to catch a model that makes it worse, not to pretend it away.
 """
 
 from __future__ import annotations

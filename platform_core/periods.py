@@ -13,7 +13,6 @@ from datetime import date
 
 _LABEL = re.compile(r"^(\d{4})q([1-4])$")
 _KEY = re.compile(r"^(\d{4})-(01|04|07|10)-01$")
-_BATCH = re.compile(r"^\d{3,5}$")
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,3 @@ def parse_month(text: str) -> date:
 
 def month_label(month: date) -> str:
     return f"{month.year:04d}-{month.month:02d}"
-
-
-def batch_key(index: int) -> str:
-    return f"{index:03d}"
-
-
-def parse_batch(key: str) -> int:
-    if not _BATCH.match(str(key)):
-        raise ValueError(f"invalid batch key {key!r}: expected digits like '007'")
-    return int(key)

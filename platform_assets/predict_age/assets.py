@@ -58,9 +58,15 @@ from platform_assets.predict_age.logic.training import (
     scoring_population_sample,
     train_age_models,
 )
-from platform_assets.predict_age.partitions import PREDICT_AGE_BATCHES, by_quarter, quarter_batch_partitions, quarterly_partitions
+from platform_assets.predict_age.partitions import (
+    PREDICT_AGE_BATCHES,
+    by_quarter,
+    parse_batch,
+    quarter_batch_partitions,
+    quarterly_partitions,
+)
 from platform_core.gates import GateResult, all_passed
-from platform_core.periods import Quarter, parse_batch
+from platform_core.periods import Quarter
 from platform_core.registry import ModelRef, NoChampionError
 from platform_core.reports import markdown_table
 from platform_core.storage import current, dir_bytes, pin_published
