@@ -25,9 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from platform_assets.engagement.logic.model import fit_pipeline, regression_metrics, search_rows, split, tune  # noqa: E402
+from platform_assets.engagement.logic.model import fit_pipeline, search_rows, split, tune  # noqa: E402
 from platform_assets.engagement.logic.scoring import feature_matrix  # noqa: E402
 from platform_assets.engagement.logic.world import LABEL, generate_month  # noqa: E402
+from platform_core.metrics import regression_metrics  # noqa: E402
 
 MONTH = dt.date(2025, 1, 1)
 CALIBRATION_SHARE = 0.15  # as train()'s default

@@ -170,7 +170,8 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
                                                             for rate in ("true_positive_rate", "false_positive_rate")},
                  "verdict": SHOWN[g.metadata["verdict"]]} for g in fairness_results]
     search = {k: v for k, v in trained.search.items() if k != "seconds"}  # timings would make every version new
-    metadata = {"metrics": trained.metrics["rounded"], "search": search, "selected_features": trained.selected,
+    test_metrics = {k: trained.metrics[k] for k in ("r2", "rmse", "mae")}
+    metadata = {"metrics": test_metrics, "search": search, "selected_features": trained.selected,
                 "feature_importance": trained.feature_importance, "training_rows": len(labelled),
                 "gates": [{"name": g.name, "passed": g.passed} for g in gates], "fairness": fairness}
     ref = registry.register(JOB, MODEL, month_label(month), trained.pipeline.to_files(), metadata)
@@ -182,7 +183,7 @@ def engagement_model(context: dg.AssetExecutionContext, warehouse: Warehouse, en
     return dg.MaterializeResult(
         metadata={"partition": month_label(month), "duration_s": timing["duration_s"], "rows_in": len(labelled),
                   "version": str(ref), "promoted": promoted, "champion_before": champion_version,
-                  "champion_r2_before": judged_gates[2].metadata["champion_r2"], **trained.metrics["rounded"],
+                  "champion_r2_before": judged_gates[2].metadata["champion_r2"], **test_metrics,
                   "search": trained.search,
                   "fairness": fairness, "judged": judged, "fairness_table": md(markdown_table(fairness)),
                   "feature_importance": table_preview(trained.feature_importance)},

@@ -26,6 +26,7 @@ import polars as pl
 
 from platform_assets.engagement.logic.scoring import ENGAGEMENT_TIERS, feature_matrix, tier_index
 from platform_assets.engagement.logic.world import FEATURES, KEY, LABEL, PROTECTED
+from platform_core.metrics import regression_metrics
 from platform_core.progress import Log, Progress
 
 GRID = {
@@ -297,12 +298,6 @@ def tune(X: np.ndarray, y: np.ndarray, method: SearchMethod = DEFAULT_SEARCH, se
     return {"method": method, **result, "seconds": seconds}
 
 
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict:
-    error = y - pred
-    r2 = 1.0 - float(np.sum(error**2)) / float(np.sum((y - y.mean()) ** 2))
-    return {"r2": r2, "rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error))), "rows": int(len(y))}
-
-
 def tier_accuracy(y: np.ndarray, pred: np.ndarray, confidence: np.ndarray) -> dict:
     """Mean confidence against the observed share of rows whose label tier is the predicted tier, overall and by confidence decile."""
     hit = tier_index(np.clip(y, 0.0, 1.0)) == tier_index(pred)
@@ -376,7 +371,6 @@ def train(labelled: pl.DataFrame, k: int = 45, seed: int = 7, search: SearchMeth
 
     pred = pipeline.predict(X[test_rows], nthread).astype(np.float64)
     metrics = regression_metrics(y[test_rows], pred)
-    metrics["rounded"] = {"r2": round(metrics["r2"], 4), "rmse": round(metrics["rmse"], 4), "mae": round(metrics["mae"], 4)}
     test = TestSplit(
         ids=labelled[KEY].to_numpy()[test_rows], y=y[test_rows], pred=pred, confidence=pipeline.confidence(pred),
         groups={name: labelled[name].to_numpy()[test_rows] for name in PROTECTED},
