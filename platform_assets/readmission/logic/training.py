@@ -4,8 +4,8 @@ Each algorithm gets the seed's budget: `candidates` parameter sets drawn from it
 folds, ROC AUC. Folds are StratifiedGroupKFold by patient_nbr, so no patient is in two folds (the
 same person's encounters are alike; splitting them flatters the CV score); they are split once and
 shared by the three algorithms. Past `search.max_rows` train rows the search (and the threshold)
-tunes on a random sample of whole patients and only the final fit sees every row: a forest
-search's memory grows with the rows of its folds (7.06 GiB at 685,361 rows, BENCHMARKS.md). Two strategies:
+tunes on a random sample of whole patients and only the final fit sees every row: the search's
+cost grows with the rows of its folds (2,898 s at 685,361 rows, BENCHMARKS.md). Two strategies:
 - `random`: the seed's plain RandomizedSearchCV, every candidate on every fold at full size, then
   out-of-fold predictions of the best candidate (one cross_val_predict) for the threshold;
 - `halving` (the default; bench/readmission_search.py measures both on the same data): each fit
