@@ -1,6 +1,8 @@
 """One job's `make run` at several sizes, side by side in one session: wall time, peak memory
 (`/usr/bin/time -v`'s maximum resident set: the largest process of the run's tree), the
-checks line, and the load average around each run.
+checks line, and the load average around each run. CPU time (user + system, the run and the
+processes it waited for) is given beside the wall time: on a shared machine it moves far less
+with the load than the wall time does.
 
     .venv/bin/python bench/job_sizes.py --job engagement --rows 100000 1000000 --root /tmp/job-sizes
 
@@ -44,19 +46,21 @@ def run(job: str, rows: int, seed: int, partition: str | None, root: Path) -> di
     output = done.stdout + done.stderr
     (where / f"run-{partition or 'default'}.log").write_text(output)
     peak_kib = re.search(r"Maximum resident set size \(kbytes\): (\d+)", output)
+    cpu = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", output)]
     checks = re.search(r"^Checks: (\d+/\d+ passed.*)$", output, re.M)
     return {"job": job, "rows": rows, "partition": partition or "default", "exit": done.returncode,
-            "seconds": round(seconds, 1), "peak_gib": round(int(peak_kib[1]) / 2**20, 2) if peak_kib else None,
+            "seconds": round(seconds, 1), "cpu_seconds": round(sum(cpu), 1), "peak_gib": round(int(peak_kib[1]) / 2**20, 2) if peak_kib else None,
             "checks": checks[1] if checks else None, "load_before": round(load_before, 1), "load_after": round(load(), 1)}
 
 
 def report(rows: list[dict], out: Path) -> None:
     first = rows[0]
-    print("| job | rows | day | exit | wall | peak RSS | size ratio | time ratio | checks | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| job | rows | day | exit | wall | CPU | peak RSS | size ratio | time ratio | CPU ratio | checks | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['job']} | {r['rows']:,} | {r['partition']} | {r['exit']} | {r['seconds'] / 60:.1f} min | "
-              f"{r['peak_gib']} GiB | {r['rows'] / first['rows']:.1f} | {r['seconds'] / first['seconds']:.2f} | "
+              f"{r['cpu_seconds'] / 60:.1f} min | {r['peak_gib']} GiB | {r['rows'] / first['rows']:.1f} | "
+              f"{r['seconds'] / first['seconds']:.2f} | {r['cpu_seconds'] / first['cpu_seconds']:.2f} | "
               f"{r['checks']} | {r['load_before']} -> {r['load_after']} |")
     out.write_text(json.dumps(rows, indent=2))
     print(f"\nwritten to {out}")
