@@ -30,7 +30,7 @@ SCORED_DESCRIPTIONS = {  # the heavy_queries_scored_<day> view's columns
     "probability": "The model's probability that the query is heavy; NULL when routed without the model.",
     "heavy_predicted": "The decision the champion would have taken before the query ran.",
     "cold_start": "Its fingerprint had no history on its schema, so the cold-start threshold applied.",
-    "zero_cost_routed": "The zero-cost category (SHOW, DESCRIBE, ...) that routed it light without the model, else NULL.",
+    "zero_cost_routed": "The zero-cost category (show, describe, explain, ...) that routed it light without the model, else NULL.",
     "unparsed": "Why the text could not be read (routed heavy, fail safe), else NULL.",
     "model_version": "Registry entry of the champion replayed.",
 }

@@ -52,7 +52,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {  # the published tables' columns (ca
         "slot_start": "Start of the 15-minute slot within the park's published opening hours.",
         "predicted_wait": "Predicted posted wait in minutes.",
         "model_version": "Registry entry of the entity's model; NULL for the fallback.",
-        "forecast_source": "model, or fallback (the entity's recent profile) for an entity without a model.",
+        "forecast_source": "model; for an entity without one fallback_entity_profile (its own recent profile) or "
+                           "fallback_park_profile (its park's).",
     },
     "wti": {
         "park": "Park code (MK, EP, ...).",
